@@ -1,0 +1,68 @@
+/* common.h - error codes, logging and small helpers shared by every module.
+ *
+ * Errors: functions return int, 0 on success or a negative value: either a
+ * negative errno (-ENOMEM, -EINVAL, ...) or a project code from the reserved
+ * range below. pt_strerror() names both.
+ *
+ * Logging: pt_log() checks the level before it formats anything, so a
+ * disabled debug line costs one load and one compare. Logging is never done
+ * per packet (see STYLE.md "Hot path"). Thread: any; lines are written with
+ * one write(2) each so concurrent lines do not interleave. */
+#ifndef PT_COMMON_H
+#define PT_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define PT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define PT_CACHELINE    64
+
+/* Project error codes: a reserved range, far below any errno. */
+enum {
+    PT_E_BASE     = -40000,
+    PT_E_FULL     = -40000, /* a bounded table or pool has no room */
+    PT_E_BADFILE  = -40001, /* input file is not a capture we can read */
+    PT_E_TRUNC    = -40002, /* input file ends inside a record */
+    PT_E_LINKTYPE = -40003, /* link-layer type not supported */
+    PT_E_BADARG   = -40004, /* bad command-line or config value */
+    PT_E_LAST     = -40004,
+};
+
+/* Name of an error returned by any pt_ function: negative errno or PT_E_*.
+ * Returns a static string; never NULL. Thread: any. */
+const char *pt_strerror(int err);
+
+enum pt_log_level {
+    PT_LOG_ERR = 0,
+    PT_LOG_WARN,
+    PT_LOG_INFO,
+    PT_LOG_DEBUG,
+};
+
+/* Current threshold; lines above it are not formatted. Set once at start. */
+extern int pt_log_level;
+
+void pt_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define pt_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) <= pt_log_level)                                                               \
+            pt_log_write((level), __VA_ARGS__);                                                    \
+    } while (0)
+
+/* Monotonic clock in nanoseconds. Thread: any. Not for the per-packet path. */
+uint64_t pt_now_ns(void);
+
+
+
+/* Per-worker counters are written by one thread and read by another (the
+ * aggregator, the summary). Relaxed atomic load+store: no lock prefix on the
+ * hot path, no data race for the reader. */
+#define PT_CNT_ADD(var, n) __atomic_store_n(&(var), (var) + (n), __ATOMIC_RELAXED)
+#define PT_CNT_INC(var)    PT_CNT_ADD(var, 1)
+#define PT_CNT_GET(var)    __atomic_load_n(&(var), __ATOMIC_RELAXED)
+#endif

@@ -1,0 +1,188 @@
+/* flow.h - bidirectional flow key, symmetric hash, sharded RCU flow table,
+ * TCP state, and the finished-flow record.
+ *
+ * Threads and ownership (docs/THREADS.md has the whole picture):
+ * - Capture workers are QSBR readers of the table (urcu-qsbr flavour). Each
+ *   owns a struct pt_flow_worker: its flow pool (fixed at start), its free
+ *   list and its counters. A worker inserts flows (cds_lfht_add_unique) and
+ *   updates them; it never removes one.
+ * - Exactly one thread, the remover (the aggregation thread live, the offline
+ *   driver in `read`), calls pt_flow_table_expire(): it is the only caller of
+ *   cds_lfht_del, and frees flows with call_rcu back to the owning worker's
+ *   pool (a lock-free return stack the owner drains when its free list runs
+ *   dry).
+ * - A flow's mutable state is guarded by a one-byte spin lock in the flow.
+ *   It is uncontended unless the same flow arrives on two workers at once
+ *   (two mirror ports carrying the two directions): one atomic exchange per
+ *   packet on a cache line the worker touches anyway.
+ *
+ * Keys are direction-free: (VLAN ids, IP version, L4 protocol, address pair,
+ * port pair) with the lower (address, port) endpoint first, so both
+ * directions of a connection find the same flow. ICMP/ICMPv6 use
+ * (type class, echo id) in place of ports; see pt_flow_key_make(). The
+ * interface is not part of the key: one connection seen on several
+ * interfaces is one flow whose record lists every interface.
+ *
+ * Originator follows Zeek: the sender of a SYN without ACK; otherwise the
+ * sender of the first packet seen (with Zeek's flip when the first packet
+ * seen is a SYN-ACK). */
+#ifndef PT_FLOW_H
+#define PT_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pt/common.h"
+#include "pt/decode.h"
+
+struct pt_flow_key {
+    uint8_t addr[2][16]; /* IPv4 as ::ffff:a.b.c.d; addr[0]/port[0] is the lower endpoint */
+    uint16_t port[2];
+    uint16_t vlan[2]; /* outer, inner VLAN id; PT_VLAN_NONE when absent */
+    uint8_t proto;    /* IP protocol number */
+    uint8_t ver;      /* 4 or 6 */
+    uint8_t pad[2];   /* always zero, so keys compare with memcmp */
+};
+
+/* Build the normalised key of IP layer @l3. Sets *@swapped to true when the
+ * packet travels from addr[1]/port[1] to addr[0]/port[0]. Returns false when
+ * the layer cannot be a flow (no transport header on a non-first fragment is
+ * still a flow of its own protocol with ports 0; only layers without
+ * addresses return false). Thread: any. */
+bool pt_flow_key_make(struct pt_flow_key *key, const struct pt_l3 *l3, bool *swapped);
+
+/* Symmetric Toeplitz hash of @key: equal for both directions of a
+ * connection (the key is normalised, and the hash key is the symmetric
+ * 0x6d5a pattern, so the raw tuple hashes the same either way too).
+ * Picks the shard (hash % shards) and is the cds_lfht hash. Thread: any. */
+uint32_t pt_flow_hash(const struct pt_flow_key *key);
+
+/* The same hash over a raw, not normalised tuple (src, dst, sport, dport),
+ * as a NIC's symmetric RSS would compute it. For tests and dispatch. */
+uint32_t pt_flow_hash_tuple(const uint8_t src[16], const uint8_t dst[16], uint16_t sport,
+                            uint16_t dport, uint8_t proto);
+
+enum pt_flow_full_policy {
+    PT_FLOW_FULL_REFUSE = 0, /* a new flow finding no free slot is not tracked; counted */
+    PT_FLOW_FULL_EVICT,      /* the remover expires the longest-idle flows early when
+                              * the table passes 90% of its capacity; counted */
+};
+
+struct pt_flow_config {
+    uint32_t shards;    /* number of cds_lfht shards (>= 1) */
+    uint32_t workers;   /* number of pt_flow_worker that will attach */
+    uint64_t max_flows; /* total capacity, split evenly into per-worker pools */
+    uint64_t idle_tcp_ns, idle_udp_ns, idle_icmp_ns, idle_other_ns;
+    uint64_t active_ns;      /* split a flow still active after this long; 0 = never */
+    uint64_t close_delay_ns; /* after FIN both ways or RST, keep the flow this long (Zeek: 5 s) */
+    enum pt_flow_full_policy full_policy;
+};
+
+/* Defaults: 16 shards, 1 worker, 1 M flows, idle TCP 300 s, UDP 60 s, ICMP
+ * 60 s, other 60 s, active 3600 s, close delay 5 s, refuse when full. */
+void pt_flow_config_default(struct pt_flow_config *cfg);
+
+/* Finished flow record: a self-contained copy (no pointers into the table),
+ * owned by whoever receives it. Field names follow Zeek's conn.log. */
+struct pt_flow_record {
+    uint64_t ts_ns;      /* first packet */
+    uint64_t last_ns;    /* last packet */
+    char uid[20];        /* "C" + base62, deterministic from key and first packet time */
+    char community_id[36]; /* "1:" + base64 SHA-1 (Community ID v1, seed 0) */
+    char parent_uid[20]; /* tunnel parent's uid, "" when not tunnelled */
+    uint8_t orig_h[16], resp_h[16];
+    uint16_t orig_p, resp_p; /* ICMP: type and code, as Zeek logs them */
+    uint8_t proto, ver;
+    uint8_t icmp_type, icmp_code; /* first ICMP message seen (ICMP flows) */
+    uint16_t vlan, inner_vlan;    /* PT_VLAN_NONE when absent */
+    uint64_t orig_bytes, resp_bytes;       /* payload bytes (TCP: by sequence space, as Zeek) */
+    uint64_t orig_pkts, resp_pkts;
+    uint64_t orig_ip_bytes, resp_ip_bytes; /* from the IP length field */
+    uint64_t missed_bytes;
+    char conn_state[8]; /* S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH */
+    char history[24];   /* Zeek history letters, upper case = originator */
+    uint8_t orig_tcp_flags, resp_tcp_flags; /* OR of flags seen per direction */
+    uint32_t ifaces;    /* bit i: seen on interface i of the run's table */
+    uint8_t orig_mac[6], resp_mac[6]; /* first Ethernet addresses seen, zero if none */
+    uint8_t end_reason; /* enum pt_flow_end */
+};
+
+enum pt_flow_end {
+    PT_FLOW_END_IDLE = 0, /* idle timeout */
+    PT_FLOW_END_CLOSED,   /* FIN/RST, after the close delay */
+    PT_FLOW_END_ACTIVE,   /* active timeout split */
+    PT_FLOW_END_FLUSH,    /* end of input / shutdown */
+    PT_FLOW_END_EVICT,    /* evicted because the table was nearly full */
+};
+
+const char *pt_flow_end_name(unsigned reason);
+
+struct pt_flow_table;
+struct pt_flow_worker;
+
+/* Per-worker flow counters; owned by the worker, PT_CNT_* for readers. */
+struct pt_flow_worker_stats {
+    uint64_t pkts;          /* IP layers handed to pt_flow_process */
+    uint64_t flows_created;
+    uint64_t full_flows;    /* new flows refused: pool empty */
+    uint64_t full_pkts;     /* packets of refused flows */
+    uint64_t no_flow_pkts;  /* frames with no IP layer (ARP, other L2) */
+    uint64_t lock_spins;    /* times the per-flow lock was found taken */
+} __attribute__((aligned(PT_CACHELINE)));
+
+/* Create the table and its per-worker pools (memory reserved at once, pages
+ * touched as flows are used). Returns NULL and sets *@err (-EINVAL, -ENOMEM)
+ * on failure. Thread: any, before workers start. The calling program must
+ * have linked urcu-qsbr and must register each thread that uses the table. */
+struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int *err);
+
+/* Destroy the table. Every flow must have been expired (pt_flow_table_expire
+ * with @flush) and every worker detached; waits for pending call_rcu. NULL ok.
+ * Thread: the remover, after workers stopped. */
+void pt_flow_table_destroy(struct pt_flow_table *t);
+
+/* Per-worker handle for worker @id (0 <= id < cfg.workers). Owned by the
+ * table; valid until pt_flow_table_destroy(). */
+struct pt_flow_worker *pt_flow_worker_get(struct pt_flow_table *t, unsigned id);
+
+/* Stats of one worker handle (borrowed; read with PT_CNT_GET). */
+const struct pt_flow_worker_stats *pt_flow_worker_stats(const struct pt_flow_worker *fw);
+
+/* Account decoded packet @p to its flows: one flow per IP layer, the inner
+ * layers naming the outer one as tunnel parent. No allocation, no syscall.
+ * Thread: the worker owning @fw, registered as a QSBR reader and online; the
+ * caller calls rcu_quiescent_state() between batches (never inside). */
+void pt_flow_process(struct pt_flow_worker *fw, const struct pt_pkt *p);
+
+typedef void (*pt_flow_emit_fn)(const struct pt_flow_record *rec, void *arg);
+
+/* Remove every flow that has ended by @now_ns (idle/active timeout, close
+ * delay passed), or every flow when @flush, handing a record of each to @emit
+ * (called on this thread; @rec is valid only during the call). Flows are freed
+ * with call_rcu. Returns the number of flows removed. With
+ * PT_FLOW_FULL_EVICT, also evicts the longest-idle flows while the table is
+ * over 90% full. Thread: the single remover, registered QSBR reader. */
+uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flush,
+                              pt_flow_emit_fn emit, void *arg);
+
+/* Flows currently in the table (approximate while workers run). */
+uint64_t pt_flow_table_count(const struct pt_flow_table *t);
+
+/* Bytes of memory reserved per flow slot (pool entry + table node share),
+ * for the memory bench and the summary. */
+size_t pt_flow_slot_size(void);
+
+/* Output formats for records. The interface names table maps bit i of
+ * rec->ifaces to a name; @ifnames may be NULL (then "if<i>"). */
+enum pt_record_format { PT_FMT_JSON = 0, PT_FMT_CSV };
+
+/* Write the CSV header row (once, before the first record). */
+void pt_flow_record_csv_header(FILE *out);
+
+/* Write @rec as one JSON object (Zeek JSON field names, "_path":"conn") or one
+ * CSV row, followed by '\n'. Returns 0 or -EIO. Thread: any. */
+int pt_flow_record_write(FILE *out, enum pt_record_format fmt, const struct pt_flow_record *rec,
+                         const char *const *ifnames, unsigned n_ifnames);
+
+#endif

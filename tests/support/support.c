@@ -1,0 +1,67 @@
+/* support.c - see support.h. */
+#include "support/support.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *join(const char *env, const char *fallback, const char *rel)
+{
+    static __thread char buf[4096];
+    const char *base = getenv(env);
+
+    if (!base || !*base)
+        base = fallback;
+    snprintf(buf, sizeof buf, "%s/%s", base, rel);
+    return buf;
+}
+
+const char *pt_test_data(const char *rel)
+{
+    return join("PT_TESTDATA", "../shared/testdata", rel);
+}
+
+const char *pt_test_src(const char *rel)
+{
+    return join("PT_SRCDIR", ".", rel);
+}
+
+const char *pt_test_bin(void)
+{
+    const char *b = getenv("PT_BIN");
+    return b && *b ? b : "build/release/packettracer";
+}
+
+int pt_test_run(const char *cmd, char **out, size_t *outlen)
+{
+    FILE *f = popen(cmd, "r");
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    int st;
+
+    cr_assert_not_null(f, "popen(%s)", cmd);
+    cr_assert_not_null(buf);
+    for (;;) {
+        size_t n;
+        if (cap - len < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    buf[len] = '\0';
+    st = pclose(f);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    if (outlen)
+        *outlen = len;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
