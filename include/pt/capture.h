@@ -82,7 +82,8 @@ struct pt_reader *pt_reader_open(const char *path, int *err, char *msg, size_t m
  * corrupt block) with a message in @msg. After an error the reader is done. */
 int pt_reader_next(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, size_t msglen);
 
-/* Name of interface @ifidx of the file (pcapng if_name, else "FILE#N"). */
+/* Name of interface @ifidx: the pcapng if_name, else "FILE#N" (pcapng) or
+ * the file name (classic pcap, one interface). Borrowed until the next call. */
 const char *pt_reader_ifname(struct pt_reader *r, unsigned ifidx);
 
 void pt_reader_close(struct pt_reader *r);
@@ -92,19 +93,19 @@ void pt_reader_close(struct pt_reader *r);
 struct pt_offline_opts {
     const char *const *files;
     unsigned n_files;
-    unsigned workers;            /* >= 1; with > 1, frames go to workers by flow hash */
-    struct pt_flow_config flow;  /* .workers is set from @workers */
-    pt_flow_emit_fn emit;        /* receives every finished flow, in a deterministic order */
+    unsigned workers;           /* >= 1; with > 1, frames go to workers by flow hash */
+    struct pt_flow_config flow; /* .workers is set from @workers */
+    pt_flow_emit_fn emit;       /* receives every finished flow, in a deterministic order */
     void *emit_arg;
 };
 
 struct pt_offline_result {
-    uint64_t frames, bytes;         /* records read from the files */
-    uint64_t flows;                 /* flow records emitted */
-    struct pt_decode_stats decode;  /* summed over workers */
+    uint64_t frames, bytes;           /* records read from the files */
+    uint64_t flows;                   /* flow records emitted */
+    struct pt_decode_stats decode;    /* summed over workers */
     struct pt_flow_worker_stats flow; /* summed over workers */
     struct pt_iface_table ifaces;
-    int file_err;                   /* first file error (0 when every file read cleanly) */
+    int file_err; /* first file error (0 when every file read cleanly) */
     char file_msg[256];
 };
 

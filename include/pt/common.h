@@ -23,13 +23,13 @@
 
 /* Project error codes: a reserved range, far below any errno. */
 enum {
-    PT_E_BASE     = -40000,
-    PT_E_FULL     = -40000, /* a bounded table or pool has no room */
-    PT_E_BADFILE  = -40001, /* input file is not a capture we can read */
-    PT_E_TRUNC    = -40002, /* input file ends inside a record */
+    PT_E_BASE = -40000,
+    PT_E_FULL = -40000,     /* a bounded table or pool has no room */
+    PT_E_BADFILE = -40001,  /* input file is not a capture we can read */
+    PT_E_TRUNC = -40002,    /* input file ends inside a record */
     PT_E_LINKTYPE = -40003, /* link-layer type not supported */
-    PT_E_BADARG   = -40004, /* bad command-line or config value */
-    PT_E_LAST     = -40004,
+    PT_E_BADARG = -40004,   /* bad command-line or config value */
+    PT_E_LAST = -40004,
 };
 
 /* Name of an error returned by any pt_ function: negative errno or PT_E_*.
@@ -56,8 +56,6 @@ void pt_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
 
 /* Monotonic clock in nanoseconds. Thread: any. Not for the per-packet path. */
 uint64_t pt_now_ns(void);
-
-
 
 /* Per-worker counters are written by one thread and read by another (the
  * aggregator, the summary). Relaxed atomic load+store: no lock prefix on the

@@ -32,16 +32,16 @@
 /* Link-layer types accepted by pt_decode(): LINKTYPE_* values as stored in
  * pcap/pcapng files, plus the DLT_* aliases libpcap hands out for them. */
 enum {
-    PT_LINK_NULL      = 0,   /* BSD loopback, host-order 4-byte family */
-    PT_LINK_ETHERNET  = 1,
-    PT_LINK_RAW_DLT   = 12,  /* DLT_RAW on Linux */
-    PT_LINK_RAW_DLT14 = 14,  /* DLT_RAW on some BSDs */
-    PT_LINK_RAW       = 101, /* LINKTYPE_RAW */
-    PT_LINK_LOOP      = 108, /* OpenBSD loopback, network-order family */
-    PT_LINK_SLL       = 113, /* Linux cooked v1 */
-    PT_LINK_IPV4      = 228,
-    PT_LINK_IPV6      = 229,
-    PT_LINK_SLL2      = 276, /* Linux cooked v2 */
+    PT_LINK_NULL = 0, /* BSD loopback, host-order 4-byte family */
+    PT_LINK_ETHERNET = 1,
+    PT_LINK_RAW_DLT = 12,   /* DLT_RAW on Linux */
+    PT_LINK_RAW_DLT14 = 14, /* DLT_RAW on some BSDs */
+    PT_LINK_RAW = 101,      /* LINKTYPE_RAW */
+    PT_LINK_LOOP = 108,     /* OpenBSD loopback, network-order family */
+    PT_LINK_SLL = 113,      /* Linux cooked v1 */
+    PT_LINK_IPV4 = 228,
+    PT_LINK_IPV6 = 229,
+    PT_LINK_SLL2 = 276, /* Linux cooked v2 */
 };
 
 /* How an IP layer was reached (struct pt_l3.encap). */
@@ -63,8 +63,8 @@ enum pt_encap {
 #define PT_L3_TCP_OPTS  0x0040 /* TCP options parsed into .tcp_opt */
 
 struct pt_tcp_opt {
-    uint16_t mss;     /* 0 when absent */
-    uint8_t wscale;   /* valid when has_wscale */
+    uint16_t mss;   /* 0 when absent */
+    uint8_t wscale; /* valid when has_wscale */
     bool has_wscale;
     bool sack_ok;
     bool has_ts;
@@ -83,24 +83,24 @@ struct pt_l3 {
     uint8_t encap;  /* enum pt_encap */
     uint8_t n_vlan; /* VLAN ids in force at this layer, outer first */
     uint16_t vlan[PT_MAX_VLAN];
-    uint16_t flags; /* PT_L3_* */
-    uint16_t frag_off;    /* fragment offset in bytes */
-    uint32_t frag_id;     /* IPv4 id or IPv6 fragment identification */
-    uint32_t ip_len;      /* length the IP header claims: v4 total length, v6 40 + payload length */
-    uint32_t l3_off;      /* offset of the IP header in the frame */
-    uint32_t l4_off;      /* offset of the transport header in the frame */
+    uint16_t flags;    /* PT_L3_* */
+    uint16_t frag_off; /* fragment offset in bytes */
+    uint32_t frag_id;  /* IPv4 id or IPv6 fragment identification */
+    uint32_t ip_len;   /* length the IP header claims: v4 total length, v6 40 + payload length */
+    uint32_t l3_off;   /* offset of the IP header in the frame */
+    uint32_t l4_off;   /* offset of the transport header in the frame */
 
     /* Transport; valid when flags & PT_L3_L4. */
     uint16_t sport, dport; /* TCP/UDP ports; 0 for ICMP */
     uint8_t icmp_type, icmp_code;
-    uint16_t icmp_id;      /* echo/info id, 0 when the type has none */
-    uint8_t tcp_flags;     /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 */
-    uint16_t tcp_win;      /* raw window field (unscaled) */
+    uint16_t icmp_id;  /* echo/info id, 0 when the type has none */
+    uint8_t tcp_flags; /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 */
+    uint16_t tcp_win;  /* raw window field (unscaled) */
     uint32_t tcp_seq, tcp_ack;
     struct pt_tcp_opt tcp_opt;
-    uint32_t l4_len;           /* transport payload length per the IP length (what Zeek counts) */
-    const uint8_t *payload;    /* first payload byte in the frame (borrowed) */
-    uint32_t payload_caplen;   /* payload bytes actually captured (<= l4_len) */
+    uint32_t l4_len;         /* transport payload length per the IP length (what Zeek counts) */
+    const uint8_t *payload;  /* first payload byte in the frame (borrowed) */
+    uint32_t payload_caplen; /* payload bytes actually captured (<= l4_len) */
 };
 
 /* Header quoted inside an ICMP error (valid when .valid). */
@@ -132,9 +132,9 @@ struct pt_pkt {
     uint16_t hw_vlan;    /* VLAN TCI the kernel stripped (tp_vlan_tci), PT_VLAN_NONE if none */
 
     /* Output. */
-    uint8_t flags; /* PT_PKT_* */
-    uint8_t n_l3;  /* entries used in l3[] */
-    uint16_t err;  /* first decode error (enum pt_decode_err), 0 when clean */
+    uint8_t flags;      /* PT_PKT_* */
+    uint8_t n_l3;       /* entries used in l3[] */
+    uint16_t err;       /* first decode error (enum pt_decode_err), 0 when clean */
     uint16_t ethertype; /* last ethertype seen (innermost), 0 if none */
     uint8_t eth_src[6], eth_dst[6];
     struct pt_l3 l3[PT_MAX_LAYERS];
@@ -146,44 +146,48 @@ struct pt_pkt {
  * end of their protocol's group; the names, not the numbers, are the API. */
 enum pt_decode_err {
     PT_DEC_OK = 0,
-    PT_DEC_LINK_UNSUPPORTED, /* decode.link.unsupported */
-    PT_DEC_ETH_TRUNC,        /* decode.eth.truncated */
-    PT_DEC_SLL_TRUNC,        /* decode.sll.truncated */
-    PT_DEC_NULL_TRUNC,       /* decode.null.truncated */
-    PT_DEC_NULL_FAMILY,      /* decode.null.unknown_family */
-    PT_DEC_VLAN_TRUNC,       /* decode.vlan.truncated */
-    PT_DEC_VLAN_TOO_DEEP,    /* decode.vlan.too_deep */
-    PT_DEC_MPLS_TRUNC,       /* decode.mpls.truncated */
-    PT_DEC_MPLS_TOO_DEEP,    /* decode.mpls.too_deep */
-    PT_DEC_MPLS_UNKNOWN,     /* decode.mpls.unknown_payload */
-    PT_DEC_PPPOE_TRUNC,      /* decode.pppoe.truncated */
-    PT_DEC_PPPOE_BAD,        /* decode.pppoe.bad_header */
-    PT_DEC_ARP_TRUNC,        /* decode.arp.truncated */
-    PT_DEC_ARP_BAD,          /* decode.arp.bad_lengths */
-    PT_DEC_IPV4_TRUNC,       /* decode.ipv4.truncated */
-    PT_DEC_IPV4_BAD_VER,     /* decode.ipv4.bad_version */
-    PT_DEC_IPV4_BAD_IHL,     /* decode.ipv4.bad_ihl */
-    PT_DEC_IPV4_BAD_LEN,     /* decode.ipv4.bad_total_length */
-    PT_DEC_IPV4_LEN_TRUNC,   /* decode.ipv4.length_beyond_capture */
-    PT_DEC_IPV4_OPT_BAD,     /* decode.ipv4.bad_option */
-    PT_DEC_IPV6_TRUNC,       /* decode.ipv6.truncated */
-    PT_DEC_IPV6_BAD_VER,     /* decode.ipv6.bad_version */
-    PT_DEC_IPV6_LEN_TRUNC,   /* decode.ipv6.length_beyond_capture */
-    PT_DEC_IPV6_EXT_TRUNC,   /* decode.ipv6.ext_truncated */
-    PT_DEC_IPV6_EXT_TOO_MANY,/* decode.ipv6.ext_too_many */
-    PT_DEC_TCP_TRUNC,        /* decode.tcp.truncated */
-    PT_DEC_TCP_BAD_OFF,      /* decode.tcp.bad_data_offset */
-    PT_DEC_TCP_OPT_BAD,      /* decode.tcp.bad_option */
-    PT_DEC_UDP_TRUNC,        /* decode.udp.truncated */
-    PT_DEC_UDP_BAD_LEN,      /* decode.udp.bad_length */
-    PT_DEC_ICMP_TRUNC,       /* decode.icmp.truncated */
-    PT_DEC_ICMP_QUOTE_TRUNC, /* decode.icmp.quote_truncated */
-    PT_DEC_ICMPV6_TRUNC,     /* decode.icmpv6.truncated */
-    PT_DEC_GRE_TRUNC,        /* decode.gre.truncated */
-    PT_DEC_GRE_VERSION,      /* decode.gre.unsupported_version */
-    PT_DEC_ERSPAN_TRUNC,     /* decode.erspan.truncated */
-    PT_DEC_VXLAN_TRUNC,      /* decode.vxlan.truncated */
-    PT_DEC_TUNNEL_TOO_DEEP,  /* decode.tunnel.too_deep */
+    PT_DEC_LINK_UNSUPPORTED,  /* decode.link.unsupported */
+    PT_DEC_ETH_TRUNC,         /* decode.eth.truncated */
+    PT_DEC_SLL_TRUNC,         /* decode.sll.truncated */
+    PT_DEC_NULL_TRUNC,        /* decode.null.truncated */
+    PT_DEC_NULL_FAMILY,       /* decode.null.unknown_family */
+    PT_DEC_RAW_TRUNC,         /* decode.raw.truncated (raw IP link, empty frame) */
+    PT_DEC_RAW_BAD_VER,       /* decode.raw.unknown_version (first nibble not 4 or 6) */
+    PT_DEC_VLAN_TRUNC,        /* decode.vlan.truncated */
+    PT_DEC_VLAN_TOO_DEEP,     /* decode.vlan.too_deep */
+    PT_DEC_MPLS_TRUNC,        /* decode.mpls.truncated */
+    PT_DEC_MPLS_TOO_DEEP,     /* decode.mpls.too_deep */
+    PT_DEC_MPLS_UNKNOWN,      /* decode.mpls.unknown_payload */
+    PT_DEC_PPPOE_TRUNC,       /* decode.pppoe.truncated */
+    PT_DEC_PPPOE_BAD,         /* decode.pppoe.bad_header */
+    PT_DEC_ARP_TRUNC,         /* decode.arp.truncated */
+    PT_DEC_ARP_BAD,           /* decode.arp.bad_lengths */
+    PT_DEC_IPV4_TRUNC,        /* decode.ipv4.truncated */
+    PT_DEC_IPV4_BAD_VER,      /* decode.ipv4.bad_version */
+    PT_DEC_IPV4_BAD_IHL,      /* decode.ipv4.bad_ihl */
+    PT_DEC_IPV4_BAD_LEN,      /* decode.ipv4.bad_total_length */
+    PT_DEC_IPV4_LEN_TRUNC,    /* decode.ipv4.length_beyond_capture */
+    PT_DEC_IPV4_OPT_BAD,      /* decode.ipv4.bad_option */
+    PT_DEC_IPV6_TRUNC,        /* decode.ipv6.truncated */
+    PT_DEC_IPV6_BAD_VER,      /* decode.ipv6.bad_version */
+    PT_DEC_IPV6_LEN_TRUNC,    /* decode.ipv6.length_beyond_capture */
+    PT_DEC_IPV6_EXT_TRUNC,    /* decode.ipv6.ext_truncated */
+    PT_DEC_IPV6_EXT_TOO_MANY, /* decode.ipv6.ext_too_many */
+    PT_DEC_TCP_TRUNC,         /* decode.tcp.truncated */
+    PT_DEC_TCP_BAD_OFF,       /* decode.tcp.bad_data_offset */
+    PT_DEC_TCP_OPT_BAD,       /* decode.tcp.bad_option */
+    PT_DEC_UDP_TRUNC,         /* decode.udp.truncated */
+    PT_DEC_UDP_BAD_LEN,       /* decode.udp.bad_length */
+    PT_DEC_ICMP_TRUNC,        /* decode.icmp.truncated */
+    PT_DEC_ICMP_QUOTE_TRUNC,  /* decode.icmp.quote_truncated */
+    PT_DEC_ICMPV6_TRUNC,      /* decode.icmpv6.truncated */
+    PT_DEC_GRE_TRUNC,         /* decode.gre.truncated */
+    PT_DEC_GRE_VERSION,       /* decode.gre.unsupported_version */
+    PT_DEC_GRE_ROUTING,       /* decode.gre.unsupported_routing (RFC 1701 R bit) */
+    PT_DEC_ERSPAN_TRUNC,      /* decode.erspan.truncated */
+    PT_DEC_ERSPAN_BAD_VER,    /* decode.erspan.bad_version (header version not 1/2) */
+    PT_DEC_VXLAN_TRUNC,       /* decode.vxlan.truncated */
+    PT_DEC_TUNNEL_TOO_DEEP,   /* decode.tunnel.too_deep */
     PT_DEC_ERR_MAX
 };
 
@@ -224,12 +228,12 @@ enum pt_proto_id {
 struct pt_phs_node {
     uint64_t frames, bytes;
     uint16_t parent;
-    uint8_t proto; /* enum pt_proto_id */
+    uint8_t proto;            /* enum pt_proto_id */
     uint16_t child[PT_P_MAX]; /* node index, 0 = none (the root is never a child) */
 };
 
 struct pt_phs {
-    uint32_t n_nodes; /* node 0 is the root (PT_P_FRAME) */
+    uint32_t n_nodes;  /* node 0 is the root (PT_P_FRAME) */
     uint32_t overflow; /* paths cut short because the trie was full */
     struct pt_phs_node node[PT_PHS_MAX_NODES];
 };

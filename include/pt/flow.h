@@ -46,16 +46,27 @@ struct pt_flow_key {
 };
 
 /* Build the normalised key of IP layer @l3. Sets *@swapped to true when the
- * packet travels from addr[1]/port[1] to addr[0]/port[0]. Returns false when
- * the layer cannot be a flow (no transport header on a non-first fragment is
- * still a flow of its own protocol with ports 0; only layers without
- * addresses return false). Thread: any. */
+ * packet travels from addr[1]/port[1] to addr[0]/port[0]. TCP/UDP/SCTP: the
+ * ports. ICMP/ICMPv6 (addresses ordered alone, ports direction-free):
+ * request/response types (echo, timestamp, information, address mask, router
+ * and neighbor discovery, MLD, node information) give port[0] = echo id and
+ * port[1] = 0x8000 | request type, so a request and its reply share a flow;
+ * other types give port[0] = type, port[1] = code, as Zeek keys them. Other
+ * protocols, and layers without a decoded transport header: ports 0.
+ * Returns false only when @l3 is not IPv4/IPv6. pt_flow_process() does not
+ * build keys for non-first fragments (PT_L3_FRAG without PT_L3_FRAG_HEAD):
+ * they carry no ports and are only counted (frag_pkts). Thread: any. */
 bool pt_flow_key_make(struct pt_flow_key *key, const struct pt_l3 *l3, bool *swapped);
 
 /* Symmetric Toeplitz hash of @key: equal for both directions of a
  * connection (the key is normalised, and the hash key is the symmetric
- * 0x6d5a pattern, so the raw tuple hashes the same either way too).
- * Picks the shard (hash % shards) and is the cds_lfht hash. Thread: any. */
+ * 0x6d5a pattern, so the raw tuple hashes the same either way too). Input:
+ * addr[0], addr[1], port[0], port[1], proto << 8 | ver, vlan[0], vlan[1], as
+ * big-endian 16-bit words; for a key without VLANs it equals
+ * pt_flow_hash_tuple() of the key's fields. Picks the shard (hash % shards).
+ * The symmetric Toeplitz hash depends only on the XOR of the input's 16-bit
+ * words (2^16 values), too few to index a million flows, so cds_lfht buckets
+ * use a separate 64-bit hash of the normalised key. Thread: any. */
 uint32_t pt_flow_hash(const struct pt_flow_key *key);
 
 /* The same hash over a raw, not normalised tuple (src, dst, sport, dport),
@@ -71,11 +82,12 @@ enum pt_flow_full_policy {
 
 struct pt_flow_config {
     uint32_t shards;    /* number of cds_lfht shards (>= 1) */
-    uint32_t workers;   /* number of pt_flow_worker that will attach */
+    uint32_t workers;   /* number of pt_flow_worker that will attach (1..256) */
     uint64_t max_flows; /* total capacity, split evenly into per-worker pools */
     uint64_t idle_tcp_ns, idle_udp_ns, idle_icmp_ns, idle_other_ns;
     uint64_t active_ns;      /* split a flow still active after this long; 0 = never */
-    uint64_t close_delay_ns; /* after FIN both ways or RST, keep the flow this long (Zeek: 5 s) */
+    uint64_t close_delay_ns; /* after FIN both ways or RST, keep the flow this long after its
+                              * last packet (Zeek: 5 s) */
     enum pt_flow_full_policy full_policy;
 };
 
@@ -86,26 +98,26 @@ void pt_flow_config_default(struct pt_flow_config *cfg);
 /* Finished flow record: a self-contained copy (no pointers into the table),
  * owned by whoever receives it. Field names follow Zeek's conn.log. */
 struct pt_flow_record {
-    uint64_t ts_ns;      /* first packet */
-    uint64_t last_ns;    /* last packet */
-    char uid[20];        /* "C" + base62, deterministic from key and first packet time */
+    uint64_t ts_ns;        /* first packet */
+    uint64_t last_ns;      /* last packet */
+    char uid[20];          /* "C" + base62, deterministic from key and first packet time */
     char community_id[36]; /* "1:" + base64 SHA-1 (Community ID v1, seed 0) */
-    char parent_uid[20]; /* tunnel parent's uid, "" when not tunnelled */
+    char parent_uid[20];   /* tunnel parent's uid, "" when not tunnelled */
     uint8_t orig_h[16], resp_h[16];
     uint16_t orig_p, resp_p; /* ICMP: type and code, as Zeek logs them */
     uint8_t proto, ver;
-    uint8_t icmp_type, icmp_code; /* first ICMP message seen (ICMP flows) */
-    uint16_t vlan, inner_vlan;    /* PT_VLAN_NONE when absent */
-    uint64_t orig_bytes, resp_bytes;       /* payload bytes (TCP: by sequence space, as Zeek) */
+    uint8_t icmp_type, icmp_code;    /* first ICMP message seen (ICMP flows) */
+    uint16_t vlan, inner_vlan;       /* PT_VLAN_NONE when absent */
+    uint64_t orig_bytes, resp_bytes; /* payload bytes (TCP: by sequence space, as Zeek) */
     uint64_t orig_pkts, resp_pkts;
     uint64_t orig_ip_bytes, resp_ip_bytes; /* from the IP length field */
     uint64_t missed_bytes;
     char conn_state[8]; /* S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH */
     char history[24];   /* Zeek history letters, upper case = originator */
     uint8_t orig_tcp_flags, resp_tcp_flags; /* OR of flags seen per direction */
-    uint32_t ifaces;    /* bit i: seen on interface i of the run's table */
-    uint8_t orig_mac[6], resp_mac[6]; /* first Ethernet addresses seen, zero if none */
-    uint8_t end_reason; /* enum pt_flow_end */
+    uint32_t ifaces;                        /* bit i: seen on interface i of the run's table */
+    uint8_t orig_mac[6], resp_mac[6];       /* first Ethernet addresses seen, zero if none */
+    uint8_t end_reason;                     /* enum pt_flow_end */
 };
 
 enum pt_flow_end {
@@ -124,11 +136,16 @@ struct pt_flow_worker;
 /* Per-worker flow counters; owned by the worker, PT_CNT_* for readers. */
 struct pt_flow_worker_stats {
     uint64_t pkts;          /* IP layers handed to pt_flow_process */
-    uint64_t flows_created;
-    uint64_t full_flows;    /* new flows refused: pool empty */
+    uint64_t flows_created; /* flows inserted into the table by this worker */
+    uint64_t full_flows;    /* new flows refused: pool empty (each key counted once while
+                             * it stays in a 1024-entry set of recent refusals) */
     uint64_t full_pkts;     /* packets of refused flows */
     uint64_t no_flow_pkts;  /* frames with no IP layer (ARP, other L2) */
     uint64_t lock_spins;    /* times the per-flow lock was found taken */
+    uint64_t frag_pkts;     /* non-first fragments: no ports, no flow (the first one counts) */
+    uint64_t no_l4_pkts;    /* TCP/UDP/ICMP layers whose transport header was not decoded */
+    uint64_t flows_reused;  /* a new SYN on a closed connection started a new flow */
+    uint64_t reuse_dropped; /* ... but the done ring was full: the old flow continued */
 } __attribute__((aligned(PT_CACHELINE)));
 
 /* Create the table and its per-worker pools (memory reserved at once, pages
@@ -172,6 +189,20 @@ uint64_t pt_flow_table_count(const struct pt_flow_table *t);
 /* Bytes of memory reserved per flow slot (pool entry + table node share),
  * for the memory bench and the summary. */
 size_t pt_flow_slot_size(void);
+
+/* Flows evicted by PT_FLOW_FULL_EVICT so far. Thread: any (approximate). */
+uint64_t pt_flow_table_evicted(const struct pt_flow_table *t);
+
+/* Community ID v1 of a tuple: SHA-1 over seed (16-bit big endian), source
+ * address, destination address (4 bytes for IPv4, 16 for IPv6), proto, a zero
+ * byte, and when @with_ports the source and destination ports (big endian),
+ * base64, prefixed "1:". The endpoints are ordered lower (address, port)
+ * first unless @one_way (ICMP types without a counterpart, whose "ports" are
+ * type and code). For ICMP pass sport = type and dport = the counterpart type
+ * or the code. Writes a NUL-terminated string into @out. Thread: any. */
+void pt_flow_community_id(char out[36], uint16_t seed, uint8_t ver, uint8_t proto,
+                          const uint8_t saddr[16], const uint8_t daddr[16], uint16_t sport,
+                          uint16_t dport, bool with_ports, bool one_way);
 
 /* Output formats for records. The interface names table maps bit i of
  * rec->ifaces to a name; @ifnames may be NULL (then "if<i>"). */

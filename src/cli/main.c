@@ -1,8 +1,44 @@
-/* main.c - placeholder entry until the CLI lands in this same change. */
+/* main.c - the packettracer binary: git-style subcommands.
+ *
+ * DESIGN: main() only picks the subcommand; each lives in its own file
+ * (read.c, ...) and returns the exit status. exit() is called nowhere else. */
 #include <stdio.h>
+#include <string.h>
 
-int main(void)
+#include "cli.h"
+
+#define PT_VERSION "0.1.0"
+
+static void usage(FILE *out)
 {
-    fputs("packettracer: no command\n", stderr);
+    fputs("usage: packettracer <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  read FILE...   decode capture files (pcap, pcapng) and print flow records\n"
+          "  version        print the version\n"
+          "\n"
+          "`packettracer <command> --help` describes a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "read") == 0)
+        return pt_cli_read(argc - 1, argv + 1);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("packettracer %s\n", PT_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "packettracer: unknown command '%s'\n", argv[1]);
+    usage(stderr);
     return 2;
 }

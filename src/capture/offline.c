@@ -1,0 +1,458 @@
+/* offline.c - `packettracer read`: capture files through the worker path.
+ *
+ * DESIGN
+ * The reader thread (the caller of pt_offline_run) plays two roles that the
+ * live sensor gives to two threads: the packet source (a ring, live) and the
+ * remover (the aggregation thread, live). Workers are the same pt_worker the
+ * live capture uses.
+ *
+ * 1. One worker: the reader thread is the worker. It decodes and accounts
+ *    each record in place and announces a quiescent state every BATCH
+ *    records, as a live worker does once per ring block.
+ * 2. N workers: each worker thread owns NBLK blocks of BLK_SIZE bytes. The
+ *    reader copies each record into the current block of the worker chosen
+ *    by the flow hash of the frame's outermost IP layer (so every packet of a
+ *    connection, both directions, goes to one worker, in file order, as
+ *    PACKET_FANOUT_HASH does live), and hands full blocks over through a
+ *    mutex/condvar queue: one lock per block, never per packet. A worker
+ *    waiting for a block is offline for RCU.
+ * 3. Time: the clock is the highest packet timestamp read so far. Each time
+ *    it passes a whole second, the reader hands over partial blocks, waits
+ *    until every worker has finished every block (a barrier), and expires
+ *    flows at that packet time. Expiry therefore happens at the same packet
+ *    positions whatever the number of workers, and records are sorted by
+ *    (start time, uid) within each expiry round: `--workers 4` prints exactly
+ *    what `--workers 1` prints.
+ * 4. End: the last round flushes every flow. A file error (truncation,
+ *    corrupt block) ends reading of that file after its last complete record;
+ *    later files are still read, every flow is still emitted, and the first
+ *    error is returned. */
+#include "pt/capture.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#define BLK_SIZE     (1u << 20)
+#define NBLK         4
+#define BATCH        256
+#define TICK_NS      1000000000ull
+#define MAX_FILE_IFS 256
+
+struct rec_hdr {
+    uint64_t ts_ns;
+    uint32_t caplen, wirelen;
+    int32_t linktype;
+    uint16_t iface;
+    uint16_t pad;
+};
+
+struct blk {
+    uint32_t used;
+    _Alignas(8) uint8_t data[BLK_SIZE]; /* records start 8-byte aligned */
+};
+
+struct wthread {
+    struct pt_worker *w;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* guarded by mu */
+    struct blk *queue[NBLK]; /* full blocks for the worker, FIFO */
+    unsigned qhead, qlen;
+    struct blk *free[NBLK]; /* empty blocks for the reader */
+    unsigned nfree;
+    uint64_t pushed, done;
+    bool stop;
+    /* owned by the reader */
+    struct blk *cur;
+    struct blk *all[NBLK];
+};
+
+struct recvec {
+    struct pt_flow_record *v;
+    size_t n, cap;
+    int err;
+};
+
+struct run {
+    const struct pt_offline_opts *opts;
+    struct pt_offline_result *res;
+    struct pt_flow_table *ft;
+    struct wthread *wt;
+    unsigned nw;
+    struct recvec recs;
+    uint64_t clock_ns, next_tick;
+    struct pt_pkt scratch;             /* dispatch decode, N > 1 */
+    struct pt_decode_stats scratch_st; /* discarded */
+};
+
+static void collect(const struct pt_flow_record *rec, void *arg)
+{
+    struct recvec *rv = arg;
+
+    if (rv->n == rv->cap) {
+        size_t nc = rv->cap ? rv->cap * 2 : 1024;
+        struct pt_flow_record *nv = realloc(rv->v, nc * sizeof *nv);
+        if (!nv) {
+            rv->err = -ENOMEM;
+            return;
+        }
+        rv->v = nv;
+        rv->cap = nc;
+    }
+    rv->v[rv->n++] = *rec;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct pt_flow_record *x = a, *y = b;
+
+    if (x->ts_ns != y->ts_ns)
+        return x->ts_ns < y->ts_ns ? -1 : 1;
+    return strcmp(x->uid, y->uid);
+}
+
+/* Expire (or flush) and emit in deterministic order. Caller: the reader, with
+ * every worker idle (barrier) or the reader being the only worker. */
+static void expire_round(struct run *r, bool flush)
+{
+    if (r->nw > 1) /* the reader is offline while it only moves blocks */
+        rcu_thread_online();
+    pt_flow_table_expire(r->ft, r->clock_ns, flush, collect, &r->recs);
+    if (r->nw > 1)
+        rcu_thread_offline();
+    if (r->recs.n) /* recs.v is NULL until the first record */
+        qsort(r->recs.v, r->recs.n, sizeof *r->recs.v, rec_cmp);
+    for (size_t i = 0; i < r->recs.n; i++)
+        r->opts->emit(&r->recs.v[i], r->opts->emit_arg);
+    r->res->flows += r->recs.n;
+    r->recs.n = 0;
+}
+
+/* ---- worker threads (N > 1) ---- */
+
+static void walk_block(struct pt_worker *w, const struct blk *b)
+{
+    struct pt_pkt p;
+
+    for (uint32_t off = 0; off < b->used;) {
+        const struct rec_hdr *h = (const void *)(b->data + off);
+        p.data = b->data + off + sizeof *h;
+        p.caplen = h->caplen;
+        p.wirelen = h->wirelen;
+        p.ts_ns = h->ts_ns;
+        p.linktype = h->linktype;
+        p.iface = h->iface;
+        p.hw_vlan = PT_VLAN_NONE;
+        pt_worker_packet(w, &p);
+        off += (uint32_t)((sizeof *h + h->caplen + 7u) & ~7u);
+    }
+    pt_worker_block_done(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct wthread *t = arg;
+
+    pt_worker_thread_enter(t->w);
+    for (;;) {
+        struct blk *b;
+
+        rcu_thread_offline();
+        pthread_mutex_lock(&t->mu);
+        while (t->qlen == 0 && !t->stop)
+            pthread_cond_wait(&t->cv, &t->mu);
+        if (t->qlen == 0) {
+            pthread_mutex_unlock(&t->mu);
+            rcu_thread_online();
+            break;
+        }
+        b = t->queue[t->qhead];
+        t->qhead = (t->qhead + 1) % NBLK;
+        t->qlen--;
+        pthread_mutex_unlock(&t->mu);
+        rcu_thread_online();
+
+        walk_block(t->w, b);
+
+        pthread_mutex_lock(&t->mu);
+        b->used = 0;
+        t->free[t->nfree++] = b;
+        t->done++;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    }
+    pt_worker_thread_leave(t->w);
+    return NULL;
+}
+
+/* Hand the reader's current block of @t to its worker (if it holds data) and
+ * take an empty one. */
+static void push_block(struct wthread *t)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->cur && t->cur->used) {
+        t->queue[(t->qhead + t->qlen) % NBLK] = t->cur;
+        t->qlen++;
+        t->pushed++;
+        t->cur = NULL;
+        pthread_cond_broadcast(&t->cv);
+    }
+    while (!t->cur) {
+        if (t->nfree) {
+            t->cur = t->free[--t->nfree];
+            break;
+        }
+        pthread_cond_wait(&t->cv, &t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void barrier(struct run *r)
+{
+    for (unsigned i = 0; i < r->nw; i++)
+        push_block(&r->wt[i]);
+    for (unsigned i = 0; i < r->nw; i++) {
+        struct wthread *t = &r->wt[i];
+        pthread_mutex_lock(&t->mu);
+        while (t->done != t->pushed)
+            pthread_cond_wait(&t->cv, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+/* Worker for a frame: flow hash of its outermost IP layer. */
+static unsigned pick_worker(struct run *r, const struct pt_reader_rec *rec, uint16_t iface)
+{
+    struct pt_pkt *p = &r->scratch;
+    struct pt_flow_key key;
+    bool swapped;
+
+    p->data = rec->data;
+    p->caplen = rec->caplen;
+    p->wirelen = rec->wirelen;
+    p->ts_ns = rec->ts_ns;
+    p->linktype = rec->linktype;
+    p->iface = iface;
+    p->hw_vlan = PT_VLAN_NONE;
+    pt_decode(p, &r->scratch_st);
+    if (p->n_l3 == 0 || !pt_flow_key_make(&key, &p->l3[0], &swapped))
+        return 0;
+    return pt_flow_hash(&key) % r->nw;
+}
+
+static void dispatch(struct run *r, const struct pt_reader_rec *rec, uint16_t iface)
+{
+    struct wthread *t = &r->wt[pick_worker(r, rec, iface)];
+    size_t need = (sizeof(struct rec_hdr) + rec->caplen + 7u) & ~(size_t)7u;
+    uint32_t caplen = rec->caplen;
+    struct rec_hdr *h;
+
+    if (need > BLK_SIZE) { /* a record larger than a block: keep what fits */
+        caplen = BLK_SIZE - sizeof *h;
+        need = BLK_SIZE;
+    }
+    if (t->cur->used + need > BLK_SIZE)
+        push_block(t);
+    h = (void *)(t->cur->data + t->cur->used);
+    h->ts_ns = rec->ts_ns;
+    h->caplen = caplen;
+    h->wirelen = rec->wirelen;
+    h->linktype = rec->linktype;
+    h->iface = iface;
+    h->pad = 0;
+    memcpy(h + 1, rec->data, caplen);
+    t->cur->used += (uint32_t)need;
+}
+
+static int start_workers(struct run *r)
+{
+    int err = 0;
+
+    r->wt = calloc(r->nw, sizeof *r->wt);
+    if (!r->wt)
+        return -ENOMEM;
+    for (unsigned i = 0; i < r->nw; i++) {
+        struct wthread *t = &r->wt[i];
+        pthread_mutex_init(&t->mu, NULL);
+        pthread_cond_init(&t->cv, NULL);
+        if (!(t->w = pt_worker_create(i, r->ft, &err)))
+            return err;
+        for (unsigned b = 0; b < NBLK; b++) {
+            if (!(t->all[b] = malloc(sizeof(struct blk))))
+                return -ENOMEM;
+            t->all[b]->used = 0;
+            t->free[t->nfree++] = t->all[b];
+        }
+        t->cur = t->free[--t->nfree];
+        if ((err = pthread_create(&t->th, NULL, worker_main, t)) != 0) {
+            t->w = NULL;
+            return -err;
+        }
+    }
+    return 0;
+}
+
+static void stop_workers(struct run *r)
+{
+    if (!r->wt)
+        return;
+    for (unsigned i = 0; i < r->nw; i++) {
+        struct wthread *t = &r->wt[i];
+        if (!t->w)
+            continue;
+        if (t->th) {
+            pthread_mutex_lock(&t->mu);
+            t->stop = true;
+            pthread_cond_broadcast(&t->cv);
+            pthread_mutex_unlock(&t->mu);
+            pthread_join(t->th, NULL);
+        }
+        pt_decode_stats_merge(&r->res->decode, pt_worker_decode_stats(t->w));
+        pt_worker_destroy(t->w);
+        for (unsigned b = 0; b < NBLK; b++)
+            free(t->all[b]);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+    }
+    free(r->wt);
+    r->wt = NULL;
+}
+
+/* Advance the packet clock; run an expiry round when a second has passed. */
+static void tick(struct run *r, uint64_t ts_ns)
+{
+    if (ts_ns > r->clock_ns)
+        r->clock_ns = ts_ns;
+    if (r->next_tick == 0)
+        r->next_tick = r->clock_ns - r->clock_ns % TICK_NS + TICK_NS;
+    if (r->clock_ns < r->next_tick)
+        return;
+    if (r->nw > 1)
+        barrier(r);
+    expire_round(r, false);
+    r->next_tick = r->clock_ns - r->clock_ns % TICK_NS + TICK_NS;
+}
+
+static int read_file(struct run *r, const char *path, struct pt_worker *solo, uint64_t *nrec)
+{
+    struct pt_offline_result *res = r->res;
+    struct pt_reader_rec rec;
+    int16_t ifmap[MAX_FILE_IFS];
+    char msg[256];
+    struct pt_reader *rd;
+    int err = 0, rc;
+
+    rd = pt_reader_open(path, &err, msg, sizeof msg);
+    if (!rd)
+        goto fail;
+    memset(ifmap, -1, sizeof ifmap);
+    while ((rc = pt_reader_next(rd, &rec, msg, sizeof msg)) == 1) {
+        unsigned fi = rec.ifidx < MAX_FILE_IFS ? rec.ifidx : MAX_FILE_IFS - 1;
+        uint16_t iface;
+
+        if (ifmap[fi] < 0) {
+            int idx = pt_iface_table_add(&res->ifaces, pt_reader_ifname(rd, rec.ifidx));
+            ifmap[fi] = (int16_t)(idx < 0 ? PT_MAX_IFACES - 1 : idx);
+        }
+        iface = (uint16_t)ifmap[fi];
+        res->frames++;
+        res->bytes += rec.wirelen;
+        tick(r, rec.ts_ns);
+        if (solo) {
+            struct pt_pkt p;
+            p.data = rec.data;
+            p.caplen = rec.caplen;
+            p.wirelen = rec.wirelen;
+            p.ts_ns = rec.ts_ns;
+            p.linktype = rec.linktype;
+            p.iface = iface;
+            p.hw_vlan = PT_VLAN_NONE;
+            pt_worker_packet(solo, &p);
+            if (++*nrec % BATCH == 0)
+                pt_worker_block_done(solo);
+        } else {
+            dispatch(r, &rec, iface);
+        }
+    }
+    pt_reader_close(rd);
+    if (rc == 0)
+        return 0;
+    err = rc;
+fail:
+    if (!res->file_err) {
+        res->file_err = err;
+        snprintf(res->file_msg, sizeof res->file_msg, "%s", msg);
+    }
+    return err;
+}
+
+static void sum_flow_stats(struct pt_flow_worker_stats *dst, const struct pt_flow_worker_stats *s)
+{
+    dst->pkts += PT_CNT_GET(s->pkts);
+    dst->flows_created += PT_CNT_GET(s->flows_created);
+    dst->full_flows += PT_CNT_GET(s->full_flows);
+    dst->full_pkts += PT_CNT_GET(s->full_pkts);
+    dst->no_flow_pkts += PT_CNT_GET(s->no_flow_pkts);
+    dst->lock_spins += PT_CNT_GET(s->lock_spins);
+}
+
+int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result *res)
+{
+    struct pt_flow_config fc = opts->flow;
+    struct pt_worker *solo = NULL;
+    struct run r = {.opts = opts, .res = res};
+    uint64_t nrec = 0;
+    int err = 0;
+
+    memset(res, 0, sizeof *res);
+    pt_decode_stats_init(&res->decode);
+    pt_decode_stats_init(&r.scratch_st);
+    r.nw = opts->workers ? opts->workers : 1;
+    fc.workers = r.nw;
+    r.ft = pt_flow_table_create(&fc, &err);
+    if (!r.ft)
+        return err;
+    /* The reader is registered for the remover role. With one worker it is
+     * the worker too and stays online; otherwise it is online only while it
+     * expires flows. */
+    rcu_register_thread();
+    if (r.nw == 1) {
+        if (!(solo = pt_worker_create(0, r.ft, &err)))
+            goto out;
+    } else {
+        rcu_thread_offline();
+        err = start_workers(&r);
+        if (err < 0)
+            goto out;
+    }
+    for (unsigned i = 0; i < opts->n_files; i++)
+        read_file(&r, opts->files[i], solo, &nrec);
+    if (solo)
+        pt_worker_block_done(solo);
+    else
+        barrier(&r);
+    expire_round(&r, true);
+    err = res->file_err;
+    if (r.recs.err)
+        err = r.recs.err;
+out:
+    if (solo) {
+        pt_decode_stats_merge(&res->decode, pt_worker_decode_stats(solo));
+        sum_flow_stats(&res->flow, pt_flow_worker_stats(pt_flow_worker_get(r.ft, 0)));
+        pt_worker_destroy(solo);
+    } else if (r.wt) {
+        for (unsigned i = 0; i < r.nw; i++)
+            sum_flow_stats(&res->flow, pt_flow_worker_stats(pt_flow_worker_get(r.ft, i)));
+        stop_workers(&r);
+    }
+    if (r.nw > 1)
+        rcu_thread_online();
+    pt_flow_table_destroy(r.ft);
+    rcu_unregister_thread();
+    free(r.recs.v);
+    return err;
+}

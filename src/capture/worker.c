@@ -1,0 +1,87 @@
+/* worker.c - the per-packet stage shared by live capture and offline reading.
+ *
+ * DESIGN: a worker is decode + flow accounting for one thread. It owns its
+ * decode statistics (cache-line aligned, written with relaxed stores so the
+ * summary or the aggregator can read them while it runs) and borrows its
+ * pt_flow_worker handle from the table. Sources (a TPACKET_V3 ring, the
+ * offline reader) call pt_worker_packet() for every frame of a block and
+ * pt_worker_block_done() after the block: that is the QSBR quiescent state,
+ * so no flow pointer may survive a block. */
+#include "pt/capture.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+struct pt_worker {
+    /* owned by the worker thread */
+    struct pt_decode_stats dec;
+    struct pt_flow_worker *fw;
+    unsigned id;
+} __attribute__((aligned(PT_CACHELINE)));
+
+int pt_iface_table_add(struct pt_iface_table *t, const char *name)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if (strcmp(t->name[i], name) == 0)
+            return (int)i;
+    if (t->n >= PT_MAX_IFACES)
+        return -1;
+    snprintf(t->name[t->n], sizeof t->name[t->n], "%s", name);
+    return (int)t->n++;
+}
+
+struct pt_worker *pt_worker_create(unsigned id, struct pt_flow_table *ft, int *err)
+{
+    struct pt_worker *w = aligned_alloc(PT_CACHELINE, sizeof *w);
+
+    if (!w) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    memset(w, 0, sizeof *w);
+    w->id = id;
+    w->fw = pt_flow_worker_get(ft, id);
+    if (!w->fw) {
+        free(w);
+        *err = -EINVAL;
+        return NULL;
+    }
+    pt_decode_stats_init(&w->dec);
+    return w;
+}
+
+void pt_worker_destroy(struct pt_worker *w)
+{
+    free(w);
+}
+
+void pt_worker_thread_enter(struct pt_worker *w)
+{
+    (void)w;
+    rcu_register_thread();
+}
+
+void pt_worker_thread_leave(struct pt_worker *w)
+{
+    (void)w;
+    rcu_unregister_thread();
+}
+
+void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
+{
+    pt_decode(p, &w->dec);
+    pt_flow_process(w->fw, p);
+}
+
+void pt_worker_block_done(struct pt_worker *w)
+{
+    (void)w;
+    rcu_quiescent_state();
+}
+
+const struct pt_decode_stats *pt_worker_decode_stats(const struct pt_worker *w)
+{
+    return &w->dec;
+}

@@ -1,0 +1,227 @@
+/* read.c - `packettracer read FILE...`: the offline pipeline.
+ *
+ * DESIGN: parse options into a pt_offline_opts, run the pipeline, stream each
+ * finished flow record to the output as it is emitted (JSON lines or CSV),
+ * then print the summary on stderr. An input error still leaves every
+ * complete record processed and every flow written; it only changes the exit
+ * status (1) and adds the error line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+#include "pt/capture.h"
+
+struct out_ctx {
+    FILE *out;
+    enum pt_record_format fmt;
+    const struct pt_offline_result *res; /* interface names, filled as files are read */
+    const char *ifname_ptrs[PT_MAX_IFACES];
+    int err;
+};
+
+static void read_usage(FILE *out)
+{
+    fputs("usage: packettracer read [options] FILE...\n"
+          "\n"
+          "Decode pcap/pcapng files through the sensor's worker path and print one\n"
+          "record per flow (Zeek conn.log field names), then a summary on stderr.\n"
+          "\n"
+          "  -F, --format json|csv    record format (default json: one object per line)\n"
+          "  -o, --output FILE        write records to FILE instead of stdout\n"
+          "  -w, --workers N          worker threads, 1..64 (default 1)\n"
+          "      --shards N           flow table shards, 1..4096 (default 16)\n"
+          "      --max-flows N        flow table capacity (default 1048576)\n"
+          "      --full-policy P      when the table is full: refuse (default) or evict\n"
+          "  -q, --quiet              no summary\n"
+          "  -h, --help               this text\n",
+          out);
+}
+
+bool pt_cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    if (!s || !*s || *s == '-') {
+        fprintf(stderr, "packettracer: %s: expected a number, got '%s'\n", opt, s ? s : "");
+        return false;
+    }
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max) {
+        fprintf(stderr, "packettracer: %s: '%s' is not a number in %llu..%llu\n", opt, s,
+                (unsigned long long)min, (unsigned long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void emit(const struct pt_flow_record *rec, void *arg)
+{
+    struct out_ctx *o = arg;
+    unsigned n = o->res->ifaces.n;
+
+    for (unsigned i = 0; i < n; i++)
+        o->ifname_ptrs[i] = o->res->ifaces.name[i];
+    if (pt_flow_record_write(o->out, o->fmt, rec, o->ifname_ptrs, n) < 0 && !o->err)
+        o->err = -EIO;
+}
+
+static void print_summary(const struct pt_offline_result *res, double secs)
+{
+    const struct pt_decode_stats *d = &res->decode;
+    struct rusage ru;
+    bool any = false;
+
+    fprintf(stderr, "packets: %llu\n", (unsigned long long)res->frames);
+    fprintf(stderr, "bytes: %llu\n", (unsigned long long)res->bytes);
+    fprintf(stderr, "flows: %llu\n", (unsigned long long)res->flows);
+    fprintf(stderr, "flows_refused_table_full: %llu (packets %llu)\n",
+            (unsigned long long)res->flow.full_flows, (unsigned long long)res->flow.full_pkts);
+    fprintf(stderr, "frames_without_ip: %llu\n", (unsigned long long)res->flow.no_flow_pkts);
+    fprintf(stderr, "decode_errors:\n");
+    for (unsigned i = 1; i < PT_DEC_ERR_MAX; i++) {
+        if (!d->err[i])
+            continue;
+        fprintf(stderr, "  %s: %llu\n", pt_decode_err_name(i), (unsigned long long)d->err[i]);
+        any = true;
+    }
+    if (!any)
+        fprintf(stderr, "  none\n");
+    fprintf(stderr, "protocol_hierarchy:\n");
+    pt_phs_print(stderr, &d->phs);
+    fprintf(stderr, "interfaces:");
+    for (unsigned i = 0; i < res->ifaces.n; i++)
+        fprintf(stderr, " %s", res->ifaces.name[i]);
+    fprintf(stderr, "\nelapsed_s: %.3f\n", secs);
+    if (secs > 0)
+        fprintf(stderr, "packets_per_s: %.0f\n", (double)res->frames / secs);
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        fprintf(stderr, "peak_rss_bytes: %llu\n", (unsigned long long)ru.ru_maxrss * 1024ull);
+}
+
+static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, struct out_ctx *oc,
+                           const char **outpath, bool *quiet)
+{
+    static const struct option lo[] = {
+        {"format", required_argument, NULL, 'F'},
+        {"output", required_argument, NULL, 'o'},
+        {"workers", required_argument, NULL, 'w'},
+        {"shards", required_argument, NULL, 'S'},
+        {"max-flows", required_argument, NULL, 'M'},
+        {"full-policy", required_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t v;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "F:o:w:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            if (strcmp(optarg, "json") == 0)
+                oc->fmt = PT_FMT_JSON;
+            else if (strcmp(optarg, "csv") == 0)
+                oc->fmt = PT_FMT_CSV;
+            else {
+                fprintf(stderr, "packettracer: --format: unknown format '%s' (json, csv)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'o':
+            *outpath = optarg;
+            break;
+        case 'w':
+            if (!pt_cli_parse_u64("--workers", optarg, 1, 64, &v))
+                return 2;
+            o->workers = (unsigned)v;
+            break;
+        case 'S':
+            if (!pt_cli_parse_u64("--shards", optarg, 1, 4096, &v))
+                return 2;
+            o->flow.shards = (uint32_t)v;
+            break;
+        case 'M':
+            if (!pt_cli_parse_u64("--max-flows", optarg, 64, 1ull << 30, &v))
+                return 2;
+            o->flow.max_flows = v;
+            break;
+        case 'P':
+            if (strcmp(optarg, "refuse") == 0)
+                o->flow.full_policy = PT_FLOW_FULL_REFUSE;
+            else if (strcmp(optarg, "evict") == 0)
+                o->flow.full_policy = PT_FLOW_FULL_EVICT;
+            else {
+                fprintf(stderr, "packettracer: --full-policy: '%s' is not refuse or evict\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'q':
+            *quiet = true;
+            break;
+        case 'h':
+            read_usage(stdout);
+            return 0;
+        default:
+            read_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fputs("packettracer read: no capture file given\n", stderr);
+        read_usage(stderr);
+        return 2;
+    }
+    o->files = (const char *const *)argv + optind;
+    o->n_files = (unsigned)(argc - optind);
+    return -1;
+}
+
+int pt_cli_read(int argc, char **argv)
+{
+    static struct pt_offline_result res; /* large (decode stats): not on the stack */
+    struct pt_offline_opts o = {.workers = 1};
+    struct out_ctx oc = {.out = stdout, .fmt = PT_FMT_JSON, .res = &res};
+    const char *outpath = NULL;
+    bool quiet = false;
+    uint64_t t0;
+    int rc;
+
+    pt_flow_config_default(&o.flow);
+    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet)) >= 0)
+        return rc;
+    if (outpath && !(oc.out = fopen(outpath, "w"))) {
+        fprintf(stderr, "packettracer: %s: %s\n", outpath, strerror(errno));
+        return 1;
+    }
+    setvbuf(oc.out, NULL, _IOFBF, 1 << 20);
+    if (oc.fmt == PT_FMT_CSV)
+        pt_flow_record_csv_header(oc.out);
+    o.emit = emit;
+    o.emit_arg = &oc;
+
+    t0 = pt_now_ns();
+    rc = pt_offline_run(&o, &res);
+    if (fflush(oc.out) != 0 || (outpath && fclose(oc.out) != 0))
+        oc.err = -errno;
+    if (!quiet)
+        print_summary(&res, (double)(pt_now_ns() - t0) / 1e9);
+    if (res.file_err)
+        fprintf(stderr, "packettracer: error: %s\n", res.file_msg);
+    else if (rc < 0)
+        fprintf(stderr, "packettracer: error: %s\n", pt_strerror(rc));
+    if (oc.err) {
+        fprintf(stderr, "packettracer: error writing records: %s\n", pt_strerror(oc.err));
+        return 1;
+    }
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,166 @@
+/* internal.h - private structures of the flow module (src/flow/ only).
+ *
+ * Ownership:
+ * - struct pt_flow lives in exactly one worker's fixed pool for its whole
+ *   life. While in the table its fields below `lock` are guarded by `lock`
+ *   (one byte, test-and-set); `node` and `key` are immutable while published
+ *   (readers match keys without the lock) and stay readable until a grace
+ *   period after cds_lfht_del.
+ * - `dead` is set (under the lock) by the remover once the flow is deleted
+ *   from its shard and its record has been taken; a worker that finds it set
+ *   after locking drops the flow and looks up again.
+ * - After death, `rcu` (overlaid on the timestamps, which nobody reads any
+ *   more) carries the flow to the call_rcu callback, which pushes it on its
+ *   owner's return stack.
+ */
+#ifndef PT_FLOW_INTERNAL_H
+#define PT_FLOW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include "pt/flow.h"
+
+/* liburcu publishes and retires nodes with atomics ThreadSanitizer does not
+ * see (uatomic inline assembly, QSBR grace periods). These annotations state
+ * the same ordering on the flow slot's address: publication (release before
+ * cds_lfht_add_unique, acquire when a reader matches or walks it), and
+ * retirement (each reader releases after its last access; call_rcu and the
+ * slot's next owner acquire). They compile to nothing outside TSan builds. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define PT_TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define PT_TSAN_RELEASE(p) __tsan_release((void *)(p))
+#else
+#define PT_TSAN_ACQUIRE(p) ((void)(p))
+#define PT_TSAN_RELEASE(p) ((void)(p))
+#endif
+
+/* Zeek TCP endpoint states (same order as Zeek's EndpointState). */
+enum {
+    TCP_INACTIVE = 0,
+    TCP_SYN_SENT,
+    TCP_SYN_ACK_SENT,
+    TCP_PARTIAL,
+    TCP_ESTABLISHED,
+    TCP_CLOSED,
+    TCP_RESET,
+};
+
+/* One TCP endpoint (one key side). Absolute sequence numbers as Zeek keeps
+ * them; `rseq` is the relative point up to which contiguous, fully captured
+ * data was seen and `ooo` the lowest relative start of captured data beyond
+ * a hole (0 = none): our stand-in for Zeek's reassembler. 32 bytes. */
+struct flow_tcp_ep {
+    uint32_t start, last, ack; /* initial seq, one past the highest seq, highest ack from peer */
+    uint32_t rseq, ooo;
+    uint8_t last_wraps, ack_wraps; /* the remover splits the flow before they overflow */
+    uint8_t h_syn, h_fin, h_rst;   /* low 8 bits of the rel. seq of the last S/F/R letter */
+    uint8_t tcp_flags;             /* OR of the flags this side sent */
+    uint16_t n_rxmt;               /* counts for the 1,10,100.. letters (saturate) */
+    uint8_t n_win0, n_gap;
+    uint8_t state : 4, prev_state : 4;
+    uint8_t fin_seen : 1, did_close : 1, hist_syn : 1, hist_fin : 1, hist_rst : 1;
+};
+
+#define PT_FLOW_HIST_MAX 20
+
+/* Flags in struct pt_flow.fl */
+#define FL_ORIG1     0x01 /* the originator is key side 1 (addr[1]/port[1]) */
+#define FL_ICMP_PAIR 0x02 /* ICMP request/response type: resp_p is the counterpart type */
+#define FL_MAC0      0x04 /* mac[0] valid */
+#define FL_MAC1      0x08 /* mac[1] valid */
+
+struct pt_flow {
+    struct cds_lfht_node node; /* free: node.next links the free list */
+    struct pt_flow_key key;    /* immutable while published */
+    uint8_t lock;              /* test-and-set byte lock, guards everything below */
+    uint8_t dead;              /* removed by the remover; never touch again */
+    uint8_t fl;                /* FL_* */
+    uint8_t hist_len;
+    uint32_t hist_seen; /* Zeek's once-only letters, bit i for side 0, bit 16+i side 1 */
+    uint32_t ifaces;
+    char hist[PT_FLOW_HIST_MAX];
+    uint8_t mac[2][6]; /* per key side, FL_MAC0/FL_MAC1 */
+    uint32_t pkts[2];  /* per key side; the remover splits a flow before 2^31 */
+    union {
+        struct {
+            uint64_t first_ns, last_ns;
+        };
+        struct rcu_head rcu; /* only after death */
+    };
+    uint64_t ip_bytes[2];
+    uint64_t missed;
+    union {
+        uint64_t parent_uid;          /* 0 = not tunnelled */
+        struct pt_flow_worker *owner; /* only after death: where call_rcu returns it */
+    };
+    union {
+        struct {
+            uint64_t bytes[2];            /* UDP/ICMP/other: sum of l4_len per side */
+            uint8_t icmp_type, icmp_code; /* first ICMP message */
+        };
+        struct flow_tcp_ep tcp[2];
+    };
+};
+
+/* Ring of records a worker closes by itself (TCP connection reuse); single
+ * producer (the worker), single consumer (the remover). */
+#define PT_FLOW_DONE_RING 256
+
+/* Refused flows are counted once per key while they stay in this
+ * direct-mapped set of key hashes (approximate distinct count). */
+#define PT_FLOW_REFUSED_SLOTS 1024
+
+struct pt_flow_worker {
+    struct pt_flow_worker_stats st; /* owned by the worker; PT_CNT_* */
+    struct pt_flow_table *t;
+    unsigned id;
+    struct pt_flow *pool; /* owned: cap slots, touched lazily */
+    uint64_t cap;
+    uint64_t used;                           /* slots handed out at least once (bump index) */
+    struct pt_flow *free_list;               /* worker only */
+    struct pt_flow *ret_head;                /* lock-free stack pushed by the call_rcu callback */
+    uint64_t done_head;                      /* written by the worker (release) */
+    uint64_t done_tail;                      /* written by the remover (release) */
+    struct pt_flow_record *done;             /* PT_FLOW_DONE_RING records */
+    uint64_t refused[PT_FLOW_REFUSED_SLOTS]; /* key hashes of recently refused flows */
+} __attribute__((aligned(PT_CACHELINE)));
+
+struct pt_flow_table {
+    struct pt_flow_config cfg;
+    struct cds_lfht **shard;
+    struct pt_flow_worker *w; /* cfg.workers handles */
+    uint64_t removed;         /* remover only (read with __atomic by count()) */
+    uint64_t evicted;         /* remover only, idem */
+};
+
+/* key.c */
+uint64_t flow_key_hash64(const struct pt_flow_key *key);
+uint64_t flow_uid64(const struct pt_flow_key *key, uint64_t first_ns);
+int flow_icmp_counterpart(uint8_t ver, uint8_t type); /* -1 when one-way */
+
+/* tcp.c (caller holds f->lock) */
+void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3);
+bool flow_tcp_closed(const struct pt_flow *f);
+bool flow_tcp_both_closed(const struct pt_flow *f);
+bool flow_tcp_is_reuse(const struct pt_flow *f, unsigned side, const struct pt_l3 *l3);
+const char *flow_tcp_conn_state(const struct pt_flow *f);
+uint64_t flow_tcp_size(const struct pt_flow *f, unsigned side);
+void flow_hist_add(struct pt_flow *f, unsigned side, char code);
+bool flow_hist_once(struct pt_flow *f, unsigned side, unsigned bit, char code);
+bool flow_likely_server_port(uint8_t proto, uint16_t port);
+
+/* record.c (caller holds f->lock) */
+void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigned end_reason);
+
+static inline unsigned flow_orig_side(const struct pt_flow *f)
+{
+    return (f->fl & FL_ORIG1) ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,578 @@
+/* table.c - the sharded RCU flow table, per-worker pools, per-packet update
+ * and expiry.
+ *
+ * DESIGN
+ * 1. Memory. Each worker owns a fixed pool of struct pt_flow reserved with
+ *    one calloc at create time (zero pages, touched as slots are first
+ *    used). A slot comes from the worker's free list, else from the return
+ *    stack (one exchange takes the whole stack), else from the never-used
+ *    tail of the pool. An empty pool refuses the flow: counted, not fatal.
+ * 2. Insert. Worker misses on lookup, fills a slot for the packet and calls
+ *    cds_lfht_add_unique(); if another worker inserted the same key first, the
+ *    slot (never published) goes straight back to the free list and the
+ *    packet updates the winner.
+ * 3. Update. A byte spin lock guards a flow's state. After locking, a worker
+ *    checks `dead`: the remover may have deleted the flow between lookup and
+ *    lock, in which case the worker looks the key up again (and creates a new
+ *    flow), so no packet is ever counted into a record already emitted.
+ * 4. Remove (the remover only). Walk each shard; for a flow that has ended,
+ *    cds_lfht_del() it, then lock it, copy its record, mark it dead, unlock,
+ *    emit, and call_rcu() it. The callback pushes it onto the owner's return
+ *    stack (lock-free, multi-producer push, single consumer that takes all).
+ * 5. Connection reuse (a new SYN on a closed TCP connection) is handled by
+ *    the worker in place: it copies the old connection's record into its
+ *    single-producer ring of done records and restarts the slot. The remover
+ *    drains these rings at each expire. If the ring is full, the packet just
+ *    continues the old connection (counted).
+ * 6. Eviction (PT_FLOW_FULL_EVICT). Over 90 % of capacity after a pass, the
+ *    remover builds a log2 histogram of idle ages, picks the age above which
+ *    enough flows lie to get back to 85 %, and evicts those. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define TH_SYN 0x02
+#define TH_ACK 0x10
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause");
+#endif
+}
+
+static inline void flow_lock(struct pt_flow *f, struct pt_flow_worker_stats *st)
+{
+    if (likely(!__atomic_test_and_set(&f->lock, __ATOMIC_ACQUIRE)))
+        return;
+    do {
+        if (st)
+            PT_CNT_INC(st->lock_spins);
+        while (__atomic_load_n(&f->lock, __ATOMIC_RELAXED))
+            cpu_relax();
+    } while (__atomic_test_and_set(&f->lock, __ATOMIC_ACQUIRE));
+}
+
+static inline void flow_unlock(struct pt_flow *f)
+{
+    __atomic_clear(&f->lock, __ATOMIC_RELEASE);
+}
+
+void pt_flow_config_default(struct pt_flow_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->shards = 16;
+    cfg->workers = 1;
+    cfg->max_flows = 1000000;
+    cfg->idle_tcp_ns = 300ull * 1000000000ull;
+    cfg->idle_udp_ns = 60ull * 1000000000ull;
+    cfg->idle_icmp_ns = 60ull * 1000000000ull;
+    cfg->idle_other_ns = 60ull * 1000000000ull;
+    cfg->active_ns = 3600ull * 1000000000ull;
+    cfg->close_delay_ns = 5ull * 1000000000ull;
+    cfg->full_policy = PT_FLOW_FULL_REFUSE;
+}
+
+size_t pt_flow_slot_size(void)
+{
+    /* the slot plus one cds_lfht bucket (a node) per flow at full load */
+    return sizeof(struct pt_flow) + sizeof(struct cds_lfht_node);
+}
+
+const char *pt_flow_end_name(unsigned reason)
+{
+    static const char *const names[] = {"idle", "closed", "active", "flush", "evict"};
+    return reason < PT_ARRAY_LEN(names) ? names[reason] : "unknown";
+}
+
+struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int *err)
+{
+    struct pt_flow_table *t;
+    unsigned i;
+    int rc = -ENOMEM;
+
+    if (!cfg || cfg->shards < 1 || cfg->workers < 1 || cfg->workers > 256 ||
+        cfg->max_flows < cfg->workers || cfg->full_policy > PT_FLOW_FULL_EVICT) {
+        if (err)
+            *err = -EINVAL;
+        return NULL;
+    }
+    if (!(t = calloc(1, sizeof *t)))
+        goto err_out;
+    t->cfg = *cfg;
+    if (!(t->shard = calloc(cfg->shards, sizeof *t->shard)))
+        goto err_table;
+    if (!(t->w = aligned_alloc(PT_CACHELINE, sizeof *t->w * cfg->workers)))
+        goto err_shards;
+    memset(t->w, 0, sizeof *t->w * cfg->workers);
+    for (i = 0; i < cfg->shards; i++) {
+        t->shard[i] = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+        if (!t->shard[i])
+            goto err_workers;
+    }
+    uint64_t per = (cfg->max_flows + cfg->workers - 1) / cfg->workers;
+    for (i = 0; i < cfg->workers; i++) {
+        struct pt_flow_worker *w = &t->w[i];
+        w->t = t;
+        w->id = i;
+        w->cap = per;
+        w->pool = calloc(per, sizeof *w->pool);
+        w->done = calloc(PT_FLOW_DONE_RING, sizeof *w->done);
+        if (!w->pool || !w->done)
+            goto err_workers;
+    }
+    return t;
+
+err_workers:
+    for (i = 0; i < cfg->workers; i++) {
+        free(t->w[i].pool);
+        free(t->w[i].done);
+    }
+    for (i = 0; i < cfg->shards; i++)
+        if (t->shard[i])
+            cds_lfht_destroy(t->shard[i], NULL);
+    free(t->w);
+err_shards:
+    free(t->shard);
+err_table:
+    free(t);
+err_out:
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void pt_flow_table_destroy(struct pt_flow_table *t)
+{
+    if (!t)
+        return;
+    rcu_barrier(); /* every pending call_rcu has pushed its flow home */
+    for (unsigned i = 0; i < t->cfg.shards; i++)
+        cds_lfht_destroy(t->shard[i], NULL);
+    for (unsigned i = 0; i < t->cfg.workers; i++) {
+        free(t->w[i].pool);
+        free(t->w[i].done);
+    }
+    free(t->w);
+    free(t->shard);
+    free(t);
+}
+
+struct pt_flow_worker *pt_flow_worker_get(struct pt_flow_table *t, unsigned id)
+{
+    return id < t->cfg.workers ? &t->w[id] : NULL;
+}
+
+const struct pt_flow_worker_stats *pt_flow_worker_stats(const struct pt_flow_worker *fw)
+{
+    return &fw->st;
+}
+
+uint64_t pt_flow_table_count(const struct pt_flow_table *t)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < t->cfg.workers; i++)
+        n += PT_CNT_GET(t->w[i].st.flows_created);
+    return n - __atomic_load_n(&t->removed, __ATOMIC_RELAXED);
+}
+
+/* ---- pools ---------------------------------------------------------------- */
+
+static struct pt_flow *slot_get(struct pt_flow_worker *w)
+{
+    struct pt_flow *f = w->free_list;
+
+    if (!f && __atomic_load_n(&w->ret_head, __ATOMIC_RELAXED))
+        f = w->free_list = __atomic_exchange_n(&w->ret_head, NULL, __ATOMIC_ACQUIRE);
+    if (f) {
+        w->free_list = (struct pt_flow *)f->node.next;
+        PT_TSAN_ACQUIRE(f); /* after the grace period of its previous life */
+        return f;
+    }
+    if (w->used < w->cap)
+        return &w->pool[w->used++];
+    return NULL;
+}
+
+static void slot_put(struct pt_flow_worker *w, struct pt_flow *f)
+{
+    f->node.next = (struct cds_lfht_node *)w->free_list;
+    w->free_list = f;
+}
+
+/* call_rcu callback: a grace period has passed, no reader holds @h's flow. */
+static void flow_free_cb(struct rcu_head *h)
+{
+    struct pt_flow *f = caa_container_of(h, struct pt_flow, rcu);
+    PT_TSAN_ACQUIRE(f);
+    struct pt_flow_worker *w = f->owner;
+    struct pt_flow *old = __atomic_load_n(&w->ret_head, __ATOMIC_RELAXED);
+
+    do
+        f->node.next = (struct cds_lfht_node *)old;
+    while (!__atomic_compare_exchange_n(&w->ret_head, &old, f, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+}
+
+/* ---- per packet ------------------------------------------------------------ */
+
+static int key_match(struct cds_lfht_node *node, const void *key)
+{
+    const struct pt_flow *f = caa_container_of(node, struct pt_flow, node);
+    PT_TSAN_ACQUIRE(f);
+    int eq = memcmp(&f->key, key, sizeof f->key) == 0;
+    PT_TSAN_RELEASE(f);
+    return eq;
+}
+
+static bool is_v4_broadcast(const uint8_t a[16])
+{
+    static const uint8_t bc[16] = {0, 0, 0,    0,    0,    0,    0,    0,
+                                   0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    return memcmp(a, bc, 16) == 0;
+}
+
+/* Set up a fresh flow for its first packet, sent by key side @side. Decides
+ * the originator (see flow.h) and the ICMP identity. */
+static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side, uint64_t ts)
+{
+    const struct pt_flow_key *key = &f->key;
+    unsigned orig = side;
+    bool flip = false;
+
+    /* Everything after the lock: node and key may be published and the
+     * lock may be held (connection reuse). */
+    memset(&f->dead, 0, sizeof *f - offsetof(struct pt_flow, dead));
+    f->first_ns = f->last_ns = ts;
+    if (l3->flags & PT_L3_L4) {
+        uint16_t sp = l3->sport, dp = l3->dport;
+        if (l3->proto == 6) {
+            uint8_t fl = l3->tcp_flags;
+            if ((fl & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK)) {
+                flip = true; /* the SYN-ACK's receiver opened the connection */
+            } else if (!(fl & TH_SYN) && flow_likely_server_port(6, sp)) {
+                flip = !flow_likely_server_port(6, dp) || sp < dp;
+            }
+        } else if (l3->proto == 17) {
+            flip = flow_likely_server_port(17, sp) && !flow_likely_server_port(17, dp) &&
+                   !is_v4_broadcast(l3->dst);
+        } else if (key->port[1] & 0x8000 || key->port[1] < 256) {
+            /* ICMP (key.c puts a type class or a code in port[1]) */
+            if ((l3->ver == 4 && l3->proto == 1) || (l3->ver == 6 && l3->proto == 58)) {
+                f->icmp_type = l3->icmp_type;
+                f->icmp_code = l3->icmp_code;
+                if (flow_icmp_counterpart(l3->ver, l3->icmp_type) >= 0)
+                    f->fl |= FL_ICMP_PAIR;
+            }
+        }
+    }
+    if (flip)
+        orig = !side;
+    if (orig)
+        f->fl |= FL_ORIG1;
+    if (flip)
+        flow_hist_add(f, side, '^');
+}
+
+/* Account one IP layer to @f (locked). */
+static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct pt_l3 *l3,
+                         unsigned side, uint64_t parent)
+{
+    f->pkts[side]++;
+    f->ip_bytes[side] += l3->ip_len;
+    if (p->iface < 32)
+        f->ifaces |= 1u << p->iface;
+    if (p->flags & PT_PKT_ETH) {
+        if (!(f->fl & (FL_MAC0 << side))) {
+            memcpy(f->mac[side], p->eth_src, 6);
+            f->fl |= FL_MAC0 << side;
+        }
+        if (!(f->fl & (FL_MAC0 << !side))) {
+            memcpy(f->mac[!side], p->eth_dst, 6);
+            f->fl |= FL_MAC0 << !side;
+        }
+    }
+    if (parent && !f->parent_uid)
+        f->parent_uid = parent;
+    if (l3->proto == 6 && (l3->flags & PT_L3_L4)) {
+        /* Zeek stops moving the last-packet time once both sides closed */
+        if (!flow_tcp_both_closed(f) && p->ts_ns > f->last_ns)
+            f->last_ns = p->ts_ns;
+        flow_tcp_update(f, side, l3);
+        return;
+    }
+    if (p->ts_ns > f->last_ns)
+        f->last_ns = p->ts_ns;
+    f->bytes[side] += l3->l4_len;
+    if (l3->proto == 17)
+        flow_hist_once(f, side, 7 /* UDP data */, 'D');
+}
+
+/* A new SYN on an ended connection: close the old one into the done ring
+ * and restart the slot. Returns false (continue the old one) when the ring
+ * is full. */
+static bool flow_reuse(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_l3 *l3,
+                       unsigned side, uint64_t ts)
+{
+    uint64_t head = w->done_head;
+    if (head - __atomic_load_n(&w->done_tail, __ATOMIC_ACQUIRE) >= PT_FLOW_DONE_RING) {
+        PT_CNT_INC(w->st.reuse_dropped);
+        return false;
+    }
+    flow_record_fill(&w->done[head % PT_FLOW_DONE_RING], f, PT_FLOW_END_CLOSED);
+    __atomic_store_n(&w->done_head, head + 1, __ATOMIC_RELEASE);
+
+    flow_start(f, l3, side, ts);
+    PT_CNT_INC(w->st.flows_reused);
+    return true;
+}
+
+static bool needs_l4(const struct pt_l3 *l3)
+{
+    return l3->proto == 6 || l3->proto == 17 || (l3->ver == 4 && l3->proto == 1) ||
+           (l3->ver == 6 && l3->proto == 58);
+}
+
+/* Find or create the flow of @key, returned locked; NULL when refused. */
+static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_key *key,
+                                const struct pt_l3 *l3, unsigned side, uint64_t ts)
+{
+    struct pt_flow_table *t = w->t;
+    struct cds_lfht *ht = t->shard[pt_flow_hash(key) % t->cfg.shards];
+    unsigned long h = (unsigned long)flow_key_hash64(key);
+    struct cds_lfht_iter it;
+    struct cds_lfht_node *n;
+    struct pt_flow *f;
+
+    for (;;) {
+        cds_lfht_lookup(ht, h, key_match, key, &it);
+        n = cds_lfht_iter_get_node(&it);
+        if (!n) {
+            struct pt_flow *s = slot_get(w);
+            if (!s)
+                return NULL;
+            s->key = *key; /* the lock byte is 0: calloc'd, or released by its last user */
+            flow_start(s, l3, side, ts);
+            PT_TSAN_RELEASE(s); /* published by add_unique */
+            n = cds_lfht_add_unique(ht, h, key_match, key, &s->node);
+            if (n == &s->node)
+                PT_CNT_INC(w->st.flows_created);
+            else
+                slot_put(w, s); /* lost the race: never published */
+        }
+        f = caa_container_of(n, struct pt_flow, node);
+        PT_TSAN_ACQUIRE(f);
+        flow_lock(f, &w->st);
+        if (likely(!f->dead))
+            return f;
+        PT_TSAN_RELEASE(f);
+        flow_unlock(f); /* deleted under us: look again */
+    }
+}
+
+void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
+{
+    uint64_t parent = 0;
+
+    if (p->n_l3 == 0) {
+        PT_CNT_INC(w->st.no_flow_pkts);
+        return;
+    }
+    for (unsigned i = 0; i < p->n_l3 && i < PT_MAX_LAYERS; i++) {
+        const struct pt_l3 *l3 = &p->l3[i];
+        struct pt_flow_key key;
+        bool swapped;
+
+        PT_CNT_INC(w->st.pkts);
+        if ((l3->flags & PT_L3_FRAG) && !(l3->flags & PT_L3_FRAG_HEAD)) {
+            PT_CNT_INC(w->st.frag_pkts); /* no ports: the first fragment counted */
+            parent = 0;
+            continue;
+        }
+        if ((needs_l4(l3) && !(l3->flags & PT_L3_L4)) || !pt_flow_key_make(&key, l3, &swapped)) {
+            PT_CNT_INC(w->st.no_l4_pkts);
+            parent = 0;
+            continue;
+        }
+        unsigned side = swapped ? 1 : 0;
+        struct pt_flow *f = flow_get(w, &key, l3, side, p->ts_ns);
+        if (!f) {
+            uint64_t h = flow_key_hash64(&key) | 1;
+            uint64_t *slot = &w->refused[h % PT_FLOW_REFUSED_SLOTS];
+            if (*slot != h) {
+                *slot = h;
+                PT_CNT_INC(w->st.full_flows);
+            }
+            PT_CNT_INC(w->st.full_pkts);
+            parent = 0;
+            continue;
+        }
+        if (l3->proto == 6 && f->pkts[0] + f->pkts[1] > 0 && flow_tcp_is_reuse(f, side, l3))
+            flow_reuse(w, f, l3, side, p->ts_ns);
+        flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0);
+        parent = flow_uid64(&f->key, f->first_ns);
+        flow_unlock(f);
+    }
+}
+
+/* ---- removal --------------------------------------------------------------- */
+
+static uint64_t idle_of(const struct pt_flow_config *c, const struct pt_flow_key *k)
+{
+    if (k->proto == 6)
+        return c->idle_tcp_ns;
+    if (k->proto == 17)
+        return c->idle_udp_ns;
+    if ((k->ver == 4 && k->proto == 1) || (k->ver == 6 && k->proto == 58))
+        return c->idle_icmp_ns;
+    return c->idle_other_ns;
+}
+
+/* Why @f (locked) has ended at @now, or -1. */
+static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, uint64_t now)
+{
+    const struct pt_flow_config *c = &t->cfg;
+
+    if (f->key.proto == 6 && f->pkts[0] + f->pkts[1] && flow_tcp_closed(f) &&
+        now >= f->last_ns + c->close_delay_ns)
+        return PT_FLOW_END_CLOSED;
+    if (now >= f->last_ns + idle_of(c, &f->key))
+        return PT_FLOW_END_IDLE;
+    if (c->active_ns && now >= f->first_ns + c->active_ns)
+        return PT_FLOW_END_ACTIVE;
+    if (f->pkts[0] >= (1u << 31) || f->pkts[1] >= (1u << 31))
+        return PT_FLOW_END_ACTIVE; /* keep the 32-bit packet counters exact */
+    if (f->key.proto == 6 && (f->tcp[0].last_wraps >= 250 || f->tcp[0].ack_wraps >= 250 ||
+                              f->tcp[1].last_wraps >= 250 || f->tcp[1].ack_wraps >= 250))
+        return PT_FLOW_END_ACTIVE; /* ~1 TB in one direction: keep sizes exact */
+    return -1;
+}
+
+static struct pt_flow_worker *slot_owner(struct pt_flow_table *t, const struct pt_flow *f)
+{
+    for (unsigned i = 0; i < t->cfg.workers; i++)
+        if (f >= t->w[i].pool && f < t->w[i].pool + t->w[i].cap)
+            return &t->w[i];
+    return &t->w[0]; /* not reached: every slot comes from a pool */
+}
+
+static bool flow_remove(struct pt_flow_table *t, struct cds_lfht *ht, struct pt_flow *f,
+                        unsigned reason, pt_flow_emit_fn emit, void *arg)
+{
+    struct pt_flow_record rec;
+
+    if (cds_lfht_del(ht, &f->node) != 0)
+        return false;
+    flow_lock(f, NULL);
+    flow_record_fill(&rec, f, reason);
+    f->dead = 1;
+    flow_unlock(f);
+    if (emit)
+        emit(&rec, arg);
+    f->owner = slot_owner(t, f);
+    PT_TSAN_RELEASE(f);
+    call_rcu(&f->rcu, flow_free_cb);
+    __atomic_store_n(&t->removed, t->removed + 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+static uint64_t drain_done(struct pt_flow_table *t, pt_flow_emit_fn emit, void *arg)
+{
+    uint64_t n = 0;
+    for (unsigned i = 0; i < t->cfg.workers; i++) {
+        struct pt_flow_worker *w = &t->w[i];
+        uint64_t head = __atomic_load_n(&w->done_head, __ATOMIC_ACQUIRE);
+        uint64_t tail = w->done_tail;
+        for (; tail != head; tail++, n++)
+            if (emit)
+                emit(&w->done[tail % PT_FLOW_DONE_RING], arg);
+        __atomic_store_n(&w->done_tail, tail, __ATOMIC_RELEASE);
+    }
+    return n;
+}
+
+static unsigned age_bucket(uint64_t now, uint64_t last)
+{
+    uint64_t age = now > last ? now - last : 0;
+    return age ? 64 - (unsigned)__builtin_clzll(age) : 0;
+}
+
+/* Evict the longest-idle flows until the table is back under 85 %. */
+static uint64_t evict(struct pt_flow_table *t, uint64_t now, pt_flow_emit_fn emit, void *arg)
+{
+    uint64_t hist[65] = {0}, count = pt_flow_table_count(t), target, sum = 0, n = 0;
+    struct cds_lfht_iter it;
+    struct pt_flow *f;
+    int cut;
+
+    target = count - t->cfg.max_flows * 85 / 100;
+    for (unsigned s = 0; s < t->cfg.shards; s++) {
+        rcu_read_lock();
+        cds_lfht_for_each_entry(t->shard[s], &it, f, node)
+        {
+            PT_TSAN_ACQUIRE(f);
+            flow_lock(f, NULL);
+            hist[age_bucket(now, f->last_ns)]++;
+            flow_unlock(f);
+        }
+        rcu_read_unlock();
+    }
+    for (cut = 64; cut > 0 && sum < target; cut--)
+        sum += hist[cut];
+    if (sum < target)
+        cut = 0;
+    else
+        cut++;
+    for (unsigned s = 0; s < t->cfg.shards && n < target; s++) {
+        rcu_read_lock();
+        cds_lfht_for_each_entry(t->shard[s], &it, f, node)
+        {
+            PT_TSAN_ACQUIRE(f);
+            flow_lock(f, NULL);
+            bool old = age_bucket(now, f->last_ns) >= (unsigned)cut;
+            flow_unlock(f);
+            if (old && flow_remove(t, t->shard[s], f, PT_FLOW_END_EVICT, emit, arg))
+                if (++n >= target)
+                    break;
+        }
+        rcu_read_unlock();
+    }
+    __atomic_store_n(&t->evicted, t->evicted + n, __ATOMIC_RELAXED);
+    return n;
+}
+
+uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flush,
+                              pt_flow_emit_fn emit, void *arg)
+{
+    struct cds_lfht_iter it;
+    struct pt_flow *f;
+    uint64_t n = drain_done(t, emit, arg);
+
+    for (unsigned s = 0; s < t->cfg.shards; s++) {
+        rcu_read_lock();
+        cds_lfht_for_each_entry(t->shard[s], &it, f, node)
+        {
+            PT_TSAN_ACQUIRE(f);
+            flow_lock(f, NULL);
+            int why = flush ? PT_FLOW_END_FLUSH : flow_ended(t, f, now_ns);
+            flow_unlock(f);
+            if (why >= 0 && flow_remove(t, t->shard[s], f, (unsigned)why, emit, arg))
+                n++;
+        }
+        rcu_read_unlock();
+    }
+    if (flush)
+        n += drain_done(t, emit, arg); /* reuses that raced with the walk */
+    else if (t->cfg.full_policy == PT_FLOW_FULL_EVICT &&
+             pt_flow_table_count(t) > t->cfg.max_flows * 9 / 10)
+        n += evict(t, now_ns, emit, arg);
+    return n;
+}
+
+uint64_t pt_flow_table_evicted(const struct pt_flow_table *t)
+{
+    return __atomic_load_n(&t->evicted, __ATOMIC_RELAXED);
+}

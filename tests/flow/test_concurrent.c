@@ -1,0 +1,121 @@
+/* test_concurrent.c - four workers update the same flows while a remover
+ * expires them; every packet must end up in exactly one record. Run under
+ * ThreadSanitizer by `make tsan`. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "flow/flow_helpers.h"
+
+#define N_WORKERS 4
+#define N_FLOWS   64
+#define PKTS      40000 /* per worker */
+
+static struct pt_flow_table *t;
+static uint64_t clock_ticks; /* shared packet clock: one tick per packet */
+static int stop;
+static uint64_t got[N_FLOWS], sent[N_WORKERS][N_FLOWS], records;
+
+static void tally(const struct pt_flow_record *r, void *arg)
+{
+    (void)arg;
+    unsigned p = r->orig_p >= 10000 && r->orig_p < 10000 + N_FLOWS ? r->orig_p : r->resp_p;
+    cr_assert(p >= 10000 && p < 10000 + N_FLOWS, "ports %u %u", r->orig_p, r->resp_p);
+    got[p - 10000] += r->orig_pkts + r->resp_pkts;
+    records++;
+}
+
+static void *worker(void *arg)
+{
+    unsigned id = (unsigned)(uintptr_t)arg;
+    struct pt_flow_worker *w = pt_flow_worker_get(t, id);
+    uint8_t a[16], b[16];
+    struct pt_pkt p;
+
+    v4(a, 10, 0, 0, 1);
+    v4(b, 10, 0, 0, 2);
+    rcu_register_thread();
+    for (unsigned i = 0; i < PKTS; i++) {
+        /* half the packets hit flow 0 from every worker at once; the rest
+         * come in bursts per flow, so flows go idle and get expired */
+        unsigned f = (i & 1) ? 0 : 1 + ((i / 128) * 5 + id) % (N_FLOWS - 1);
+        uint64_t ts = __atomic_add_fetch(&clock_ticks, 1, __ATOMIC_RELAXED);
+        if ((i + id) & 1)
+            pkt_init(&p, ts, 17, a, (uint16_t)(10000 + f), b, 20000, 10);
+        else
+            pkt_init(&p, ts, 17, b, 20000, a, (uint16_t)(10000 + f), 10);
+        p.iface = (uint16_t)id;
+        pt_flow_process(w, &p);
+        sent[id][f]++;
+        if (i % 64 == 63)
+            rcu_quiescent_state();
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void *remover(void *arg)
+{
+    (void)arg;
+    rcu_register_thread();
+    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+        pt_flow_table_expire(t, __atomic_load_n(&clock_ticks, __ATOMIC_RELAXED), false, tally,
+                             NULL);
+        rcu_quiescent_state();
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+Test(flow_concurrent, shared_flows_exact_counts, .timeout = 120)
+{
+    struct pt_flow_config c;
+    pthread_t th[N_WORKERS], rm;
+    int err;
+
+    rcu_register_thread();
+    pt_flow_config_default(&c);
+    c.workers = N_WORKERS;
+    c.shards = 4;
+    c.max_flows = N_WORKERS * (uint64_t)PKTS; /* never full, even if every packet made a flow */
+    c.idle_udp_ns = 150; /* ticks: flows expire and come back while workers run */
+    t = pt_flow_table_create(&c, &err);
+    cr_assert_not_null(t);
+
+    rcu_thread_offline(); /* the main thread only waits */
+    cr_assert_eq(pthread_create(&rm, NULL, remover, NULL), 0);
+    for (uintptr_t i = 0; i < N_WORKERS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, worker, (void *)i), 0);
+    for (unsigned i = 0; i < N_WORKERS; i++)
+        pthread_join(th[i], NULL);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    pthread_join(rm, NULL);
+    rcu_thread_online();
+
+    pt_flow_table_expire(t, 0, true, tally, NULL);
+    uint64_t total = 0, full = 0, created = 0;
+    for (unsigned i = 0; i < N_WORKERS; i++) {
+        const struct pt_flow_worker_stats *st = pt_flow_worker_stats(pt_flow_worker_get(t, i));
+        full += PT_CNT_GET(st->full_pkts);
+        created += PT_CNT_GET(st->flows_created);
+        total += PT_CNT_GET(st->pkts);
+    }
+    cr_log_info("%lu records for %d flows", (unsigned long)records, N_FLOWS);
+    cr_assert_eq(full, 0);
+    cr_assert_gt(records, N_FLOWS, "flows were expired while workers ran");
+    cr_assert_eq(total, (uint64_t)N_WORKERS * PKTS);
+    cr_assert_eq(records, created, "one record per flow created");
+    uint64_t sum = 0;
+    for (unsigned f = 0; f < N_FLOWS; f++) {
+        uint64_t want = 0;
+        for (unsigned i = 0; i < N_WORKERS; i++)
+            want += sent[i][f];
+        cr_assert_eq(got[f], want, "flow %u: %lu records' packets, %lu sent", f,
+                     (unsigned long)got[f], (unsigned long)want);
+        sum += got[f];
+    }
+    cr_assert_eq(sum, (uint64_t)N_WORKERS * PKTS);
+    cr_assert_eq(pt_flow_table_count(t), 0);
+    pt_flow_table_destroy(t);
+    rcu_unregister_thread();
+}
