@@ -3,7 +3,7 @@
 # need. Idempotent: packages already present are left alone. Run as root.
 set -eu
 
-PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev clang-format
+PKGS="build-essential pkg-config time clang llvm libclang-rt-14-dev clang-format
 libpcap-dev liburcu-dev libjemalloc-dev liblmdb-dev libmaxminddb-dev
 libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcriterion-dev
 tshark tcpdump libndpi-bin tcpreplay netsniff-ng iproute2 ieee-data

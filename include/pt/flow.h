@@ -89,6 +89,7 @@ struct pt_flow_config {
     uint64_t close_delay_ns; /* after FIN both ways or RST, keep the flow this long after its
                               * last packet (Zeek: 5 s) */
     enum pt_flow_full_policy full_policy;
+    uint32_t sweep_shards; /* shards one non-flush expire walks, in rotation; 0 = an eighth */
 };
 
 /* Defaults: 16 shards, 1 worker, 1 M flows, idle TCP 300 s, UDP 60 s, ICMP
@@ -144,7 +145,8 @@ struct pt_flow_worker_stats {
     uint64_t lock_spins;    /* times the per-flow lock was found taken */
     uint64_t frag_pkts;     /* non-first fragments: no ports, no flow (the first one counts) */
     uint64_t no_l4_pkts;    /* TCP/UDP/ICMP layers whose transport header was not decoded */
-    uint64_t flows_reused;  /* a new SYN on a closed connection started a new flow */
+    uint64_t flows_reused;  /* a flow restarted in place: new SYN on a closed connection, or
+                             * a packet after the flow's idle/close/active timeout */
     uint64_t reuse_dropped; /* ... but the done ring was full: the old flow continued */
 } __attribute__((aligned(PT_CACHELINE)));
 
@@ -174,10 +176,13 @@ void pt_flow_process(struct pt_flow_worker *fw, const struct pt_pkt *p);
 
 typedef void (*pt_flow_emit_fn)(const struct pt_flow_record *rec, void *arg);
 
-/* Remove every flow that has ended by @now_ns (idle/active timeout, close
- * delay passed), or every flow when @flush, handing a record of each to @emit
- * (called on this thread; @rec is valid only during the call). Flows are freed
- * with call_rcu. Returns the number of flows removed. With
+/* Hand @emit the records of flows that workers restarted in place, then
+ * remove the flows that have ended by @now_ns (idle/active timeout, close
+ * delay passed) in the next cfg.sweep_shards shards of the rotation, or every
+ * flow of every shard when @flush. @emit is called on this thread; @rec is
+ * valid only during the call. A flow's record never depends on when it is
+ * swept: a packet arriving after the flow ended starts a new flow. Flows are
+ * freed with call_rcu. Returns the number of records emitted. With
  * PT_FLOW_FULL_EVICT, also evicts the longest-idle flows while the table is
  * over 90% full. Thread: the single remover, registered QSBR reader. */
 uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flush,

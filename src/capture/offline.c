@@ -71,11 +71,62 @@ struct wthread {
     struct blk *all[NBLK];
 };
 
+/* Records of one expiry round, sorted and emitted in chunks of at most
+ * CHUNK records so a flush of a million flows does not hold a million
+ * records. Determinism holds chunk by chunk: pt_flow_table_expire() emits
+ * connection-reuse records first, then walks each shard's split-ordered
+ * list, whose order depends only on the flows' key hashes, so the k-th chunk
+ * holds the same records for any worker count. */
+#define CHUNK 65536
+
 struct recvec {
     struct pt_flow_record *v;
     size_t n, cap;
     int err;
+    const struct pt_offline_opts *opts;
+    uint64_t *emitted;
 };
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct pt_flow_record *x = a, *y = b;
+
+    if (x->ts_ns != y->ts_ns)
+        return x->ts_ns < y->ts_ns ? -1 : 1;
+    return strcmp(x->uid, y->uid);
+}
+
+static void emit_sorted(struct recvec *rv)
+{
+    if (rv->n == 0) /* v is NULL until the first record */
+        return;
+    qsort(rv->v, rv->n, sizeof *rv->v, rec_cmp);
+    for (size_t i = 0; i < rv->n; i++)
+        rv->opts->emit(&rv->v[i], rv->opts->emit_arg);
+    *rv->emitted += rv->n;
+    rv->n = 0;
+}
+
+static void collect(const struct pt_flow_record *rec, void *arg)
+{
+    struct recvec *rv = arg;
+
+    if (rv->n == CHUNK)
+        emit_sorted(rv);
+    if (rv->n == rv->cap) {
+        size_t nc = rv->cap ? rv->cap * 2 : 1024;
+        struct pt_flow_record *nv = realloc(rv->v, nc * sizeof *nv);
+        if (!nv) { /* emit unsorted rather than lose the record */
+            rv->err = -ENOMEM;
+            rv->opts->emit(rec, rv->opts->emit_arg);
+            (*rv->emitted)++;
+            return;
+        }
+        rv->v = nv;
+        rv->cap = nc;
+    }
+    rv->v[rv->n++] = *rec;
+}
 
 struct run {
     const struct pt_offline_opts *opts;
@@ -89,32 +140,6 @@ struct run {
     struct pt_decode_stats scratch_st; /* discarded */
 };
 
-static void collect(const struct pt_flow_record *rec, void *arg)
-{
-    struct recvec *rv = arg;
-
-    if (rv->n == rv->cap) {
-        size_t nc = rv->cap ? rv->cap * 2 : 1024;
-        struct pt_flow_record *nv = realloc(rv->v, nc * sizeof *nv);
-        if (!nv) {
-            rv->err = -ENOMEM;
-            return;
-        }
-        rv->v = nv;
-        rv->cap = nc;
-    }
-    rv->v[rv->n++] = *rec;
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-    const struct pt_flow_record *x = a, *y = b;
-
-    if (x->ts_ns != y->ts_ns)
-        return x->ts_ns < y->ts_ns ? -1 : 1;
-    return strcmp(x->uid, y->uid);
-}
-
 /* Expire (or flush) and emit in deterministic order. Caller: the reader, with
  * every worker idle (barrier) or the reader being the only worker. */
 static void expire_round(struct run *r, bool flush)
@@ -124,12 +149,7 @@ static void expire_round(struct run *r, bool flush)
     pt_flow_table_expire(r->ft, r->clock_ns, flush, collect, &r->recs);
     if (r->nw > 1)
         rcu_thread_offline();
-    if (r->recs.n) /* recs.v is NULL until the first record */
-        qsort(r->recs.v, r->recs.n, sizeof *r->recs.v, rec_cmp);
-    for (size_t i = 0; i < r->recs.n; i++)
-        r->opts->emit(&r->recs.v[i], r->opts->emit_arg);
-    r->res->flows += r->recs.n;
-    r->recs.n = 0;
+    emit_sorted(&r->recs);
 }
 
 /* ---- worker threads (N > 1) ---- */
@@ -404,7 +424,7 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
 {
     struct pt_flow_config fc = opts->flow;
     struct pt_worker *solo = NULL;
-    struct run r = {.opts = opts, .res = res};
+    struct run r = {.opts = opts, .res = res, .recs = {.opts = opts, .emitted = &res->flows}};
     uint64_t nrec = 0;
     int err = 0;
 

@@ -108,9 +108,11 @@ struct pt_flow {
     };
 };
 
-/* Ring of records a worker closes by itself (TCP connection reuse); single
- * producer (the worker), single consumer (the remover). */
-#define PT_FLOW_DONE_RING 256
+/* Ring of records a worker closes by itself (restart in place: connection
+ * reuse, timeout found on arrival); single producer (the worker), single
+ * consumer (the remover). 4096 records (~1 MiB) hold several seconds of
+ * restarts between two drains. */
+#define PT_FLOW_DONE_RING 4096
 
 /* Refused flows are counted once per key while they stay in this
  * direct-mapped set of key hashes (approximate distinct count). */
@@ -137,6 +139,7 @@ struct pt_flow_table {
     struct pt_flow_worker *w; /* cfg.workers handles */
     uint64_t removed;         /* remover only (read with __atomic by count()) */
     uint64_t evicted;         /* remover only, idem */
+    unsigned sweep_next;      /* remover only: first shard of the next sweep */
 };
 
 /* key.c */

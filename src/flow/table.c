@@ -19,14 +19,22 @@
  *    cds_lfht_del() it, then lock it, copy its record, mark it dead, unlock,
  *    emit, and call_rcu() it. The callback pushes it onto the owner's return
  *    stack (lock-free, multi-producer push, single consumer that takes all).
- * 5. Connection reuse (a new SYN on a closed TCP connection) is handled by
- *    the worker in place: it copies the old connection's record into its
+ * 5. Restart in place. A packet that finds its flow already ended, by a new
+ *    SYN on a closed connection (Zeek's connection reuse) or because the
+ *    flow's idle, close or active timeout passed before this packet's time,
+ *    is handled by the worker: it copies the old flow's record into its
  *    single-producer ring of done records and restarts the slot. The remover
  *    drains these rings at each expire. If the ring is full, the packet just
- *    continues the old connection (counted).
+ *    continues the old flow (counted). So a flow ends exactly when its
+ *    timeout says, however late the remover's sweep comes.
  * 6. Eviction (PT_FLOW_FULL_EVICT). Over 90 % of capacity after a pass, the
  *    remover builds a log2 histogram of idle ages, picks the age above which
- *    enough flows lie to get back to 85 %, and evicts those. */
+ *    enough flows lie to get back to 85 %, and evicts those.
+ * 7. Sweep. A non-flush expire walks only cfg.sweep_shards shards (default
+ *    an eighth), the next ones each call, so the remover's cost per tick is
+ *    a fraction of the table; with one call a second every flow is looked at
+ *    every 8 s. Thanks to 5, this delays only when a quiet flow's record is
+ *    written and its slot freed, never what the record says. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -311,18 +319,21 @@ static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct
         flow_hist_once(f, side, 7 /* UDP data */, 'D');
 }
 
-/* A new SYN on an ended connection: close the old one into the done ring
- * and restart the slot. Returns false (continue the old one) when the ring
- * is full. */
-static bool flow_reuse(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_l3 *l3,
-                       unsigned side, uint64_t ts)
+/* End flow @f (locked) for @reason and start a new one in the same slot for
+ * this packet: the old record goes into the worker's done ring, which the
+ * remover drains. Used for a new SYN on a closed connection, and for a packet
+ * that arrives after its flow's idle, close or active timeout, so records do
+ * not depend on how often the remover sweeps. Returns false (the packet
+ * continues the old flow, counted) when the ring is full. */
+static bool flow_restart(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_l3 *l3,
+                         unsigned side, uint64_t ts, unsigned reason)
 {
     uint64_t head = w->done_head;
     if (head - __atomic_load_n(&w->done_tail, __ATOMIC_ACQUIRE) >= PT_FLOW_DONE_RING) {
         PT_CNT_INC(w->st.reuse_dropped);
         return false;
     }
-    flow_record_fill(&w->done[head % PT_FLOW_DONE_RING], f, PT_FLOW_END_CLOSED);
+    flow_record_fill(&w->done[head % PT_FLOW_DONE_RING], f, reason);
     __atomic_store_n(&w->done_head, head + 1, __ATOMIC_RELEASE);
 
     flow_start(f, l3, side, ts);
@@ -334,6 +345,37 @@ static bool needs_l4(const struct pt_l3 *l3)
 {
     return l3->proto == 6 || l3->proto == 17 || (l3->ver == 4 && l3->proto == 1) ||
            (l3->ver == 6 && l3->proto == 58);
+}
+
+static uint64_t idle_of(const struct pt_flow_config *c, const struct pt_flow_key *k)
+{
+    if (k->proto == 6)
+        return c->idle_tcp_ns;
+    if (k->proto == 17)
+        return c->idle_udp_ns;
+    if ((k->ver == 4 && k->proto == 1) || (k->ver == 6 && k->proto == 58))
+        return c->idle_icmp_ns;
+    return c->idle_other_ns;
+}
+
+/* Why @f (locked) has ended at @now, or -1. */
+static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, uint64_t now)
+{
+    const struct pt_flow_config *c = &t->cfg;
+
+    if (f->key.proto == 6 && f->pkts[0] + f->pkts[1] && flow_tcp_closed(f) &&
+        now >= f->last_ns + c->close_delay_ns)
+        return PT_FLOW_END_CLOSED;
+    if (now >= f->last_ns + idle_of(c, &f->key))
+        return PT_FLOW_END_IDLE;
+    if (c->active_ns && now >= f->first_ns + c->active_ns)
+        return PT_FLOW_END_ACTIVE;
+    if (f->pkts[0] >= (1u << 31) || f->pkts[1] >= (1u << 31))
+        return PT_FLOW_END_ACTIVE; /* keep the 32-bit packet counters exact */
+    if (f->key.proto == 6 && (f->tcp[0].last_wraps >= 250 || f->tcp[0].ack_wraps >= 250 ||
+                              f->tcp[1].last_wraps >= 250 || f->tcp[1].ack_wraps >= 250))
+        return PT_FLOW_END_ACTIVE; /* ~1 TB in one direction: keep sizes exact */
+    return -1;
 }
 
 /* Find or create the flow of @key, returned locked; NULL when refused. */
@@ -410,8 +452,13 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
             parent = 0;
             continue;
         }
-        if (l3->proto == 6 && f->pkts[0] + f->pkts[1] > 0 && flow_tcp_is_reuse(f, side, l3))
-            flow_reuse(w, f, l3, side, p->ts_ns);
+        if (f->pkts[0] + f->pkts[1] > 0) {
+            int why = flow_ended(w->t, f, p->ts_ns);
+            if (why < 0 && l3->proto == 6 && flow_tcp_is_reuse(f, side, l3))
+                why = PT_FLOW_END_CLOSED;
+            if (why >= 0)
+                flow_restart(w, f, l3, side, p->ts_ns, (unsigned)why);
+        }
         flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0);
         parent = flow_uid64(&f->key, f->first_ns);
         flow_unlock(f);
@@ -419,37 +466,6 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
 }
 
 /* ---- removal --------------------------------------------------------------- */
-
-static uint64_t idle_of(const struct pt_flow_config *c, const struct pt_flow_key *k)
-{
-    if (k->proto == 6)
-        return c->idle_tcp_ns;
-    if (k->proto == 17)
-        return c->idle_udp_ns;
-    if ((k->ver == 4 && k->proto == 1) || (k->ver == 6 && k->proto == 58))
-        return c->idle_icmp_ns;
-    return c->idle_other_ns;
-}
-
-/* Why @f (locked) has ended at @now, or -1. */
-static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, uint64_t now)
-{
-    const struct pt_flow_config *c = &t->cfg;
-
-    if (f->key.proto == 6 && f->pkts[0] + f->pkts[1] && flow_tcp_closed(f) &&
-        now >= f->last_ns + c->close_delay_ns)
-        return PT_FLOW_END_CLOSED;
-    if (now >= f->last_ns + idle_of(c, &f->key))
-        return PT_FLOW_END_IDLE;
-    if (c->active_ns && now >= f->first_ns + c->active_ns)
-        return PT_FLOW_END_ACTIVE;
-    if (f->pkts[0] >= (1u << 31) || f->pkts[1] >= (1u << 31))
-        return PT_FLOW_END_ACTIVE; /* keep the 32-bit packet counters exact */
-    if (f->key.proto == 6 && (f->tcp[0].last_wraps >= 250 || f->tcp[0].ack_wraps >= 250 ||
-                              f->tcp[1].last_wraps >= 250 || f->tcp[1].ack_wraps >= 250))
-        return PT_FLOW_END_ACTIVE; /* ~1 TB in one direction: keep sizes exact */
-    return -1;
-}
 
 static struct pt_flow_worker *slot_owner(struct pt_flow_table *t, const struct pt_flow *f)
 {
@@ -551,7 +567,17 @@ uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flu
     struct pt_flow *f;
     uint64_t n = drain_done(t, emit, arg);
 
-    for (unsigned s = 0; s < t->cfg.shards; s++) {
+    unsigned from = 0, count = t->cfg.shards;
+
+    if (!flush) { /* a rotating share of the shards per call (DESIGN 7) */
+        count = t->cfg.sweep_shards ? t->cfg.sweep_shards : (t->cfg.shards + 7) / 8;
+        if (count > t->cfg.shards)
+            count = t->cfg.shards;
+        from = t->sweep_next;
+        t->sweep_next = (from + count) % t->cfg.shards;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        unsigned s = (from + i) % t->cfg.shards;
         rcu_read_lock();
         cds_lfht_for_each_entry(t->shard[s], &it, f, node)
         {

@@ -33,6 +33,7 @@ static void open_table(uint64_t max, enum pt_flow_full_policy pol, uint64_t idle
     int err = 0;
     pt_flow_config_default(&c);
     c.shards = 4;
+    c.sweep_shards = 4; /* these tests time expiry: every call sweeps every shard */
     c.max_flows = max;
     c.full_policy = pol;
     if (idle_udp)
@@ -459,4 +460,61 @@ Test(flow_table, community_id_vectors)
                              v[i].sp >= 0, one_way);
         cr_assert_str_eq(out, v[i].want, "vector %zu", i);
     }
+}
+
+/* A packet after its flow's idle timeout starts a new flow at once, whether
+ * or not the remover has swept: records do not depend on sweep timing. */
+Test(flow_table, packet_after_idle_timeout_starts_a_new_flow)
+{
+    uint8_t a[16], b[16];
+    v4(a, 10, 9, 0, 1);
+    v4(b, 10, 9, 0, 2);
+    open_table(100, PT_FLOW_FULL_REFUSE, 10 * SEC);
+    udp(1 * SEC, a, 1000, b, 53, 20);
+    udp(2 * SEC, b, 53, a, 1000, 40);
+    udp(12 * SEC + 1, a, 1000, b, 53, 20); /* 10 s + 1 ns after the last packet */
+    udp(12 * SEC + 2, a, 1000, b, 53, 20);
+    cr_assert_eq(pt_flow_table_count(t), 1, "one slot, restarted in place");
+    cr_assert_eq(PT_CNT_GET(pt_flow_worker_stats(w)->flows_reused), 1);
+    cr_assert_eq(pt_flow_table_expire(t, 12 * SEC + 3, false, collect, &recs), 1,
+                 "the remover emits the restarted flow's old record");
+    cr_assert_eq(recs.r[0].end_reason, PT_FLOW_END_IDLE);
+    cr_assert_eq(recs.r[0].orig_pkts, 1);
+    cr_assert_eq(recs.r[0].resp_pkts, 1);
+    cr_assert_eq(recs.r[0].ts_ns, 1 * SEC);
+    cr_assert_eq(pt_flow_table_expire(t, 0, true, collect, &recs), 1);
+    cr_assert_eq(recs.r[1].orig_pkts, 2, "the new flow holds the two late packets");
+    cr_assert_eq(recs.r[1].ts_ns, 12 * SEC + 1);
+    cr_assert_str_neq(recs.r[0].uid, recs.r[1].uid);
+}
+
+/* With the default sweep, each non-flush call walks an eighth of the shards,
+ * the next ones each time: eight calls remove every ended flow. */
+Test(flow_table, sweep_rotates_through_the_shards)
+{
+    struct pt_flow_config c;
+    int err = 0;
+    uint8_t a[16], b[16];
+
+    pt_flow_config_default(&c);
+    c.shards = 16;
+    c.max_flows = 1000;
+    c.idle_udp_ns = SEC;
+    t = pt_flow_table_create(&c, &err);
+    cr_assert_not_null(t);
+    w = pt_flow_worker_get(t, 0);
+    v4(b, 10, 8, 0, 254);
+    for (unsigned i = 0; i < 200; i++) {
+        v4(a, 10, 8, (uint8_t)(i >> 8), (uint8_t)i);
+        udp(SEC, a, (uint16_t)(2000 + i), b, 53, 20);
+    }
+    cr_assert_eq(pt_flow_table_count(t), 200);
+    uint64_t total = 0;
+    for (int call = 0; call < 8; call++) {
+        uint64_t n = pt_flow_table_expire(t, 5 * SEC, false, collect, &recs);
+        cr_assert_lt(n, 200, "call %d swept the whole table", call);
+        total += n;
+    }
+    cr_assert_eq(total, 200, "eight calls cover every shard");
+    cr_assert_eq(pt_flow_table_count(t), 0);
 }
