@@ -11,10 +11,12 @@
  * handle; it is used by exactly one thread, which must be registered with
  * urcu-qsbr (pt_worker_thread_enter()/leave()).
  *
- * Offline input: pt_reader reads classic pcap (micro- and nanosecond, either
- * byte order) through libpcap, and pcapng with its own block reader, because
- * libpcap refuses pcapng files whose interfaces have different link types and
- * does not report the interface of a packet. */
+ * Offline input: pt_reader maps classic pcap files (micro- and nanosecond,
+ * either byte order) and walks them in place, with libpcap's record checks;
+ * it reads pcapng with its own block reader, because libpcap refuses pcapng
+ * files whose interfaces have different link types and does not report the
+ * interface of a packet. A pipe or device (not a regular file) is read by
+ * libpcap as a stream, pcap or pcapng, under libpcap's limits. */
 #ifndef PT_CAPTURE_H
 #define PT_CAPTURE_H
 

@@ -1,8 +1,14 @@
 /* reader.c - capture file input: classic pcap through libpcap, pcapng with
  * our own block reader.
  *
- * DESIGN: libpcap reads classic pcap well (both byte orders, micro and nano
- * magic, truncation reported), so pcap files go through
+ * DESIGN: classic pcap files that are regular files are mapped (mmap) and
+ * walked in place: no read(2) copy and no per-record fread, which was a fifth
+ * of `read`'s time. Pages behind the cursor are dropped every DROP_STEP bytes
+ * so a large file does not pile up in our resident set. The record checks
+ * are libpcap's: a capture length above 262144 is a corrupt file, bytes
+ * beyond the header's snapshot length are skipped, and a record cut short by
+ * the end of the file is truncation. Anything else classic (a pipe, the
+ * "modified" magic, an unknown version) goes through libpcap's
  * pcap_open_offline_with_tstamp_precision(NANO). libpcap's pcapng reader,
  * though, refuses files whose interfaces have different link types and never
  * says which interface a packet came from, both of which a multi-port sensor
@@ -21,10 +27,14 @@
 #include "pt/capture.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NG_SHB        0x0A0D0D0Au
 #define NG_IDB        0x00000001u
@@ -34,6 +44,11 @@
 #define NG_BOM        0x1A2B3C4Du
 #define NG_MAX_BLOCK  (16u << 20) /* no sane block is larger */
 #define NG_MAX_IFACES 4096
+
+#define PCAP_MAGIC_US 0xa1b2c3d4u
+#define PCAP_MAGIC_NS 0xa1b23c4du
+#define PCAP_MAX_SNAP 262144u     /* libpcap's max_snaplen_for_dlt() for our link types */
+#define DROP_STEP     (16u << 20) /* drop mapped pages behind the cursor this often */
 
 struct ng_iface {
     int linktype;
@@ -45,8 +60,14 @@ struct ng_iface {
 
 struct pt_reader {
     char path[256];
-    pcap_t *pcap; /* classic pcap */
+    pcap_t *pcap; /* classic pcap through libpcap */
     int pcap_link;
+
+    const uint8_t *map; /* classic pcap, mapped */
+    size_t map_len, off, dropped;
+    uint32_t snaplen;
+    int map_link;
+    bool map_nano;
 
     FILE *f; /* pcapng */
     bool swap;
@@ -84,10 +105,90 @@ static int open_pcap(struct pt_reader *r, char *msg, size_t msglen)
     return 0;
 }
 
+/* Map @fd when it is a regular classic pcap file we can walk ourselves;
+ * -1 to let libpcap handle it. */
+static int map_pcap(struct pt_reader *r, int fd, uint32_t magic)
+{
+    struct stat st;
+    void *m;
+
+    if (magic == PCAP_MAGIC_US || magic == PCAP_MAGIC_NS)
+        r->swap = false;
+    else if (magic == __builtin_bswap32(PCAP_MAGIC_US) || magic == __builtin_bswap32(PCAP_MAGIC_NS))
+        r->swap = true;
+    else
+        return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 24)
+        return -1;
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        return -1;
+    r->map = m;
+    r->map_len = (size_t)st.st_size;
+    if (rd16(r, r->map + 4) != 2) { /* only version 2.x: leave the rest to libpcap */
+        munmap(m, r->map_len);
+        r->map = NULL;
+        return -1;
+    }
+    madvise(m, r->map_len, MADV_SEQUENTIAL);
+    r->map_nano = (r->swap ? __builtin_bswap32(magic) : magic) == PCAP_MAGIC_NS;
+    r->snaplen = rd32(r, r->map + 16);
+    if (r->snaplen == 0 || r->snaplen > PCAP_MAX_SNAP)
+        r->snaplen = PCAP_MAX_SNAP;
+    r->map_link = (int)(rd32(r, r->map + 20) & 0xffff); /* upper bits: FCS information */
+    r->off = 24;
+    return 0;
+}
+
+static int next_map(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, size_t msglen)
+{
+    const uint8_t *h = r->map + r->off;
+    size_t left = r->map_len - r->off;
+    uint32_t caplen, frac;
+
+    if (left == 0)
+        return 0;
+    if (left < 16) {
+        snprintf(msg, msglen, "%s: truncated dump file; %zu bytes of a 16-byte record header",
+                 r->path, left);
+        return PT_E_TRUNC;
+    }
+    caplen = rd32(r, h + 8);
+    if (caplen > PCAP_MAX_SNAP) {
+        snprintf(msg, msglen, "%s: invalid packet capture length %u, bigger than maximum of %u",
+                 r->path, caplen, PCAP_MAX_SNAP);
+        return PT_E_BADFILE;
+    }
+    if (caplen > left - 16) {
+        snprintf(msg, msglen,
+                 "%s: truncated dump file; tried to read %u captured bytes, only got %zu", r->path,
+                 caplen, left - 16);
+        return PT_E_TRUNC;
+    }
+    frac = rd32(r, h + 4);
+    rec->ts_ns = (uint64_t)rd32(r, h) * 1000000000ull + (r->map_nano ? frac : frac * 1000ull);
+    /* As libpcap: bytes beyond the file's snapshot length are skipped. */
+    rec->caplen = caplen < r->snaplen ? caplen : r->snaplen;
+    rec->wirelen = rd32(r, h + 12);
+    if (rec->wirelen < rec->caplen)
+        rec->wirelen = rec->caplen;
+    rec->data = h + 16;
+    rec->linktype = r->map_link;
+    rec->ifidx = 0;
+    r->off += 16 + (size_t)caplen;
+    if (r->off - r->dropped >= 2 * DROP_STEP) { /* keep the previous step: @data may be there */
+        size_t upto = (r->off - DROP_STEP) & ~(size_t)(DROP_STEP - 1);
+        madvise((void *)(r->map + r->dropped), upto - r->dropped, MADV_DONTNEED);
+        r->dropped = upto;
+    }
+    return 1;
+}
+
 struct pt_reader *pt_reader_open(const char *path, int *err, char *msg, size_t msglen)
 {
     struct pt_reader *r = calloc(1, sizeof *r);
     uint32_t magic = 0;
+    struct stat st;
     FILE *f;
     int rc;
 
@@ -104,6 +205,21 @@ struct pt_reader *pt_reader_open(const char *path, int *err, char *msg, size_t m
         free(r);
         return NULL;
     }
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* A pipe or device: no peeking, no mapping. libpcap reads the
+         * stream as it comes (pcapng then under libpcap's own limits). */
+        char errbuf[PCAP_ERRBUF_SIZE];
+        r->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+        if (!r->pcap) {
+            fclose(f);
+            free(r);
+            *err = PT_E_BADFILE;
+            snprintf(msg, msglen, "%s: %s", path, errbuf);
+            return NULL;
+        }
+        r->pcap_link = pcap_datalink(r->pcap);
+        return r;
+    }
     if (fread(&magic, 1, 4, f) != 4) {
         fclose(f);
         free(r);
@@ -116,7 +232,10 @@ struct pt_reader *pt_reader_open(const char *path, int *err, char *msg, size_t m
         r->f = f;
         return r;
     }
-    fclose(f);
+    rc = map_pcap(r, fileno(f), magic);
+    fclose(f); /* a mapping outlives its descriptor */
+    if (rc == 0)
+        return r;
     rc = open_pcap(r, msg, msglen);
     if (rc < 0) {
         free(r);
@@ -365,6 +484,8 @@ bad_block:
 
 int pt_reader_next(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, size_t msglen)
 {
+    if (r->map)
+        return next_map(r, rec, msg, msglen);
     return r->pcap ? next_pcap(r, rec, msg, msglen) : next_ng(r, rec, msg, msglen);
 }
 
@@ -373,7 +494,7 @@ const char *pt_reader_ifname(struct pt_reader *r, unsigned ifidx)
     const char *base = strrchr(r->path, '/');
 
     base = base ? base + 1 : r->path;
-    if (r->pcap)
+    if (r->pcap || r->map)
         return base; /* one interface: the file */
     if (ifidx < r->n_ifs && r->ifs[ifidx].name[0])
         return r->ifs[ifidx].name;
@@ -387,6 +508,8 @@ void pt_reader_close(struct pt_reader *r)
         return;
     if (r->pcap)
         pcap_close(r->pcap);
+    if (r->map)
+        munmap((void *)r->map, r->map_len);
     if (r->f)
         fclose(r->f);
     free(r->buf);

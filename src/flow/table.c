@@ -460,7 +460,8 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
                 flow_restart(w, f, l3, side, p->ts_ns, (unsigned)why);
         }
         flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0);
-        parent = flow_uid64(&f->key, f->first_ns);
+        /* the next layer, if any, is tunnelled in this one */
+        parent = i + 1 < p->n_l3 ? flow_uid64(&f->key, f->first_ns) : 0;
         flow_unlock(f);
     }
 }

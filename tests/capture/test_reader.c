@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pt/capture.h"
@@ -289,4 +290,106 @@ Test(reader, not_a_capture_and_missing_file)
     cr_assert_null(pt_reader_open("/nonexistent/x.pcap", &err, msg, sizeof msg));
     cr_assert_eq(err, -ENOENT);
     cr_assert(strstr(msg, "/nonexistent/x.pcap") != NULL);
+}
+
+/* Classic pcap written big-endian, microsecond magic: two records. */
+static size_t build_be_pcap(uint8_t *b, uint32_t snaplen, uint32_t caplen2)
+{
+    size_t n = 0;
+    uint32_t hdr[6] = {0xa1b2c3d4, 0x00020004, 0, 0, snaplen, 1};
+    for (int i = 0; i < 6; i++) {
+        uint32_t v = __builtin_bswap32(hdr[i]);
+        if (i == 1) /* version: two big-endian 16-bit fields */
+            v = __builtin_bswap32(0x00020004);
+        memcpy(b + n, &v, 4);
+        n += 4;
+    }
+    uint32_t recs[2][4] = {{1700000000, 250000, 14, 60}, {1700000001, 999999, caplen2, 1514}};
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < 4; i++) {
+            uint32_t v = __builtin_bswap32(recs[r][i]);
+            memcpy(b + n, &v, 4);
+            n += 4;
+        }
+        memset(b + n, 0x40 + r, recs[r][2]);
+        n += recs[r][2];
+    }
+    return n;
+}
+
+Test(reader, classic_pcap_big_endian_mapped)
+{
+    static uint8_t b[4096];
+    struct pt_reader_rec rec;
+    char msg[256];
+    int err;
+    size_t n = build_be_pcap(b, 65535, 100);
+    struct pt_reader *r = pt_reader_open(write_file("be.pcap", b, n), &err, msg, sizeof msg);
+
+    cr_assert_not_null(r, "%s", msg);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1, "%s", msg);
+    cr_assert_eq(rec.ts_ns, 1700000000250000000ull);
+    cr_assert_eq(rec.caplen, 14);
+    cr_assert_eq(rec.wirelen, 60);
+    cr_assert_eq(rec.linktype, 1);
+    cr_assert_eq(rec.data[0], 0x40);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1, "%s", msg);
+    cr_assert_eq(rec.ts_ns, 1700000001999999000ull);
+    cr_assert_eq(rec.caplen, 100);
+    cr_assert_eq(rec.data[99], 0x41);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 0);
+    pt_reader_close(r);
+}
+
+/* libpcap's rules, which tcpdump's counts follow: bytes beyond the header's
+ * snapshot length are skipped, a capture length above 262144 is corrupt. */
+Test(reader, classic_pcap_snaplen_rules)
+{
+    static uint8_t b[4096];
+    struct pt_reader_rec rec;
+    char msg[256];
+    int err;
+    size_t n = build_be_pcap(b, 64, 100);
+    struct pt_reader *r = pt_reader_open(write_file("snap.pcap", b, n), &err, msg, sizeof msg);
+
+    cr_assert_not_null(r, "%s", msg);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1);
+    cr_assert_eq(rec.caplen, 64, "cut to the snapshot length");
+    cr_assert_eq(rec.wirelen, 1514);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 0, "the skipped bytes are not a record");
+    pt_reader_close(r);
+
+    n = build_be_pcap(b, 64, 14);
+    uint32_t huge = __builtin_bswap32(300000); /* second record's caplen */
+    memcpy(b + 24 + 16 + 14 + 8, &huge, 4);
+    r = pt_reader_open(write_file("huge.pcap", b, n), &err, msg, sizeof msg);
+    cr_assert_not_null(r);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), PT_E_BADFILE);
+    cr_assert(strstr(msg, "300000") != NULL, "%s", msg);
+    pt_reader_close(r);
+}
+
+/* A pipe cannot be mapped: libpcap reads it, with the same records. */
+Test(reader, classic_pcap_from_a_pipe)
+{
+    char cmd[512], msg[256], fifo[128];
+    struct pt_reader_rec rec;
+    int err, n = 0, rc;
+
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    snprintf(cmd, sizeof cmd, "cat '%s' > %s &", pt_test_data("pcap/icmp/zeek_icmp-ping.pcap"),
+             fifo);
+    cr_assert_eq(system(cmd), 0);
+    struct pt_reader *r = pt_reader_open(fifo, &err, msg, sizeof msg);
+    cr_assert_not_null(r, "%s", msg);
+    while ((rc = pt_reader_next(r, &rec, msg, sizeof msg)) == 1) {
+        cr_assert_eq(rec.caplen, 98);
+        n++;
+    }
+    cr_assert_eq(rc, 0, "%s", msg);
+    cr_assert_eq(n, 4);
+    pt_reader_close(r);
 }
