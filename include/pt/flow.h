@@ -136,18 +136,18 @@ struct pt_flow_worker;
 
 /* Per-worker flow counters; owned by the worker, PT_CNT_* for readers. */
 struct pt_flow_worker_stats {
-    uint64_t pkts;          /* IP layers handed to pt_flow_process */
-    uint64_t flows_created; /* flows inserted into the table by this worker */
-    uint64_t full_flows;    /* new flows refused: pool empty (each key counted once while
-                             * it stays in a 1024-entry set of recent refusals) */
-    uint64_t full_pkts;     /* packets of refused flows */
-    uint64_t no_flow_pkts;  /* frames with no IP layer (ARP, other L2) */
-    uint64_t lock_spins;    /* times the per-flow lock was found taken */
-    uint64_t frag_pkts;     /* non-first fragments: no ports, no flow (the first one counts) */
-    uint64_t no_l4_pkts;    /* TCP/UDP/ICMP layers whose transport header was not decoded */
-    uint64_t flows_reused;  /* a flow restarted in place: new SYN on a closed connection, or
-                             * a packet after the flow's idle/close/active timeout */
-    uint64_t reuse_dropped; /* ... but the done ring was full: the old flow continued */
+    uint64_t pkts;            /* IP layers handed to pt_flow_process */
+    uint64_t flows_created;   /* flows inserted into the table by this worker */
+    uint64_t full_flows;      /* new flows refused: pool empty (each key counted once while
+                               * it stays in a 1024-entry set of recent refusals) */
+    uint64_t full_pkts;       /* packets of refused flows */
+    uint64_t no_flow_pkts;    /* frames with no IP layer (ARP, other L2) */
+    uint64_t lock_spins;      /* times the per-flow lock was found taken */
+    uint64_t frag_pkts;       /* non-first fragments: no ports, no flow (the first one counts) */
+    uint64_t no_l4_pkts;      /* TCP/UDP/ICMP layers whose transport header was not decoded */
+    uint64_t flows_restarted; /* flows ended on arrival (new SYN on a closed connection, or a
+                               * packet after the idle/close/active timeout) and followed by a
+                               * new flow; the new one is also in flows_created */
 } __attribute__((aligned(PT_CACHELINE)));
 
 /* Create the table and its per-worker pools (memory reserved at once, pages
@@ -176,10 +176,10 @@ void pt_flow_process(struct pt_flow_worker *fw, const struct pt_pkt *p);
 
 typedef void (*pt_flow_emit_fn)(const struct pt_flow_record *rec, void *arg);
 
-/* Hand @emit the records of flows that workers restarted in place, then
- * remove the flows that have ended by @now_ns (idle/active timeout, close
- * delay passed) in the next cfg.sweep_shards shards of the rotation, or every
- * flow of every shard when @flush. @emit is called on this thread; @rec is
+/* Remove the flows that have ended, in the next cfg.sweep_shards shards of
+ * the rotation: those a packet found over on arrival, and those whose idle,
+ * active or close timeout has passed by @now_ns; or every flow of every
+ * shard when @flush. @emit is called on this thread; @rec is
  * valid only during the call. A flow's record never depends on when it is
  * swept: a packet arriving after the flow ended starts a new flow. Flows are
  * freed with call_rcu. Returns the number of records emitted. With

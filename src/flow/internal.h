@@ -6,9 +6,12 @@
  *   (one byte, test-and-set); `node` and `key` are immutable while published
  *   (readers match keys without the lock) and stay readable until a grace
  *   period after cds_lfht_del.
- * - `dead` is set (under the lock) by the remover once the flow is deleted
- *   from its shard and its record has been taken; a worker that finds it set
- *   after locking drops the flow and looks up again.
+ * - `state` (written under the lock, read without it by key_match) is
+ *   FLOW_LIVE, FLOW_ENDED + reason when a worker found the flow over by the
+ *   time its packet arrived (it stays in the table, invisible to lookups,
+ *   until the remover's sweep takes its record), or FLOW_DEAD once the
+ *   remover has deleted it and taken its record. A worker that finds a flow
+ *   not live after locking drops it and looks up again.
  * - After death, `rcu` (overlaid on the timestamps, which nobody reads any
  *   more) carries the flow to the call_rcu callback, which pushes it on its
  *   owner's return stack.
@@ -79,7 +82,7 @@ struct pt_flow {
     struct cds_lfht_node node; /* free: node.next links the free list */
     struct pt_flow_key key;    /* immutable while published */
     uint8_t lock;              /* test-and-set byte lock, guards everything below */
-    uint8_t dead;              /* removed by the remover; never touch again */
+    uint8_t state;             /* FLOW_LIVE, FLOW_ENDED + enum pt_flow_end, FLOW_DEAD */
     uint8_t fl;                /* FL_* */
     uint8_t hist_len;
     uint32_t hist_seen; /* Zeek's once-only letters, bit i for side 0, bit 16+i side 1 */
@@ -108,11 +111,10 @@ struct pt_flow {
     };
 };
 
-/* Ring of records a worker closes by itself (restart in place: connection
- * reuse, timeout found on arrival); single producer (the worker), single
- * consumer (the remover). 4096 records (~1 MiB) hold several seconds of
- * restarts between two drains. */
-#define PT_FLOW_DONE_RING 4096
+/* struct pt_flow.state */
+#define FLOW_LIVE  0
+#define FLOW_DEAD  1
+#define FLOW_ENDED 2 /* + enum pt_flow_end */
 
 /* Refused flows are counted once per key while they stay in this
  * direct-mapped set of key hashes (approximate distinct count). */
@@ -127,9 +129,6 @@ struct pt_flow_worker {
     uint64_t used;                           /* slots handed out at least once (bump index) */
     struct pt_flow *free_list;               /* worker only */
     struct pt_flow *ret_head;                /* lock-free stack pushed by the call_rcu callback */
-    uint64_t done_head;                      /* written by the worker (release) */
-    uint64_t done_tail;                      /* written by the remover (release) */
-    struct pt_flow_record *done;             /* PT_FLOW_DONE_RING records */
     uint64_t refused[PT_FLOW_REFUSED_SLOTS]; /* key hashes of recently refused flows */
 } __attribute__((aligned(PT_CACHELINE)));
 

@@ -8,10 +8,11 @@
  * zero, as Zeek leaves them. Extra fields use the names of Zeek's optional
  * scripts where one exists (vlan, inner_vlan, orig_l2_addr, resp_l2_addr,
  * community_id). TCP flags are letters in bit order F S R P A U E C. JSON
- * strings are escaped for any byte: invalid UTF-8 bytes become \u00XX. */
-#include <arpa/inet.h>
+ * strings are escaped for any byte: invalid UTF-8 bytes become \u00XX.
+ * The writers format a record into a stack buffer with small appenders (no
+ * printf) and hand it to stdio with one fwrite; only a record longer than
+ * the buffer (very long interface names) takes several writes. */
 #include <errno.h>
-#include <inttypes.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -164,28 +165,170 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
 
 /* ---- formatting -------------------------------------------------------------- */
 
-static void addr_text(char *out, size_t n, const uint8_t a[16], uint8_t ver)
+/* A record is formatted into this stack buffer and written with one fwrite.
+ * Every appender first makes room for what it may add (flushing the buffer
+ * when short); only interface names, whose length has no bound, can make a
+ * record take more than one write, and the text is the same either way. */
+struct obuf {
+    FILE *out;
+    char *p;
+    char buf[4096];
+};
+
+#define PUT_LIT(b, s) put_mem((b), "" s, sizeof(s) - 1)
+
+static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
+static const char hexd[] = "0123456789abcdef";
+
+static void ob_flush(struct obuf *b)
 {
-    if (ver == 4)
-        snprintf(out, n, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
-    else if (!inet_ntop(AF_INET6, a, out, (socklen_t)n))
-        snprintf(out, n, "::");
+    if (b->p > b->buf)
+        fwrite(b->buf, 1, (size_t)(b->p - b->buf), b->out);
+    b->p = b->buf;
 }
 
-static void time_text(char *out, size_t n, uint64_t ns)
+/* Make room for @n bytes (n <= sizeof buf) and return the write position. */
+static inline char *ob_room(struct obuf *b, size_t n)
+{
+    if ((size_t)(b->buf + sizeof b->buf - b->p) < n)
+        ob_flush(b);
+    return b->p;
+}
+
+static inline void put_mem(struct obuf *b, const char *s, size_t n)
+{
+    if (n > sizeof b->buf / 2) {
+        ob_flush(b);
+        fwrite(s, 1, n, b->out);
+        return;
+    }
+    memcpy(ob_room(b, n), s, n);
+    b->p += n;
+}
+
+static inline void put_c(struct obuf *b, char c)
+{
+    *ob_room(b, 1) = c;
+    b->p++;
+}
+
+static char *dec_u64(char *p, uint64_t v)
+{
+    char tmp[20], *q = tmp + sizeof tmp;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, digits2 + (v % 100) * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, digits2 + v * 2, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    memcpy(p, q, (size_t)(tmp + sizeof tmp - q));
+    return p + (tmp + sizeof tmp - q);
+}
+
+static void put_u64(struct obuf *b, uint64_t v)
+{
+    b->p = dec_u64(ob_room(b, 20), v);
+}
+
+/* Seconds with 6 decimals, rounded half up to the microsecond in 64-bit
+ * arithmetic (so ns within 500 of UINT64_MAX wrap to 0.000000). */
+static void put_time(struct obuf *b, uint64_t ns)
 {
     uint64_t us = (ns + 500) / 1000;
-    snprintf(out, n, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+    unsigned frac = (unsigned)(us % 1000000);
+    char *p = dec_u64(ob_room(b, 28), us / 1000000);
+
+    *p++ = '.';
+    memcpy(p, digits2 + (frac / 10000) * 2, 2);
+    memcpy(p + 2, digits2 + (frac / 100 % 100) * 2, 2);
+    memcpy(p + 4, digits2 + (frac % 100) * 2, 2);
+    b->p = p + 6;
 }
 
-static void flags_text(char *out, uint8_t fl)
+static char *ipv4_text(char *p, const uint8_t a[4])
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (i)
+            *p++ = '.';
+        if (v >= 100) {
+            *p++ = (char)('0' + v / 100);
+            v %= 100;
+            memcpy(p, digits2 + v * 2, 2), p += 2;
+        } else if (v >= 10) {
+            memcpy(p, digits2 + v * 2, 2), p += 2;
+        } else {
+            *p++ = (char)('0' + v);
+        }
+    }
+    return p;
+}
+
+static char *hex16(char *p, unsigned x)
+{
+    if (x >= 0x1000)
+        *p++ = hexd[x >> 12];
+    if (x >= 0x100)
+        *p++ = hexd[(x >> 8) & 15];
+    if (x >= 0x10)
+        *p++ = hexd[(x >> 4) & 15];
+    *p++ = hexd[x & 15];
+    return p;
+}
+
+/* IPv6 text exactly as glibc's inet_ntop prints it: the first longest run
+ * of two or more zero words becomes "::"; ::a.b.c.d and ::ffff:a.b.c.d keep
+ * the IPv4 tail in dotted form. */
+static char *ipv6_text(char *p, const uint8_t a[16])
+{
+    unsigned w[8], best = 0, best_len = 0, run = 0, i;
+
+    for (i = 0; i < 8; i++) {
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+        run = w[i] ? 0 : run + 1;
+        if (run > best_len)
+            best_len = run, best = i + 1 - run;
+    }
+    if (best_len < 2)
+        best_len = 0, best = 8;
+    for (i = 0; i < 8; i++) {
+        if (i >= best && i < best + best_len) {
+            if (i == best)
+                *p++ = ':';
+            continue;
+        }
+        if (i)
+            *p++ = ':';
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+            return ipv4_text(p, a + 12);
+        p = hex16(p, w[i]);
+    }
+    if (best_len && best + best_len == 8)
+        *p++ = ':';
+    return p;
+}
+
+static void put_addr(struct obuf *b, const uint8_t a[16], uint8_t ver)
+{
+    char *p = ob_room(b, 48);
+    b->p = ver == 4 ? ipv4_text(p, a + 12) : ipv6_text(p, a);
+}
+
+static void put_flags(struct obuf *b, uint8_t fl)
 {
     static const char letters[] = "FSRPAUEC";
-    int n = 0;
+    char *p = ob_room(b, 8);
     for (int i = 0; i < 8; i++)
         if (fl & (1u << i))
-            out[n++] = letters[i];
-    out[n] = '\0';
+            *p++ = letters[i];
+    b->p = p;
 }
 
 static bool mac_set(const uint8_t m[6])
@@ -194,9 +337,16 @@ static bool mac_set(const uint8_t m[6])
     return memcmp(m, zero, 6) != 0;
 }
 
-static void mac_text(char *out, size_t n, const uint8_t m[6])
+static void put_mac(struct obuf *b, const uint8_t m[6])
 {
-    snprintf(out, n, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    char *p = ob_room(b, 17);
+    for (int i = 0; i < 6; i++) {
+        if (i)
+            *p++ = ':';
+        *p++ = hexd[m[i] >> 4];
+        *p++ = hexd[m[i] & 15];
+    }
+    b->p = p;
 }
 
 static const char *proto_name(const struct pt_flow_record *r)
@@ -210,16 +360,14 @@ static const char *proto_name(const struct pt_flow_record *r)
     return "unknown_transport";
 }
 
-static const char *ifname(unsigned i, const char *const *names, unsigned n, char *buf, size_t len)
+static void put_str(struct obuf *b, const char *s)
 {
-    if (names && i < n && names[i])
-        return names[i];
-    snprintf(buf, len, "if%u", i);
-    return buf;
+    put_mem(b, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at @s (1..4), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at @s (1..4, within @avail bytes), 0 if
+ * invalid or cut short. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
 {
     unsigned c = s[0];
     size_t n, i;
@@ -235,6 +383,8 @@ static size_t utf8_len(const unsigned char *s)
         n = 4, cp = c & 0x07;
     else
         return 0;
+    if (n > avail)
+        return 0;
     for (i = 1; i < n; i++) {
         if ((s[i] & 0xc0) != 0x80)
             return 0;
@@ -246,49 +396,96 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
-static void json_str(FILE *out, const char *str)
+/* @n bytes of @str as a quoted JSON string: " \ and \n \r \t escaped, other
+ * controls, DEL and bytes that are not valid UTF-8 as \u00XX. */
+static void put_json_str(struct obuf *b, const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *s = (const unsigned char *)str, *e = s + n;
 
-    fputc('"', out);
-    while (*s) {
+    put_c(b, '"');
+    while (s < e) {
         unsigned c = *s;
-        size_t n;
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc((int)c, out);
-            s++;
-        } else if (c == '\n') {
-            fputs("\\n", out), s++;
-        } else if (c == '\r') {
-            fputs("\\r", out), s++;
-        } else if (c == '\t') {
-            fputs("\\t", out), s++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c), s++;
-        } else if ((n = utf8_len(s)) == 0) {
-            fprintf(out, "\\u%04x", c), s++; /* not UTF-8: the byte as a code point */
-        } else {
-            fwrite(s, 1, n, out);
-            s += n;
-        }
+        char *p = ob_room(b, 6);
+        size_t k = 1;
+        if (c == '"' || c == '\\')
+            *p++ = '\\', *p++ = (char)c;
+        else if (c == '\n')
+            *p++ = '\\', *p++ = 'n';
+        else if (c == '\r')
+            *p++ = '\\', *p++ = 'r';
+        else if (c == '\t')
+            *p++ = '\\', *p++ = 't';
+        else if (c < 0x20 || c == 0x7f || (k = utf8_len(s, (size_t)(e - s))) == 0)
+            memcpy(p, "\\u00", 4), p[4] = hexd[c >> 4], p[5] = hexd[c & 15], p += 6, k = 1;
+        else
+            memcpy(p, s, k), p += k;
+        b->p = p;
+        s += k;
     }
-    fputc('"', out);
+    put_c(b, '"');
 }
 
-static void csv_str(FILE *out, const char *s)
+/* A NUL-terminated field of a record, never read past its array. */
+#define FIELD_LEN(a) strnlen((a), sizeof(a))
+
+/* @n bytes of @s inside CSV quotes: every " doubled. */
+static void put_csv_quoted(struct obuf *b, const char *s, size_t n)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
+    const char *q;
+
+    while ((q = memchr(s, '"', n)) != NULL) {
+        put_mem(b, s, (size_t)(q - s) + 1);
+        put_c(b, '"');
+        n -= (size_t)(q - s) + 1;
+        s = q + 1;
     }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
+    put_mem(b, s, n);
+}
+
+/* A CSV field: as is, or quoted when it holds , " CR or LF. */
+static void put_csv_str(struct obuf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
+            put_c(b, '"');
+            put_csv_quoted(b, s, n);
+            put_c(b, '"');
+            return;
+        }
     }
-    fputc('"', out);
+    put_mem(b, s, n);
+}
+
+/* Interface @i's name: the caller's, else "if<i>". */
+static const char *ifname(unsigned i, const char *const *names, unsigned n, char buf[16])
+{
+    if (names && i < n && names[i])
+        return names[i];
+    memcpy(buf, "if", 2);
+    *dec_u64(buf + 2, i) = '\0';
+    return buf;
+}
+
+/* The names of the interfaces in @mask, comma-separated: JSON strings, or
+ * for CSV the raw names with quotes doubled (the caller adds the quotes). */
+static void put_ifaces(struct obuf *b, uint32_t mask, const char *const *ifn, unsigned nifn,
+                       bool csv)
+{
+    char nb[16];
+    bool first = true;
+
+    for (unsigned i = 0; i < 32; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        if (!first)
+            put_c(b, ',');
+        const char *s = ifname(i, ifn, nifn, nb);
+        if (csv)
+            put_csv_quoted(b, s, strlen(s));
+        else
+            put_json_str(b, s, strlen(s));
+        first = false;
+    }
 }
 
 void pt_flow_record_csv_header(FILE *out)
@@ -300,152 +497,216 @@ void pt_flow_record_csv_header(FILE *out)
           out);
 }
 
-struct rec_text {
-    char ts[32], dur[32], oh[INET6_ADDRSTRLEN], rh[INET6_ADDRSTRLEN];
-    char of[9], rf[9], om[18], rm[18];
-    bool has_dur, icmp, tcp;
-};
-
-static void rec_text(struct rec_text *x, const struct pt_flow_record *r)
+static bool rec_icmp(const struct pt_flow_record *r)
 {
-    time_text(x->ts, sizeof x->ts, r->ts_ns);
-    x->has_dur = r->last_ns > r->ts_ns;
-    time_text(x->dur, sizeof x->dur, x->has_dur ? r->last_ns - r->ts_ns : 0);
-    addr_text(x->oh, sizeof x->oh, r->orig_h, r->ver);
-    addr_text(x->rh, sizeof x->rh, r->resp_h, r->ver);
-    flags_text(x->of, r->orig_tcp_flags);
-    flags_text(x->rf, r->resp_tcp_flags);
-    mac_text(x->om, sizeof x->om, r->orig_mac);
-    mac_text(x->rm, sizeof x->rm, r->resp_mac);
-    x->icmp = (r->ver == 4 && r->proto == 1) || (r->ver == 6 && r->proto == 58);
-    x->tcp = r->proto == 6;
+    return (r->ver == 4 && r->proto == 1) || (r->ver == 6 && r->proto == 58);
 }
 
-static void write_json(FILE *out, const struct pt_flow_record *r, const char *const *ifn,
-                       unsigned nifn)
+/* JSON, first part: "_path" to "resp_ip_bytes". */
+static void json_head(struct obuf *b, const struct pt_flow_record *r)
 {
-    struct rec_text x;
-    char nb[16];
-
-    rec_text(&x, r);
-    fprintf(out, "{\"_path\":\"conn\",\"ts\":%s,\"uid\":", x.ts);
-    json_str(out, r->uid);
-    fprintf(out, ",\"id.orig_h\":\"%s\",\"id.orig_p\":%u,\"id.resp_h\":\"%s\",\"id.resp_p\":%u",
-            x.oh, r->orig_p, x.rh, r->resp_p);
-    fprintf(out, ",\"proto\":\"%s\"", proto_name(r));
-    if (x.has_dur)
-        fprintf(out, ",\"duration\":%s,\"orig_bytes\":%" PRIu64 ",\"resp_bytes\":%" PRIu64, x.dur,
-                r->orig_bytes, r->resp_bytes);
-    fputs(",\"conn_state\":", out);
-    json_str(out, r->conn_state);
-    fprintf(out, ",\"missed_bytes\":%" PRIu64, r->missed_bytes);
+    PUT_LIT(b, "{\"_path\":\"conn\",\"ts\":");
+    put_time(b, r->ts_ns);
+    PUT_LIT(b, ",\"uid\":");
+    put_json_str(b, r->uid, FIELD_LEN(r->uid));
+    PUT_LIT(b, ",\"id.orig_h\":\"");
+    put_addr(b, r->orig_h, r->ver);
+    PUT_LIT(b, "\",\"id.orig_p\":");
+    put_u64(b, r->orig_p);
+    PUT_LIT(b, ",\"id.resp_h\":\"");
+    put_addr(b, r->resp_h, r->ver);
+    PUT_LIT(b, "\",\"id.resp_p\":");
+    put_u64(b, r->resp_p);
+    PUT_LIT(b, ",\"proto\":\"");
+    put_str(b, proto_name(r));
+    put_c(b, '"');
+    if (r->last_ns > r->ts_ns) {
+        PUT_LIT(b, ",\"duration\":");
+        put_time(b, r->last_ns - r->ts_ns);
+        PUT_LIT(b, ",\"orig_bytes\":");
+        put_u64(b, r->orig_bytes);
+        PUT_LIT(b, ",\"resp_bytes\":");
+        put_u64(b, r->resp_bytes);
+    }
+    PUT_LIT(b, ",\"conn_state\":");
+    put_json_str(b, r->conn_state, FIELD_LEN(r->conn_state));
+    PUT_LIT(b, ",\"missed_bytes\":");
+    put_u64(b, r->missed_bytes);
     if (r->history[0]) {
-        fputs(",\"history\":", out);
-        json_str(out, r->history);
+        PUT_LIT(b, ",\"history\":");
+        put_json_str(b, r->history, FIELD_LEN(r->history));
     }
-    fprintf(out,
-            ",\"orig_pkts\":%" PRIu64 ",\"orig_ip_bytes\":%" PRIu64 ",\"resp_pkts\":%" PRIu64
-            ",\"resp_ip_bytes\":%" PRIu64,
-            r->orig_pkts, r->orig_ip_bytes, r->resp_pkts, r->resp_ip_bytes);
-    if (r->parent_uid[0]) {
-        fputs(",\"tunnel_parents\":[", out);
-        json_str(out, r->parent_uid);
-        fputc(']', out);
-    }
-    fprintf(out, ",\"ip_proto\":%u", r->proto);
-    if (r->vlan != PT_VLAN_NONE)
-        fprintf(out, ",\"vlan\":%u", r->vlan);
-    if (r->inner_vlan != PT_VLAN_NONE)
-        fprintf(out, ",\"inner_vlan\":%u", r->inner_vlan);
-    if (x.icmp)
-        fprintf(out, ",\"icmp_type\":%u,\"icmp_code\":%u", r->icmp_type, r->icmp_code);
-    if (x.tcp && x.of[0])
-        fprintf(out, ",\"orig_tcp_flags\":\"%s\"", x.of);
-    if (x.tcp && x.rf[0])
-        fprintf(out, ",\"resp_tcp_flags\":\"%s\"", x.rf);
-    if (r->ifaces) {
-        bool first = true;
-        fputs(",\"interfaces\":[", out);
-        for (unsigned i = 0; i < 32; i++) {
-            if (!(r->ifaces & (1u << i)))
-                continue;
-            if (!first)
-                fputc(',', out);
-            json_str(out, ifname(i, ifn, nifn, nb, sizeof nb));
-            first = false;
-        }
-        fputc(']', out);
-    }
-    if (mac_set(r->orig_mac))
-        fprintf(out, ",\"orig_l2_addr\":\"%s\"", x.om);
-    if (mac_set(r->resp_mac))
-        fprintf(out, ",\"resp_l2_addr\":\"%s\"", x.rm);
-    fputs(",\"community_id\":", out);
-    json_str(out, r->community_id);
-    fprintf(out, ",\"end_reason\":\"%s\"}\n", pt_flow_end_name(r->end_reason));
+    PUT_LIT(b, ",\"orig_pkts\":");
+    put_u64(b, r->orig_pkts);
+    PUT_LIT(b, ",\"orig_ip_bytes\":");
+    put_u64(b, r->orig_ip_bytes);
+    PUT_LIT(b, ",\"resp_pkts\":");
+    put_u64(b, r->resp_pkts);
+    PUT_LIT(b, ",\"resp_ip_bytes\":");
+    put_u64(b, r->resp_ip_bytes);
 }
 
-static void write_csv(FILE *out, const struct pt_flow_record *r, const char *const *ifn,
+/* JSON, second part: "tunnel_parents" to the end of the line. */
+static void json_tail(struct obuf *b, const struct pt_flow_record *r, const char *const *ifn,
                       unsigned nifn)
 {
-    struct rec_text x;
-    char nb[16];
-
-    rec_text(&x, r);
-    fprintf(out, "%s,", x.ts);
-    csv_str(out, r->uid);
-    fprintf(out, ",%s,%u,%s,%u,%s,", x.oh, r->orig_p, x.rh, r->resp_p, proto_name(r));
-    if (x.has_dur)
-        fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",", x.dur, r->orig_bytes, r->resp_bytes);
-    else
-        fputs(",,,", out);
-    csv_str(out, r->conn_state);
-    fprintf(out, ",%" PRIu64 ",", r->missed_bytes);
-    csv_str(out, r->history);
-    fprintf(out, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",", r->orig_pkts,
-            r->orig_ip_bytes, r->resp_pkts, r->resp_ip_bytes);
-    csv_str(out, r->parent_uid);
-    fprintf(out, ",%u,", r->proto);
-    if (r->vlan != PT_VLAN_NONE)
-        fprintf(out, "%u", r->vlan);
-    fputc(',', out);
-    if (r->inner_vlan != PT_VLAN_NONE)
-        fprintf(out, "%u", r->inner_vlan);
-    fputc(',', out);
-    if (x.icmp)
-        fprintf(out, "%u,%u,", r->icmp_type, r->icmp_code);
-    else
-        fputs(",,", out);
-    fprintf(out, "%s,%s,", x.tcp ? x.of : "", x.tcp ? x.rf : "");
-    if (r->ifaces) {
-        bool first = true;
-        fputc('"', out);
-        for (unsigned i = 0; i < 32; i++) {
-            if (!(r->ifaces & (1u << i)))
-                continue;
-            const char *s = ifname(i, ifn, nifn, nb, sizeof nb);
-            if (!first)
-                fputc(',', out);
-            for (; *s; s++) {
-                if (*s == '"')
-                    fputc('"', out);
-                fputc(*s, out);
-            }
-            first = false;
-        }
-        fputc('"', out);
+    if (r->parent_uid[0]) {
+        PUT_LIT(b, ",\"tunnel_parents\":[");
+        put_json_str(b, r->parent_uid, FIELD_LEN(r->parent_uid));
+        put_c(b, ']');
     }
-    fprintf(out, ",%s,%s,", mac_set(r->orig_mac) ? x.om : "", mac_set(r->resp_mac) ? x.rm : "");
-    csv_str(out, r->community_id);
-    fprintf(out, ",%s\n", pt_flow_end_name(r->end_reason));
+    PUT_LIT(b, ",\"ip_proto\":");
+    put_u64(b, r->proto);
+    if (r->vlan != PT_VLAN_NONE) {
+        PUT_LIT(b, ",\"vlan\":");
+        put_u64(b, r->vlan);
+    }
+    if (r->inner_vlan != PT_VLAN_NONE) {
+        PUT_LIT(b, ",\"inner_vlan\":");
+        put_u64(b, r->inner_vlan);
+    }
+    if (rec_icmp(r)) {
+        PUT_LIT(b, ",\"icmp_type\":");
+        put_u64(b, r->icmp_type);
+        PUT_LIT(b, ",\"icmp_code\":");
+        put_u64(b, r->icmp_code);
+    }
+    if (r->proto == 6 && r->orig_tcp_flags) {
+        PUT_LIT(b, ",\"orig_tcp_flags\":\"");
+        put_flags(b, r->orig_tcp_flags);
+        put_c(b, '"');
+    }
+    if (r->proto == 6 && r->resp_tcp_flags) {
+        PUT_LIT(b, ",\"resp_tcp_flags\":\"");
+        put_flags(b, r->resp_tcp_flags);
+        put_c(b, '"');
+    }
+    if (r->ifaces) {
+        PUT_LIT(b, ",\"interfaces\":[");
+        put_ifaces(b, r->ifaces, ifn, nifn, false);
+        put_c(b, ']');
+    }
+    if (mac_set(r->orig_mac)) {
+        PUT_LIT(b, ",\"orig_l2_addr\":\"");
+        put_mac(b, r->orig_mac);
+        put_c(b, '"');
+    }
+    if (mac_set(r->resp_mac)) {
+        PUT_LIT(b, ",\"resp_l2_addr\":\"");
+        put_mac(b, r->resp_mac);
+        put_c(b, '"');
+    }
+    PUT_LIT(b, ",\"community_id\":");
+    put_json_str(b, r->community_id, FIELD_LEN(r->community_id));
+    PUT_LIT(b, ",\"end_reason\":\"");
+    put_str(b, pt_flow_end_name(r->end_reason));
+    PUT_LIT(b, "\"}\n");
+}
+
+/* CSV, first part: ts to tunnel_parents and the comma after it. */
+static void csv_head(struct obuf *b, const struct pt_flow_record *r)
+{
+    put_time(b, r->ts_ns);
+    put_c(b, ',');
+    put_csv_str(b, r->uid, FIELD_LEN(r->uid));
+    put_c(b, ',');
+    put_addr(b, r->orig_h, r->ver);
+    put_c(b, ',');
+    put_u64(b, r->orig_p);
+    put_c(b, ',');
+    put_addr(b, r->resp_h, r->ver);
+    put_c(b, ',');
+    put_u64(b, r->resp_p);
+    put_c(b, ',');
+    put_str(b, proto_name(r));
+    put_c(b, ',');
+    if (r->last_ns > r->ts_ns) {
+        put_time(b, r->last_ns - r->ts_ns);
+        put_c(b, ',');
+        put_u64(b, r->orig_bytes);
+        put_c(b, ',');
+        put_u64(b, r->resp_bytes);
+        put_c(b, ',');
+    } else {
+        PUT_LIT(b, ",,,");
+    }
+    put_csv_str(b, r->conn_state, FIELD_LEN(r->conn_state));
+    put_c(b, ',');
+    put_u64(b, r->missed_bytes);
+    put_c(b, ',');
+    put_csv_str(b, r->history, FIELD_LEN(r->history));
+    put_c(b, ',');
+    put_u64(b, r->orig_pkts);
+    put_c(b, ',');
+    put_u64(b, r->orig_ip_bytes);
+    put_c(b, ',');
+    put_u64(b, r->resp_pkts);
+    put_c(b, ',');
+    put_u64(b, r->resp_ip_bytes);
+    put_c(b, ',');
+    put_csv_str(b, r->parent_uid, FIELD_LEN(r->parent_uid));
+    put_c(b, ',');
+}
+
+/* CSV, second part: ip_proto to the end of the line. The interfaces field is
+ * always quoted, names joined with ',' and their quotes doubled. */
+static void csv_tail(struct obuf *b, const struct pt_flow_record *r, const char *const *ifn,
+                     unsigned nifn)
+{
+    put_u64(b, r->proto);
+    put_c(b, ',');
+    if (r->vlan != PT_VLAN_NONE)
+        put_u64(b, r->vlan);
+    put_c(b, ',');
+    if (r->inner_vlan != PT_VLAN_NONE)
+        put_u64(b, r->inner_vlan);
+    put_c(b, ',');
+    if (rec_icmp(r)) {
+        put_u64(b, r->icmp_type);
+        put_c(b, ',');
+        put_u64(b, r->icmp_code);
+        put_c(b, ',');
+    } else {
+        PUT_LIT(b, ",,");
+    }
+    if (r->proto == 6)
+        put_flags(b, r->orig_tcp_flags);
+    put_c(b, ',');
+    if (r->proto == 6)
+        put_flags(b, r->resp_tcp_flags);
+    put_c(b, ',');
+    if (r->ifaces) {
+        put_c(b, '"');
+        put_ifaces(b, r->ifaces, ifn, nifn, true);
+        put_c(b, '"');
+    }
+    put_c(b, ',');
+    if (mac_set(r->orig_mac))
+        put_mac(b, r->orig_mac);
+    put_c(b, ',');
+    if (mac_set(r->resp_mac))
+        put_mac(b, r->resp_mac);
+    put_c(b, ',');
+    put_csv_str(b, r->community_id, FIELD_LEN(r->community_id));
+    put_c(b, ',');
+    put_str(b, pt_flow_end_name(r->end_reason));
+    put_c(b, '\n');
 }
 
 int pt_flow_record_write(FILE *out, enum pt_record_format fmt, const struct pt_flow_record *rec,
                          const char *const *ifnames, unsigned n_ifnames)
 {
-    if (fmt == PT_FMT_CSV)
-        write_csv(out, rec, ifnames, n_ifnames);
-    else
-        write_json(out, rec, ifnames, n_ifnames);
+    struct obuf b;
+
+    b.out = out;
+    b.p = b.buf;
+    if (fmt == PT_FMT_CSV) {
+        csv_head(&b, rec);
+        csv_tail(&b, rec, ifnames, n_ifnames);
+    } else {
+        json_head(&b, rec);
+        json_tail(&b, rec, ifnames, n_ifnames);
+    }
+    ob_flush(&b);
     return ferror(out) ? -EIO : 0;
 }

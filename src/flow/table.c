@@ -11,22 +11,28 @@
  *    cds_lfht_add_unique(); if another worker inserted the same key first, the
  *    slot (never published) goes straight back to the free list and the
  *    packet updates the winner.
- * 3. Update. A byte spin lock guards a flow's state. After locking, a worker
- *    checks `dead`: the remover may have deleted the flow between lookup and
- *    lock, in which case the worker looks the key up again (and creates a new
- *    flow), so no packet is ever counted into a record already emitted.
- * 4. Remove (the remover only). Walk each shard; for a flow that has ended,
- *    cds_lfht_del() it, then lock it, copy its record, mark it dead, unlock,
- *    emit, and call_rcu() it. The callback pushes it onto the owner's return
- *    stack (lock-free, multi-producer push, single consumer that takes all).
- * 5. Restart in place. A packet that finds its flow already ended, by a new
+ * 3. Update. A byte spin lock guards a flow's state. New flows are
+ *    published already locked. After locking, a worker checks `state`: if
+ *    the flow is no longer live (the remover deleted it, or another worker
+ *    ended it) it looks the key up again, so no packet is ever counted into
+ *    a record already emitted.
+ * 4. Remove (the remover only). Walk each shard; lock each flow, and while
+ *    holding the lock decide whether it has ended, cds_lfht_del() it (which
+ *    never waits), copy its record and mark it dead; then unlock, emit, and
+ *    call_rcu() it. Deciding and deleting under one lock hold means a worker
+ *    can never slip a packet, or a restart, in between. The callback pushes
+ *    the slot onto the owner's return stack (lock-free, multi-producer push,
+ *    single consumer that takes all).
+ * 5. End on arrival. A packet that finds its flow already over, by a new
  *    SYN on a closed connection (Zeek's connection reuse) or because the
  *    flow's idle, close or active timeout passed before this packet's time,
- *    is handled by the worker: it copies the old flow's record into its
- *    single-producer ring of done records and restarts the slot. The remover
- *    drains these rings at each expire. If the ring is full, the packet just
- *    continues the old flow (counted). So a flow ends exactly when its
- *    timeout says, however late the remover's sweep comes.
+ *    marks it FLOW_ENDED + reason under its lock. key_match ignores flows
+ *    that are not live, so the worker's next lookup misses and it inserts a
+ *    new flow beside the ended one; the ended one waits, untouched, for the
+ *    remover's sweep to take its record. Nothing is copied on the worker and
+ *    nothing is bounded but the pool (an empty pool refuses the new flow,
+ *    counted). So a flow ends exactly when its timeout says, however late
+ *    the remover's sweep comes.
  * 6. Eviction (PT_FLOW_FULL_EVICT). Over 90 % of capacity after a pass, the
  *    remover builds a log2 histogram of idle ages, picks the age above which
  *    enough flows lie to get back to 85 %, and evicts those.
@@ -128,17 +134,14 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
         w->id = i;
         w->cap = per;
         w->pool = calloc(per, sizeof *w->pool);
-        w->done = calloc(PT_FLOW_DONE_RING, sizeof *w->done);
-        if (!w->pool || !w->done)
+        if (!w->pool)
             goto err_workers;
     }
     return t;
 
 err_workers:
-    for (i = 0; i < cfg->workers; i++) {
+    for (i = 0; i < cfg->workers; i++)
         free(t->w[i].pool);
-        free(t->w[i].done);
-    }
     for (i = 0; i < cfg->shards; i++)
         if (t->shard[i])
             cds_lfht_destroy(t->shard[i], NULL);
@@ -160,10 +163,8 @@ void pt_flow_table_destroy(struct pt_flow_table *t)
     rcu_barrier(); /* every pending call_rcu has pushed its flow home */
     for (unsigned i = 0; i < t->cfg.shards; i++)
         cds_lfht_destroy(t->shard[i], NULL);
-    for (unsigned i = 0; i < t->cfg.workers; i++) {
+    for (unsigned i = 0; i < t->cfg.workers; i++)
         free(t->w[i].pool);
-        free(t->w[i].done);
-    }
     free(t->w);
     free(t->shard);
     free(t);
@@ -231,7 +232,10 @@ static int key_match(struct cds_lfht_node *node, const void *key)
 {
     const struct pt_flow *f = caa_container_of(node, struct pt_flow, node);
     PT_TSAN_ACQUIRE(f);
-    int eq = memcmp(&f->key, key, sizeof f->key) == 0;
+    /* Ended flows stay in the table until swept but no longer match (DESIGN
+     * 5); the racy read is settled by the state check under the lock. */
+    int eq = __atomic_load_n(&f->state, __ATOMIC_RELAXED) == FLOW_LIVE &&
+             memcmp(&f->key, key, sizeof f->key) == 0;
     PT_TSAN_RELEASE(f);
     return eq;
 }
@@ -251,9 +255,8 @@ static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side,
     unsigned orig = side;
     bool flip = false;
 
-    /* Everything after the lock: node and key may be published and the
-     * lock may be held (connection reuse). */
-    memset(&f->dead, 0, sizeof *f - offsetof(struct pt_flow, dead));
+    /* Everything after the lock, which the caller holds. */
+    memset(&f->state, 0, sizeof *f - offsetof(struct pt_flow, state));
     f->first_ns = f->last_ns = ts;
     if (l3->flags & PT_L3_L4) {
         uint16_t sp = l3->sport, dp = l3->dport;
@@ -319,28 +322,6 @@ static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct
         flow_hist_once(f, side, 7 /* UDP data */, 'D');
 }
 
-/* End flow @f (locked) for @reason and start a new one in the same slot for
- * this packet: the old record goes into the worker's done ring, which the
- * remover drains. Used for a new SYN on a closed connection, and for a packet
- * that arrives after its flow's idle, close or active timeout, so records do
- * not depend on how often the remover sweeps. Returns false (the packet
- * continues the old flow, counted) when the ring is full. */
-static bool flow_restart(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_l3 *l3,
-                         unsigned side, uint64_t ts, unsigned reason)
-{
-    uint64_t head = w->done_head;
-    if (head - __atomic_load_n(&w->done_tail, __ATOMIC_ACQUIRE) >= PT_FLOW_DONE_RING) {
-        PT_CNT_INC(w->st.reuse_dropped);
-        return false;
-    }
-    flow_record_fill(&w->done[head % PT_FLOW_DONE_RING], f, reason);
-    __atomic_store_n(&w->done_head, head + 1, __ATOMIC_RELEASE);
-
-    flow_start(f, l3, side, ts);
-    PT_CNT_INC(w->st.flows_reused);
-    return true;
-}
-
 static bool needs_l4(const struct pt_l3 *l3)
 {
     return l3->proto == 6 || l3->proto == 17 || (l3->ver == 4 && l3->proto == 1) ||
@@ -378,7 +359,24 @@ static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, ui
     return -1;
 }
 
-/* Find or create the flow of @key, returned locked; NULL when refused. */
+/* Why live flow @f (locked) is over for a packet of key side @side at @ts
+ * (DESIGN 5), or -1 to account the packet to it. */
+static int flow_over_on_arrival(const struct pt_flow_table *t, const struct pt_flow *f,
+                                const struct pt_l3 *l3, unsigned side, uint64_t ts)
+{
+    int why;
+
+    if (f->pkts[0] + f->pkts[1] == 0)
+        return -1;
+    why = flow_ended(t, f, ts);
+    if (why < 0 && l3->proto == 6 && flow_tcp_is_reuse(f, side, l3))
+        why = PT_FLOW_END_CLOSED;
+    return why;
+}
+
+/* Find or create the live flow of @key for this packet, returned locked;
+ * NULL when the pool is empty (refused). A flow this packet finds over is
+ * marked ended and replaced (DESIGN 5). */
 static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_key *key,
                                 const struct pt_l3 *l3, unsigned side, uint64_t ts)
 {
@@ -396,22 +394,31 @@ static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_k
             struct pt_flow *s = slot_get(w);
             if (!s)
                 return NULL;
-            s->key = *key; /* the lock byte is 0: calloc'd, or released by its last user */
+            s->key = *key;
+            s->lock = 1; /* published locked: nobody sees it before its first packet */
             flow_start(s, l3, side, ts);
             PT_TSAN_RELEASE(s); /* published by add_unique */
             n = cds_lfht_add_unique(ht, h, key_match, key, &s->node);
-            if (n == &s->node)
+            if (n == &s->node) {
                 PT_CNT_INC(w->st.flows_created);
-            else
-                slot_put(w, s); /* lost the race: never published */
+                PT_TSAN_ACQUIRE(s);
+                return s;
+            }
+            s->lock = 0;
+            slot_put(w, s); /* lost the race: never published */
         }
         f = caa_container_of(n, struct pt_flow, node);
         PT_TSAN_ACQUIRE(f);
         flow_lock(f, &w->st);
-        if (likely(!f->dead))
-            return f;
+        if (likely(f->state == FLOW_LIVE)) {
+            int why = flow_over_on_arrival(t, f, l3, side, ts);
+            if (likely(why < 0))
+                return f;
+            __atomic_store_n(&f->state, (uint8_t)(FLOW_ENDED + why), __ATOMIC_RELAXED);
+            PT_CNT_INC(w->st.flows_restarted);
+        }
         PT_TSAN_RELEASE(f);
-        flow_unlock(f); /* deleted under us: look again */
+        flow_unlock(f); /* not live: look again, and insert its successor */
     }
 }
 
@@ -452,13 +459,6 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
             parent = 0;
             continue;
         }
-        if (f->pkts[0] + f->pkts[1] > 0) {
-            int why = flow_ended(w->t, f, p->ts_ns);
-            if (why < 0 && l3->proto == 6 && flow_tcp_is_reuse(f, side, l3))
-                why = PT_FLOW_END_CLOSED;
-            if (why >= 0)
-                flow_restart(w, f, l3, side, p->ts_ns, (unsigned)why);
-        }
         flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0);
         /* the next layer, if any, is tunnelled in this one */
         parent = i + 1 < p->n_l3 ? flow_uid64(&f->key, f->first_ns) : 0;
@@ -476,16 +476,48 @@ static struct pt_flow_worker *slot_owner(struct pt_flow_table *t, const struct p
     return &t->w[0]; /* not reached: every slot comes from a pool */
 }
 
+static unsigned age_bucket(uint64_t now, uint64_t last)
+{
+    uint64_t age = now > last ? now - last : 0;
+    return age ? 64 - (unsigned)__builtin_clzll(age) : 0;
+}
+
+/* What a sweep does with each live flow. */
+enum sweep_mode {
+    SWEEP_TIMEOUTS, /* remove it if its timeouts at @now say it has ended */
+    SWEEP_FLUSH,    /* remove it */
+    SWEEP_EVICT,    /* remove it if its idle age is in log2 bucket >= @cut */
+};
+
+/* Remove @f if it has ended (its state says so, or @mode at @now decides).
+ * Decides, deletes and takes the record under one hold of the flow lock
+ * (DESIGN 4). Returns true when removed. Caller: the remover, inside
+ * rcu_read_lock. */
 static bool flow_remove(struct pt_flow_table *t, struct cds_lfht *ht, struct pt_flow *f,
-                        unsigned reason, pt_flow_emit_fn emit, void *arg)
+                        enum sweep_mode mode, uint64_t now, unsigned cut, pt_flow_emit_fn emit,
+                        void *arg)
 {
     struct pt_flow_record rec;
+    int why = -1;
 
-    if (cds_lfht_del(ht, &f->node) != 0)
-        return false;
+    PT_TSAN_ACQUIRE(f);
     flow_lock(f, NULL);
-    flow_record_fill(&rec, f, reason);
-    f->dead = 1;
+    if (f->state >= FLOW_ENDED)
+        why = f->state - FLOW_ENDED; /* over on arrival: its own reason */
+    else if (f->state == FLOW_DEAD)
+        why = -1;
+    else if (mode == SWEEP_FLUSH)
+        why = PT_FLOW_END_FLUSH;
+    else if (mode == SWEEP_TIMEOUTS)
+        why = flow_ended(t, f, now);
+    else if (age_bucket(now, f->last_ns) >= cut)
+        why = PT_FLOW_END_EVICT;
+    if (why < 0 || cds_lfht_del(ht, &f->node) != 0) {
+        flow_unlock(f);
+        return false;
+    }
+    flow_record_fill(&rec, f, (unsigned)why);
+    __atomic_store_n(&f->state, FLOW_DEAD, __ATOMIC_RELAXED);
     flow_unlock(f);
     if (emit)
         emit(&rec, arg);
@@ -494,27 +526,6 @@ static bool flow_remove(struct pt_flow_table *t, struct cds_lfht *ht, struct pt_
     call_rcu(&f->rcu, flow_free_cb);
     __atomic_store_n(&t->removed, t->removed + 1, __ATOMIC_RELAXED);
     return true;
-}
-
-static uint64_t drain_done(struct pt_flow_table *t, pt_flow_emit_fn emit, void *arg)
-{
-    uint64_t n = 0;
-    for (unsigned i = 0; i < t->cfg.workers; i++) {
-        struct pt_flow_worker *w = &t->w[i];
-        uint64_t head = __atomic_load_n(&w->done_head, __ATOMIC_ACQUIRE);
-        uint64_t tail = w->done_tail;
-        for (; tail != head; tail++, n++)
-            if (emit)
-                emit(&w->done[tail % PT_FLOW_DONE_RING], arg);
-        __atomic_store_n(&w->done_tail, tail, __ATOMIC_RELEASE);
-    }
-    return n;
-}
-
-static unsigned age_bucket(uint64_t now, uint64_t last)
-{
-    uint64_t age = now > last ? now - last : 0;
-    return age ? 64 - (unsigned)__builtin_clzll(age) : 0;
 }
 
 /* Evict the longest-idle flows until the table is back under 85 %. */
@@ -547,11 +558,7 @@ static uint64_t evict(struct pt_flow_table *t, uint64_t now, pt_flow_emit_fn emi
         rcu_read_lock();
         cds_lfht_for_each_entry(t->shard[s], &it, f, node)
         {
-            PT_TSAN_ACQUIRE(f);
-            flow_lock(f, NULL);
-            bool old = age_bucket(now, f->last_ns) >= (unsigned)cut;
-            flow_unlock(f);
-            if (old && flow_remove(t, t->shard[s], f, PT_FLOW_END_EVICT, emit, arg))
+            if (flow_remove(t, t->shard[s], f, SWEEP_EVICT, now, (unsigned)cut, emit, arg))
                 if (++n >= target)
                     break;
         }
@@ -564,11 +571,11 @@ static uint64_t evict(struct pt_flow_table *t, uint64_t now, pt_flow_emit_fn emi
 uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flush,
                               pt_flow_emit_fn emit, void *arg)
 {
+    enum sweep_mode mode = flush ? SWEEP_FLUSH : SWEEP_TIMEOUTS;
+    unsigned from = 0, count = t->cfg.shards;
     struct cds_lfht_iter it;
     struct pt_flow *f;
-    uint64_t n = drain_done(t, emit, arg);
-
-    unsigned from = 0, count = t->cfg.shards;
+    uint64_t n = 0;
 
     if (!flush) { /* a rotating share of the shards per call (DESIGN 7) */
         count = t->cfg.sweep_shards ? t->cfg.sweep_shards : (t->cfg.shards + 7) / 8;
@@ -582,19 +589,13 @@ uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flu
         rcu_read_lock();
         cds_lfht_for_each_entry(t->shard[s], &it, f, node)
         {
-            PT_TSAN_ACQUIRE(f);
-            flow_lock(f, NULL);
-            int why = flush ? PT_FLOW_END_FLUSH : flow_ended(t, f, now_ns);
-            flow_unlock(f);
-            if (why >= 0 && flow_remove(t, t->shard[s], f, (unsigned)why, emit, arg))
+            if (flow_remove(t, t->shard[s], f, mode, now_ns, 0, emit, arg))
                 n++;
         }
         rcu_read_unlock();
     }
-    if (flush)
-        n += drain_done(t, emit, arg); /* reuses that raced with the walk */
-    else if (t->cfg.full_policy == PT_FLOW_FULL_EVICT &&
-             pt_flow_table_count(t) > t->cfg.max_flows * 9 / 10)
+    if (!flush && t->cfg.full_policy == PT_FLOW_FULL_EVICT &&
+        pt_flow_table_count(t) > t->cfg.max_flows * 9 / 10)
         n += evict(t, now_ns, emit, arg);
     return n;
 }

@@ -118,3 +118,60 @@ Test(offline, later_files_are_read_after_a_bad_one)
     free(r.v);
     free((void *)ping);
 }
+
+/* Write a pcap of @n one-packet UDP flows at t = 1 s and the same @n again
+ * at t = 200 s: past the 60 s UDP idle timeout, so 2 * @n flows. */
+static void write_gap_pcap(const char *path, unsigned n)
+{
+    FILE *f = fopen(path, "wb");
+    uint32_t gh[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
+    uint8_t frame[60] = {0};
+
+    cr_assert_not_null(f);
+    gh[1] = 2 | 4u << 16; /* version 2.4 as two 16-bit fields */
+    fwrite(gh, 4, 6, f);
+    memcpy(frame + 12, "\x08\x00", 2);
+    frame[14] = 0x45;
+    frame[17] = 46; /* IP total length: 20 + 8 + 18 */
+    frame[22] = 64;
+    frame[23] = 17;
+    memcpy(frame + 26, "\x0a\x63\x00\x01", 4);
+    memcpy(frame + 30, "\x0a\x63\x01\x01", 4);
+    frame[39] = 53;
+    frame[41] = 26;
+    for (unsigned round = 0; round < 2; round++)
+        for (unsigned i = 0; i < n; i++) {
+            uint32_t rh[4] = {round ? 200 : 1, i, sizeof frame, sizeof frame};
+            frame[34] = (uint8_t)((1024 + i) >> 8); /* source port: one flow per i */
+            frame[35] = (uint8_t)(1024 + i);
+            fwrite(rh, 4, 4, f);
+            fwrite(frame, 1, sizeof frame, f);
+        }
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* A burst of flows that all time out at once, then all come back: every
+ * one is two records, whatever the worker count and however the sweep is
+ * spread (a bounded hand-off from workers once merged them silently). */
+Test(offline_concurrent, flows_back_after_a_gap_are_new_flows, .timeout = 120)
+{
+    static struct pt_offline_result res;
+    char dir[] = "/tmp/pt-gap-XXXXXX", path[128], cmd[160];
+    const unsigned n = 6000;
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/gap.pcap", dir);
+    write_gap_pcap(path, n);
+    const char *files[] = {path};
+    for (unsigned workers = 1; workers <= 4; workers += 3) {
+        struct recs r = {0};
+        cr_assert_eq(run(files, 1, workers, &r, &res), 0, "%s", res.file_msg);
+        cr_assert_eq(res.frames, 2 * n);
+        cr_assert_eq(r.n, 2 * n, "%u workers: %zu records for %u flows", workers, r.n, 2 * n);
+        for (size_t i = 0; i < r.n; i++)
+            cr_assert_eq(r.v[i].orig_pkts + r.v[i].resp_pkts, 1, "record %zu", i);
+        free(r.v);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}

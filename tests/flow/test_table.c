@@ -474,10 +474,11 @@ Test(flow_table, packet_after_idle_timeout_starts_a_new_flow)
     udp(2 * SEC, b, 53, a, 1000, 40);
     udp(12 * SEC + 1, a, 1000, b, 53, 20); /* 10 s + 1 ns after the last packet */
     udp(12 * SEC + 2, a, 1000, b, 53, 20);
-    cr_assert_eq(pt_flow_table_count(t), 1, "one slot, restarted in place");
-    cr_assert_eq(PT_CNT_GET(pt_flow_worker_stats(w)->flows_reused), 1);
+    cr_assert_eq(pt_flow_table_count(t), 2,
+                 "the ended flow waits for the sweep beside its successor");
+    cr_assert_eq(PT_CNT_GET(pt_flow_worker_stats(w)->flows_restarted), 1);
     cr_assert_eq(pt_flow_table_expire(t, 12 * SEC + 3, false, collect, &recs), 1,
-                 "the remover emits the restarted flow's old record");
+                 "the sweep emits the ended flow, not its successor");
     cr_assert_eq(recs.r[0].end_reason, PT_FLOW_END_IDLE);
     cr_assert_eq(recs.r[0].orig_pkts, 1);
     cr_assert_eq(recs.r[0].resp_pkts, 1);
