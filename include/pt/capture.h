@@ -105,9 +105,11 @@ struct pt_offline_result {
     uint64_t frames, bytes;           /* records read from the files */
     uint64_t flows;                   /* flow records emitted */
     struct pt_decode_stats decode;    /* summed over workers */
-    struct pt_flow_worker_stats flow; /* summed over workers */
+    struct pt_flow_worker_stats flow; /* summed over workers (lock_spins included) */
     struct pt_iface_table ifaces;
-    int file_err; /* first file error (0 when every file read cleanly) */
+    uint64_t ifaces_merged; /* records whose interface found no slot of its own (table full,
+                             * or interface id >= 256): accounted to the last slot */
+    int file_err;           /* first file error (0 when every file read cleanly) */
     char file_msg[256];
 };
 
@@ -117,5 +119,89 @@ struct pt_offline_result {
  * res->file_msg set, after every complete record was processed and every
  * flow emitted. */
 int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result *res);
+
+/* ---- live capture (`packettracer run`) ---- */
+
+/* PACKET_FANOUT modes a run may choose (how the kernel spreads an
+ * interface's frames over its workers). */
+enum pt_fanout_mode {
+    PT_FANOUT_HASH = 0, /* by flow hash, IP fragments reassembled first (FLAG_DEFRAG) */
+    PT_FANOUT_LB,       /* round robin */
+    PT_FANOUT_CPU,      /* by the CPU that received the frame */
+    PT_FANOUT_QM,       /* by the NIC's receive queue */
+};
+
+#define PT_LIVE_BLOCK_SIZE  (1u << 20) /* default ring block: 1 MiB */
+#define PT_LIVE_BLOCK_COUNT 64u        /* default blocks per worker (64 MiB per worker) */
+#define PT_LIVE_RETIRE_MS   60u        /* a partly filled block is handed over after 60 ms */
+#define PT_LIVE_MAX_WORKERS 64u        /* capture workers per interface */
+
+/* Counters of one capture worker (one socket), cumulative since start. */
+struct pt_live_worker_stats {
+    unsigned iface;          /* index into the run's interface table */
+    uint64_t packets, bytes; /* frames decoded, their wire bytes */
+    uint64_t kernel_packets; /* frames that passed the filter, as the kernel counts them */
+    uint64_t kernel_drops;   /* frames the kernel dropped: ring full */
+    uint64_t freeze_q;       /* times the kernel found the ring full (tp_freeze_q_cnt) */
+    uint64_t decode_errors;  /* frames with a decode error (any kind) */
+    uint64_t flows;          /* flows this worker created */
+    uint64_t flows_refused;  /* new flows refused: table full */
+};
+
+/* What the status callback sees, once a second and once at the end.
+ * Borrowed for the duration of the call. */
+struct pt_live_status {
+    uint64_t now_ns; /* CLOCK_REALTIME */
+    bool final;      /* the last call: workers stopped, every flow flushed */
+    const struct pt_iface_table *ifaces;
+    unsigned n_workers; /* ifaces->n * workers per interface; worker i reads iface i / N */
+    const struct pt_live_worker_stats *worker;
+    uint64_t active_flows;  /* flows in the table now (approximate while running) */
+    uint64_t flows_emitted; /* records emitted so far */
+};
+
+typedef void (*pt_live_status_fn)(const struct pt_live_status *st, void *arg);
+
+struct pt_live_opts {
+    const char *const *ifaces; /* interface names, 1..PT_MAX_IFACES, borrowed */
+    unsigned n_ifaces;
+    unsigned workers;   /* per interface, 1..PT_LIVE_MAX_WORKERS */
+    const char *filter; /* libpcap expression, NULL or "" = everything */
+    enum pt_fanout_mode fanout;
+    bool promisc;               /* PACKET_MR_PROMISC on each socket */
+    bool cpu_pin;               /* pin worker k to the k-th CPU of the allowed set (mod count) */
+    uint32_t block_size;        /* 0 = PT_LIVE_BLOCK_SIZE; else a multiple of 4096 */
+    uint32_t block_count;       /* 0 = PT_LIVE_BLOCK_COUNT */
+    uint64_t duration_ns;       /* stop by itself after this long; 0 = only on *stop */
+    const int *stop;            /* may be NULL; the run stops when it reads non-zero. Set it with
+                                 * __atomic_store_n (lock-free, so a signal handler may) */
+    struct pt_flow_config flow; /* .workers is set from n_ifaces * workers */
+    pt_flow_emit_fn emit;       /* finished flows, on the remover thread */
+    void *emit_arg;
+    pt_live_status_fn status; /* once a second and at the end, on the remover thread; may be NULL */
+    void *status_arg;
+    void (*ready)(void *arg); /* every socket bound and in its fanout group; may be NULL */
+    void *ready_arg;
+};
+
+struct pt_live_result {
+    struct pt_iface_table ifaces; /* filled before the first emit/status call */
+    char msg[512];                /* why pt_live_run failed */
+};
+
+/* Capture from every interface of @opts until *opts->stop is set or
+ * opts->duration_ns has passed: per interface opts->workers threads, each
+ * with its own TPACKET_V3 socket in the interface's fanout group, feeding one
+ * shared flow table through pt_worker_packet(). The calling thread is the
+ * remover: once a second it expires flows (opts->emit) and reports counters
+ * (opts->status). On stop, workers hand over what the kernel still holds,
+ * are joined, every flow is flushed, and status is called with final set.
+ * Returns 0 after a clean stop; otherwise, before capture starts:
+ * PT_E_BADARG (unknown interface, bad filter or option), -EPERM (no
+ * CAP_NET_RAW), another negative errno; res->msg says what and names it.
+ * Thread: any one thread; it must not be a registered RCU reader. SIGINT and
+ * SIGTERM are blocked in the worker threads so the caller's handler runs on
+ * the calling thread. */
+int pt_live_run(const struct pt_live_opts *opts, struct pt_live_result *res);
 
 #endif

@@ -39,7 +39,8 @@
 #define NBLK         4
 #define BATCH        256
 #define TICK_NS      1000000000ull
-#define MAX_FILE_IFS 256
+#define MAX_FILE_IFS 256 /* interfaces of one file with a slot map; later ones are merged */
+#define IF_MERGED    0x7fff
 
 struct rec_hdr {
     uint64_t ts_ns;
@@ -152,6 +153,19 @@ static void expire_round(struct run *r, bool flush)
     emit_sorted(&r->recs);
 }
 
+/* The input fields of a frame, as a live ring fills them from a tpacket header. */
+static void pkt_input(struct pt_pkt *p, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
+                      uint64_t ts_ns, int linktype, uint16_t iface)
+{
+    p->data = data;
+    p->caplen = caplen;
+    p->wirelen = wirelen;
+    p->ts_ns = ts_ns;
+    p->linktype = linktype;
+    p->iface = iface;
+    p->hw_vlan = PT_VLAN_NONE;
+}
+
 /* ---- worker threads (N > 1) ---- */
 
 static void walk_block(struct pt_worker *w, const struct blk *b)
@@ -160,13 +174,8 @@ static void walk_block(struct pt_worker *w, const struct blk *b)
 
     for (uint32_t off = 0; off < b->used;) {
         const struct rec_hdr *h = (const void *)(b->data + off);
-        p.data = b->data + off + sizeof *h;
-        p.caplen = h->caplen;
-        p.wirelen = h->wirelen;
-        p.ts_ns = h->ts_ns;
-        p.linktype = h->linktype;
-        p.iface = h->iface;
-        p.hw_vlan = PT_VLAN_NONE;
+        pkt_input(&p, b->data + off + sizeof *h, h->caplen, h->wirelen, h->ts_ns, h->linktype,
+                  h->iface);
         pt_worker_packet(w, &p);
         off += (uint32_t)((sizeof *h + h->caplen + 7u) & ~7u);
     }
@@ -251,13 +260,7 @@ static unsigned pick_worker(struct run *r, const struct pt_reader_rec *rec, uint
     struct pt_flow_key key;
     bool swapped;
 
-    p->data = rec->data;
-    p->caplen = rec->caplen;
-    p->wirelen = rec->wirelen;
-    p->ts_ns = rec->ts_ns;
-    p->linktype = rec->linktype;
-    p->iface = iface;
-    p->hw_vlan = PT_VLAN_NONE;
+    pkt_input(p, rec->data, rec->caplen, rec->wirelen, rec->ts_ns, rec->linktype, iface);
     pt_decode(p, &r->scratch_st);
     if (p->n_l3 == 0 || !pt_flow_key_make(&key, &p->l3[0], &swapped))
         return 0;
@@ -309,7 +312,7 @@ static int start_workers(struct run *r)
         }
         t->cur = t->free[--t->nfree];
         if ((err = pthread_create(&t->th, NULL, worker_main, t)) != 0) {
-            t->w = NULL;
+            t->th = 0; /* stop_workers() frees this slot without joining */
             return -err;
         }
     }
@@ -376,21 +379,17 @@ static int read_file(struct run *r, const char *path, struct pt_worker *solo, ui
 
         if (ifmap[fi] < 0) {
             int idx = pt_iface_table_add(&res->ifaces, pt_reader_ifname(rd, rec.ifidx));
-            ifmap[fi] = (int16_t)(idx < 0 ? PT_MAX_IFACES - 1 : idx);
+            ifmap[fi] = (int16_t)(idx < 0 ? IF_MERGED : idx);
         }
-        iface = (uint16_t)ifmap[fi];
+        if (ifmap[fi] == IF_MERGED || rec.ifidx >= MAX_FILE_IFS)
+            res->ifaces_merged++; /* no slot of its own: counted in the last one */
+        iface = ifmap[fi] == IF_MERGED ? PT_MAX_IFACES - 1 : (uint16_t)ifmap[fi];
         res->frames++;
         res->bytes += rec.wirelen;
         tick(r, rec.ts_ns);
         if (solo) {
             struct pt_pkt p;
-            p.data = rec.data;
-            p.caplen = rec.caplen;
-            p.wirelen = rec.wirelen;
-            p.ts_ns = rec.ts_ns;
-            p.linktype = rec.linktype;
-            p.iface = iface;
-            p.hw_vlan = PT_VLAN_NONE;
+            pkt_input(&p, rec.data, rec.caplen, rec.wirelen, rec.ts_ns, rec.linktype, iface);
             pt_worker_packet(solo, &p);
             if (++*nrec % BATCH == 0)
                 pt_worker_block_done(solo);
@@ -418,6 +417,9 @@ static void sum_flow_stats(struct pt_flow_worker_stats *dst, const struct pt_flo
     dst->full_pkts += PT_CNT_GET(s->full_pkts);
     dst->no_flow_pkts += PT_CNT_GET(s->no_flow_pkts);
     dst->lock_spins += PT_CNT_GET(s->lock_spins);
+    dst->frag_pkts += PT_CNT_GET(s->frag_pkts);
+    dst->no_l4_pkts += PT_CNT_GET(s->no_l4_pkts);
+    dst->flows_restarted += PT_CNT_GET(s->flows_restarted);
 }
 
 int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result *res)

@@ -1,5 +1,5 @@
-/* reader.c - capture file input: classic pcap through libpcap, pcapng with
- * our own block reader.
+/* reader.c - capture file input: classic pcap mapped and walked in place,
+ * pcapng with our own block reader, pipes through libpcap.
  *
  * DESIGN: classic pcap files that are regular files are mapped (mmap) and
  * walked in place: no read(2) copy and no per-record fread, which was a fifth
@@ -73,8 +73,9 @@ struct pt_reader {
     bool swap;
     uint8_t *buf;
     size_t bufcap;
-    struct ng_iface *ifs;
+    struct ng_iface *ifs; /* every section's interfaces, in file order */
     unsigned n_ifs, cap_ifs;
+    unsigned if_base; /* first interface of the current section */
     char ifname[80];
 };
 
@@ -393,7 +394,7 @@ static int ng_packet(struct pt_reader *r, uint32_t type, const uint8_t *body, ui
         wirelen = rd32(r, body + 16);
         hdr = 20;
     } else { /* SPB: caplen is what the block holds, up to the snaplen */
-        if (blen < 4 || r->n_ifs == 0)
+        if (blen < 4 || r->n_ifs == r->if_base)
             return PT_E_BADFILE;
         ifidx = 0;
         wirelen = rd32(r, body);
@@ -401,11 +402,12 @@ static int ng_packet(struct pt_reader *r, uint32_t type, const uint8_t *body, ui
         caplen = wirelen;
         if (caplen > blen - hdr)
             caplen = blen - hdr;
-        if (r->ifs[0].snaplen && caplen > r->ifs[0].snaplen)
-            caplen = r->ifs[0].snaplen;
+        if (r->ifs[r->if_base].snaplen && caplen > r->ifs[r->if_base].snaplen)
+            caplen = r->ifs[r->if_base].snaplen;
     }
-    if (ifidx >= r->n_ifs || caplen > blen - hdr)
+    if (ifidx >= r->n_ifs - r->if_base || caplen > blen - hdr)
         return PT_E_BADFILE;
+    ifidx += r->if_base; /* unique across sections */
     rec->data = body + hdr;
     rec->caplen = caplen;
     rec->wirelen = wirelen < caplen ? caplen : wirelen;
@@ -417,12 +419,14 @@ static int ng_packet(struct pt_reader *r, uint32_t type, const uint8_t *body, ui
 
 static int next_ng(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, size_t msglen)
 {
+    int rc;
+
     for (;;) {
         uint8_t head[8];
         uint32_t type, len, blen;
         uint8_t *body;
-        int rc = read_full(r, head, 8);
 
+        rc = read_full(r, head, 8);
         if (rc <= 0) {
             if (rc < 0)
                 snprintf(msg, msglen, "%s: file ends inside a pcapng block header", r->path);
@@ -438,7 +442,7 @@ static int next_ng(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, si
                 return PT_E_BADFILE;
             }
             r->swap = bom != NG_BOM;
-            r->n_ifs = 0; /* a new section starts a new interface list */
+            r->if_base = r->n_ifs; /* a new section: its interface ids restart at 0 */
             len = rd32(r, head + 4);
             if (len < 28 || len % 4 || len > NG_MAX_BLOCK)
                 goto bad_len;
@@ -472,6 +476,10 @@ static int next_ng(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, si
         }
     }
 trunc:
+    if (rc < 0 && rc != PT_E_TRUNC) { /* a read error, not the end of the file */
+        snprintf(msg, msglen, "%s: %s", r->path, pt_strerror(rc));
+        return rc;
+    }
     snprintf(msg, msglen, "%s: truncated pcapng file: ends inside a block", r->path);
     return PT_E_TRUNC;
 bad_len:

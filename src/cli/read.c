@@ -34,7 +34,7 @@ static void read_usage(FILE *out)
           "  -o, --output FILE        write records to FILE instead of stdout\n"
           "  -w, --workers N          worker threads, 1..64 (default 1)\n"
           "      --shards N           flow table shards, 1..4096 (default 16)\n"
-          "      --max-flows N        flow table capacity (default 1048576)\n"
+          "      --max-flows N        flow table capacity (default 1000000)\n"
           "      --full-policy P      when the table is full: refuse (default) or evict\n"
           "  -q, --quiet              no summary\n"
           "  -h, --help               this text\n",
@@ -83,7 +83,15 @@ static void print_summary(const struct pt_offline_result *res, double secs)
     fprintf(stderr, "flows: %llu\n", (unsigned long long)res->flows);
     fprintf(stderr, "flows_refused_table_full: %llu (packets %llu)\n",
             (unsigned long long)res->flow.full_flows, (unsigned long long)res->flow.full_pkts);
+    fprintf(stderr, "flows_ended_on_arrival: %llu\n",
+            (unsigned long long)res->flow.flows_restarted);
     fprintf(stderr, "frames_without_ip: %llu\n", (unsigned long long)res->flow.no_flow_pkts);
+    fprintf(stderr, "ip_fragments_not_first: %llu\n", (unsigned long long)res->flow.frag_pkts);
+    fprintf(stderr, "ip_without_transport_header: %llu\n",
+            (unsigned long long)res->flow.no_l4_pkts);
+    if (res->ifaces_merged)
+        fprintf(stderr, "records_of_interfaces_beyond_%d: %llu\n", PT_MAX_IFACES,
+                (unsigned long long)res->ifaces_merged);
     fprintf(stderr, "decode_errors:\n");
     for (unsigned i = 1; i < PT_DEC_ERR_MAX; i++) {
         if (!d->err[i])

@@ -54,6 +54,8 @@ int pt_dec_ipv6_ext(struct pt_cur *c, uint8_t nh, struct pt_l3 *l3)
                 l3->flags |= PT_L3_FRAG_HEAD;
             if (fo & 1)
                 l3->flags |= PT_L3_MF;
+            if (l3->frag_off) /* what follows is a later fragment's data, not headers */
+                return h[0];
         }
         nh = h[0];
     }

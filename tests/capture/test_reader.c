@@ -393,3 +393,33 @@ Test(reader, classic_pcap_from_a_pipe)
     cr_assert_eq(n, 4);
     pt_reader_close(r);
 }
+
+/* Two sections (two files concatenated): interface ids restart in each
+ * section, so the reader numbers them across the file and keeps each name. */
+Test(reader, pcapng_second_section_has_its_own_interfaces)
+{
+    struct ng g = {0};
+    struct pt_reader_rec rec;
+    char msg[256];
+    int err;
+
+    ng_shb(&g);
+    ng_idb(&g, 1, "span-a", -1);
+    ng_epb(&g, 0, 1, frame_eth, sizeof frame_eth, 60);
+    ng_shb(&g);
+    ng_idb(&g, 101, "span-b", -1);
+    ng_epb(&g, 0, 2, frame_raw, sizeof frame_raw, 5);
+    struct pt_reader *r =
+        pt_reader_open(write_file("two-sections.pcapng", g.b, g.n), &err, msg, sizeof msg);
+    cr_assert_not_null(r, "%s", msg);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1, "%s", msg);
+    cr_assert_eq(rec.ifidx, 0);
+    cr_assert_eq(rec.linktype, 1);
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 1, "%s", msg);
+    cr_assert_eq(rec.ifidx, 1, "section 2's interface 0 is the file's interface 1");
+    cr_assert_eq(rec.linktype, 101);
+    cr_assert_str_eq(pt_reader_ifname(r, 0), "span-a");
+    cr_assert_str_eq(pt_reader_ifname(r, 1), "span-b");
+    cr_assert_eq(pt_reader_next(r, &rec, msg, sizeof msg), 0);
+    pt_reader_close(r);
+}

@@ -207,3 +207,37 @@ Test(decode_ipv4, options_and_bad_option)
     cr_assert_eq(f.p.l3[0].dport, 8, "decoding goes on after a bad option");
     free(f.buf);
 }
+
+/* A later IPv6 fragment whose data happens to look like a type 0 routing
+ * header: the data must not be read as headers (no address rewrite, no
+ * extension error), and the frame counts as a fragment. */
+Test(decode_ipv6, later_fragment_data_is_not_headers)
+{
+    static const uint8_t frame[] = {
+        0,    1,    2,    3,    4,    5,    6,    7,    8, 9, 10, 11, 0x86, 0xdd,
+        0x60, 0,    0,    0,    0,    40,   44,   64, /* payload 40 (8 frag + 32 data), next:
+                                                         fragment */
+        0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,    0,    0, 0, 0,  0,  0,    0,
+        0,    1,    0x20, 0x01, 0x0d, 0xb8, 0,    0,    0, 0, 0,  0,  0,    0,
+        0,    0,    0,    2,    43,   0,    0x00, 0xa0, 0, 0, 0,  7, /* fragment: next routing,
+                                                                        offset 160, last */
+        17,   2,    0,    1,    0,    0,    0,    0, /* data shaped like routing type 0, one segment
+                                                        left */
+        0x20, 0x01, 0x0d, 0xb8, 0,    0,    0,    0,    0, 0, 0,  0,  0xde, 0xad,
+        0xbe, 0xef, 0,    0,    0,    0,    0,    0,    0, 0,
+    };
+    struct td_frame f;
+    struct pt_decode_stats st;
+
+    pt_decode_stats_init(&st);
+    td_bytes(&f, PT_LINK_ETHERNET, frame, sizeof frame, &st);
+    cr_assert_eq(f.p.err, PT_DEC_OK, "err %s", pt_decode_err_name(f.p.err));
+    cr_assert_eq(f.p.n_l3, 1);
+    td_assert_addr(f.p.l3[0].dst, "2001:db8::2");
+    cr_assert_eq(f.p.l3[0].proto, 43, "the fragment header's next header");
+    cr_assert_eq(f.p.l3[0].frag_off, 160);
+    cr_assert_eq(f.p.l3[0].frag_id, 7);
+    cr_assert_eq(f.p.l3[0].flags & (PT_L3_FRAG | PT_L3_FRAG_HEAD | PT_L3_L4), PT_L3_FRAG);
+    cr_assert_eq(f.p.l3[0].payload_caplen, 32);
+    free(f.buf);
+}
