@@ -15,6 +15,7 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  read FILE...   decode capture files (pcap, pcapng) and print flow records\n"
+          "  run -i IF...   capture live from interfaces, write flow records to DATADIR\n"
           "  version        print the version\n"
           "\n"
           "`packettracer <command> --help` describes a command's options.\n",
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "read") == 0)
         return pt_cli_read(argc - 1, argv + 1);
+    if (strcmp(argv[1], "run") == 0)
+        return pt_cli_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("packettracer %s\n", PT_VERSION);
         return 0;

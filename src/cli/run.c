@@ -1,0 +1,386 @@
+/* run.c - `packettracer run -i IF ...`: the live sensor.
+ *
+ * DESIGN: parse options into a pt_live_opts, create the data directory and
+ * open DATADIR/flows.json (JSON lines, appended), then hand over to
+ * pt_live_run(). Its callbacks run on this thread: flow records are written
+ * as they finish; once a second the file is flushed and, unless -q, one
+ * status line goes to stderr; the final call prints the per-interface and
+ * per-worker statistics. When every socket is in place, DATADIR/run.pid is
+ * written (the readiness signal scripts and tests wait for) and, unless -q,
+ * "capturing on ..." is printed. SIGINT/SIGTERM only set a flag. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pt/capture.h"
+
+#define DEFAULT_DATADIR "/var/lib/packettracer"
+
+static int stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+}
+
+struct run_ctx {
+    const char *datadir;
+    char pidpath[4096];
+    FILE *out;
+    bool quiet;
+    int err;
+    const struct pt_live_result *res;
+    const char *ifname_ptrs[PT_MAX_IFACES];
+    unsigned workers; /* per interface */
+    /* previous status, for per-second rates (per interface) */
+    uint64_t prev_pkts[PT_MAX_IFACES], prev_bytes[PT_MAX_IFACES], prev_ns;
+};
+
+static void run_usage(FILE *out)
+{
+    fputs("usage: packettracer run -i IF [-i IF ...] [options]\n"
+          "\n"
+          "Capture from network interfaces (TPACKET_V3 rings, PACKET_FANOUT workers) and\n"
+          "write one record per flow to DATADIR/flows.json (JSON lines, appended).\n"
+          "Needs CAP_NET_RAW. Stops on SIGINT/SIGTERM (or after --duration), flushing\n"
+          "every flow.\n"
+          "\n"
+          "  -i, --interface IF       capture from IF (repeat for several, up to 32)\n"
+          "  -w, --workers N          capture workers per interface, 1..64 (default 1)\n"
+          "  -f, --filter BPF         libpcap filter expression applied in the kernel\n"
+          "  -d, --datadir DIR        data directory (default " DEFAULT_DATADIR ")\n"
+          "      --fanout MODE        hash (default, by flow, fragments reassembled),\n"
+          "                           lb (round robin), cpu, qm (NIC queue)\n"
+          "      --no-promisc         do not put the interfaces in promiscuous mode\n"
+          "      --block-size BYTES   ring block size, a multiple of 4096 (default 1048576)\n"
+          "      --block-count N      ring blocks per worker (default 64)\n"
+          "      --cpu-pin            pin worker k to the k-th allowed CPU\n"
+          "      --duration SECONDS   stop by itself after this many seconds\n"
+          "  -q, --quiet              no status line, no final statistics\n"
+          "  -h, --help               this text\n",
+          out);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static void on_emit(const struct pt_flow_record *rec, void *arg)
+{
+    struct run_ctx *c = arg;
+    unsigned n = c->res->ifaces.n;
+
+    for (unsigned i = 0; i < n; i++)
+        c->ifname_ptrs[i] = c->res->ifaces.name[i];
+    if (pt_flow_record_write(c->out, PT_FMT_JSON, rec, c->ifname_ptrs, n) < 0 && !c->err)
+        c->err = -EIO;
+}
+
+static void on_ready(void *arg)
+{
+    struct run_ctx *c = arg;
+    char tmp[4200];
+    FILE *f;
+
+    snprintf(c->pidpath, sizeof c->pidpath, "%s/run.pid", c->datadir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", c->pidpath);
+    if ((f = fopen(tmp, "w"))) {
+        fprintf(f, "%ld\n", (long)getpid());
+        if (fclose(f) == 0 && rename(tmp, c->pidpath) == 0)
+            goto done;
+    }
+    fprintf(stderr, "packettracer: warning: %s: %s\n", c->pidpath, strerror(errno));
+    c->pidpath[0] = '\0';
+done:
+    if (!c->quiet) {
+        fprintf(stderr, "capturing on");
+        for (unsigned i = 0; i < c->res->ifaces.n; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", c->res->ifaces.name[i]);
+        fprintf(stderr, " (%u worker%s per interface)\n", c->workers, c->workers > 1 ? "s" : "");
+    }
+}
+
+static void print_final(const struct pt_live_status *st)
+{
+    fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
+    for (unsigned i = 0; i < st->ifaces->n; i++) {
+        struct pt_live_worker_stats sum = {0};
+        for (unsigned k = 0; k < st->n_workers; k++) {
+            const struct pt_live_worker_stats *w = &st->worker[k];
+            if (w->iface != i)
+                continue;
+            sum.packets += w->packets;
+            sum.bytes += w->bytes;
+            sum.kernel_packets += w->kernel_packets;
+            sum.kernel_drops += w->kernel_drops;
+            sum.freeze_q += w->freeze_q;
+            sum.decode_errors += w->decode_errors;
+            sum.flows += w->flows;
+            sum.flows_refused += w->flows_refused;
+        }
+        fprintf(stderr,
+                "interface %s: packets %llu bytes %llu kernel_packets %llu kernel_drops %llu "
+                "freeze %llu decode_errors %llu flows %llu flows_refused %llu\n",
+                st->ifaces->name[i], (unsigned long long)sum.packets, (unsigned long long)sum.bytes,
+                (unsigned long long)sum.kernel_packets, (unsigned long long)sum.kernel_drops,
+                (unsigned long long)sum.freeze_q, (unsigned long long)sum.decode_errors,
+                (unsigned long long)sum.flows, (unsigned long long)sum.flows_refused);
+        for (unsigned k = 0; k < st->n_workers; k++) {
+            const struct pt_live_worker_stats *w = &st->worker[k];
+            if (w->iface != i)
+                continue;
+            fprintf(stderr,
+                    "  worker %u: packets %llu bytes %llu kernel_packets %llu kernel_drops %llu "
+                    "freeze %llu decode_errors %llu flows %llu flows_refused %llu\n",
+                    k, (unsigned long long)w->packets, (unsigned long long)w->bytes,
+                    (unsigned long long)w->kernel_packets, (unsigned long long)w->kernel_drops,
+                    (unsigned long long)w->freeze_q, (unsigned long long)w->decode_errors,
+                    (unsigned long long)w->flows, (unsigned long long)w->flows_refused);
+        }
+    }
+}
+
+/* One line per second: per interface packets/s, bits/s, kernel drops (since
+ * start), then the flows in the table. */
+static void print_status(struct run_ctx *c, const struct pt_live_status *st)
+{
+    double dt = c->prev_ns ? (double)(st->now_ns - c->prev_ns) / 1e9 : 1.0;
+    char line[2048];
+    size_t n = 0;
+
+    if (dt <= 0)
+        dt = 1.0;
+    for (unsigned i = 0; i < st->ifaces->n && n < sizeof line; i++) {
+        uint64_t pk = 0, by = 0, dr = 0;
+        for (unsigned k = 0; k < st->n_workers; k++)
+            if (st->worker[k].iface == i) {
+                pk += st->worker[k].packets;
+                by += st->worker[k].bytes;
+                dr += st->worker[k].kernel_drops;
+            }
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s: %.0f pkt/s %.0f bit/s drops %llu | ",
+                              st->ifaces->name[i], (double)(pk - c->prev_pkts[i]) / dt,
+                              (double)(by - c->prev_bytes[i]) * 8.0 / dt, (unsigned long long)dr);
+        c->prev_pkts[i] = pk;
+        c->prev_bytes[i] = by;
+    }
+    if (n < sizeof line)
+        snprintf(line + n, sizeof line - n, "flows %llu", (unsigned long long)st->active_flows);
+    c->prev_ns = st->now_ns;
+    fprintf(stderr, "%s\n", line);
+}
+
+static void on_status(const struct pt_live_status *st, void *arg)
+{
+    struct run_ctx *c = arg;
+
+    if (fflush(c->out) != 0 && !c->err)
+        c->err = -errno;
+    if (c->quiet)
+        return;
+    if (st->final)
+        print_final(st);
+    else
+        print_status(c, st);
+}
+
+static bool parse_fanout(const char *s, enum pt_fanout_mode *m)
+{
+    static const struct {
+        const char *name;
+        enum pt_fanout_mode mode;
+    } t[] = {{"hash", PT_FANOUT_HASH},
+             {"lb", PT_FANOUT_LB},
+             {"cpu", PT_FANOUT_CPU},
+             {"qm", PT_FANOUT_QM}};
+
+    for (size_t i = 0; i < PT_ARRAY_LEN(t); i++)
+        if (strcmp(s, t[i].name) == 0) {
+            *m = t[i].mode;
+            return true;
+        }
+    fprintf(stderr, "packettracer: --fanout: unknown mode '%s' (hash, lb, cpu, qm)\n", s);
+    return false;
+}
+
+static int parse_run_opts(int argc, char **argv, struct pt_live_opts *o, struct run_ctx *c,
+                          const char **ifs)
+{
+    enum { O_FANOUT = 256, O_NOPROMISC, O_BSIZE, O_BCOUNT, O_PIN, O_DURATION };
+    static const struct option lo[] = {
+        {"interface", required_argument, NULL, 'i'},
+        {"workers", required_argument, NULL, 'w'},
+        {"filter", required_argument, NULL, 'f'},
+        {"datadir", required_argument, NULL, 'd'},
+        {"fanout", required_argument, NULL, O_FANOUT},
+        {"no-promisc", no_argument, NULL, O_NOPROMISC},
+        {"block-size", required_argument, NULL, O_BSIZE},
+        {"block-count", required_argument, NULL, O_BCOUNT},
+        {"cpu-pin", no_argument, NULL, O_PIN},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t v;
+    int ch;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "i:w:f:d:qh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'i':
+            if (o->n_ifaces >= PT_MAX_IFACES) {
+                fprintf(stderr, "packettracer: -i: at most %d interfaces\n", PT_MAX_IFACES);
+                return 2;
+            }
+            if (strlen(optarg) >= 64) {
+                fprintf(stderr, "packettracer: -i: interface name '%s' is too long\n", optarg);
+                return 2;
+            }
+            ifs[o->n_ifaces++] = optarg;
+            break;
+        case 'w':
+            if (!pt_cli_parse_u64("--workers", optarg, 1, PT_LIVE_MAX_WORKERS, &v))
+                return 2;
+            o->workers = (unsigned)v;
+            break;
+        case 'f':
+            o->filter = optarg;
+            break;
+        case 'd':
+            c->datadir = optarg;
+            break;
+        case O_FANOUT:
+            if (!parse_fanout(optarg, &o->fanout))
+                return 2;
+            break;
+        case O_NOPROMISC:
+            o->promisc = false;
+            break;
+        case O_BSIZE:
+            if (!pt_cli_parse_u64("--block-size", optarg, 4096, 1u << 30, &v))
+                return 2;
+            if (v % 4096) {
+                fprintf(stderr, "packettracer: --block-size: %s is not a multiple of 4096\n",
+                        optarg);
+                return 2;
+            }
+            o->block_size = (uint32_t)v;
+            break;
+        case O_BCOUNT:
+            if (!pt_cli_parse_u64("--block-count", optarg, 1, 65536, &v))
+                return 2;
+            o->block_count = (uint32_t)v;
+            break;
+        case O_PIN:
+            o->cpu_pin = true;
+            break;
+        case O_DURATION:
+            if (!pt_cli_parse_u64("--duration", optarg, 1, 100ull * 365 * 86400, &v))
+                return 2;
+            o->duration_ns = v * 1000000000ull;
+            break;
+        case 'q':
+            c->quiet = true;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return 0;
+        default:
+            run_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "packettracer run: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (o->n_ifaces == 0) {
+        fputs("packettracer run: no interface given (-i IF)\n", stderr);
+        run_usage(stderr);
+        return 2;
+    }
+    o->ifaces = ifs;
+    return -1;
+}
+
+int pt_cli_run(int argc, char **argv)
+{
+    static struct pt_live_result res;
+    const char *ifs[PT_MAX_IFACES];
+    struct pt_live_opts o = {.workers = 1, .promisc = true, .fanout = PT_FANOUT_HASH};
+    struct run_ctx c = {.datadir = DEFAULT_DATADIR, .res = &res};
+    char path[4200];
+    struct sigaction sa;
+    int rc;
+
+    pt_flow_config_default(&o.flow);
+    if ((rc = parse_run_opts(argc, argv, &o, &c, ifs)) >= 0)
+        return rc;
+    c.workers = o.workers;
+    if ((rc = make_dirs(c.datadir)) < 0) {
+        fprintf(stderr, "packettracer: data directory %s: %s\n", c.datadir, pt_strerror(rc));
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/flows.json", c.datadir);
+    if (!(c.out = fopen(path, "a"))) {
+        fprintf(stderr, "packettracer: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    setvbuf(c.out, NULL, _IOFBF, 1 << 20);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    o.stop = &stop_flag;
+    o.emit = on_emit;
+    o.emit_arg = &c;
+    o.status = on_status;
+    o.status_arg = &c;
+    o.ready = on_ready;
+    o.ready_arg = &c;
+    rc = pt_live_run(&o, &res);
+    if (fflush(c.out) != 0 && !c.err)
+        c.err = -errno;
+    if (fclose(c.out) != 0 && !c.err)
+        c.err = -errno;
+    if (c.pidpath[0])
+        unlink(c.pidpath);
+    if (rc < 0) {
+        fprintf(stderr, "packettracer: %s\n", res.msg[0] ? res.msg : pt_strerror(rc));
+        return rc == PT_E_BADARG ? 2 : 1;
+    }
+    if (c.err) {
+        fprintf(stderr, "packettracer: error writing %s: %s\n", path, pt_strerror(c.err));
+        return 1;
+    }
+    return 0;
+}
