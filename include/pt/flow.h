@@ -63,10 +63,13 @@ bool pt_flow_key_make(struct pt_flow_key *key, const struct pt_l3 *l3, bool *swa
  * 0x6d5a pattern, so the raw tuple hashes the same either way too). Input:
  * addr[0], addr[1], port[0], port[1], proto << 8 | ver, vlan[0], vlan[1], as
  * big-endian 16-bit words; for a key without VLANs it equals
- * pt_flow_hash_tuple() of the key's fields. Picks the shard (hash % shards).
- * The symmetric Toeplitz hash depends only on the XOR of the input's 16-bit
- * words (2^16 values), too few to index a million flows, so cds_lfht buckets
- * use a separate 64-bit hash of the normalised key. Thread: any. */
+ * pt_flow_hash_tuple() of the key's fields. It is what a NIC's symmetric
+ * RSS computes, and the offline reader dispatches frames to workers with it.
+ * The table does not use it: the symmetric Toeplitz hash depends only on the
+ * XOR of the input's 16-bit words (2^16 values), too few to spread a million
+ * flows, so the table hashes the normalised key (symmetric because the key
+ * is) with one 64-bit hash whose high half picks the shard and whose low end
+ * picks the cds_lfht bucket. Thread: any. */
 uint32_t pt_flow_hash(const struct pt_flow_key *key);
 
 /* The same hash over a raw, not normalised tuple (src, dst, sport, dport),

@@ -110,7 +110,8 @@ int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, siz
     struct tpacket_req3 req;
     struct sockaddr_ll sll;
     struct packet_mreq mr;
-    int v3 = TPACKET_V3, fanout, rc = 0;
+    int v3 = TPACKET_V3, rc = 0;
+    uint32_t fanout; /* PACKET_FANOUT takes an int; the kernel reads the same 32 bits */
 
     memset(r, 0, sizeof *r);
     r->fd = socket(AF_PACKET, SOCK_RAW, 0);
@@ -156,9 +157,11 @@ int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, siz
         if ((rc = setopt(r->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr)) < 0)
             FAIL("PACKET_ADD_MEMBERSHIP promiscuous");
     }
-    fanout = (int)o->fanout_id | (int)o->fanout_type << 16;
+    /* id in the low 16 bits, type and flags above: unsigned, the defrag flag
+     * (0x8000) reaches bit 31 */
+    fanout = (uint32_t)o->fanout_id | (uint32_t)o->fanout_type << 16;
     if (o->fanout_id == 0)
-        fanout |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
+        fanout |= (uint32_t)PACKET_FANOUT_FLAG_UNIQUEID << 16;
     if ((rc = setopt(r->fd, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof fanout)) < 0)
         FAIL("PACKET_FANOUT");
     r->fanout_id = o->fanout_id;

@@ -13,6 +13,7 @@
  * printf) and hand it to stdio with one fwrite; only a record longer than
  * the buffer (very long interface names) takes several writes. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -57,6 +58,23 @@ static void base64(char *out, const uint8_t *in, size_t n)
     out[o] = '\0';
 }
 
+/* SHA-1, fetched from OpenSSL's provider once: EVP_sha1() makes OpenSSL 3
+ * look the algorithm up again on every digest, which was most of the cost
+ * of a Community ID. NULL if OpenSSL has no SHA-1 (then no community_id). */
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha1_md;
+
+static void sha1_fetch(void)
+{
+    sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+static const EVP_MD *sha1(void)
+{
+    pthread_once(&sha1_once, sha1_fetch);
+    return sha1_md;
+}
+
 void pt_flow_community_id(char out[36], uint16_t seed, uint8_t ver, uint8_t proto,
                           const uint8_t saddr[16], const uint8_t daddr[16], uint16_t sport,
                           uint16_t dport, bool with_ports, bool one_way)
@@ -89,7 +107,7 @@ void pt_flow_community_id(char out[36], uint16_t seed, uint8_t ver, uint8_t prot
         buf[n++] = (uint8_t)(dport >> 8);
         buf[n++] = (uint8_t)dport;
     }
-    if (!EVP_Digest(buf, n, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20) {
+    if (!sha1() || !EVP_Digest(buf, n, md, &mdlen, sha1(), NULL) || mdlen != 20) {
         out[0] = '\0';
         return;
     }

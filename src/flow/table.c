@@ -359,6 +359,14 @@ static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, ui
     return -1;
 }
 
+/* The shard of a flow: the high half of its table hash, so the shard and
+ * the bucket (cds_lfht indexes by the low, bit-reversed end) use different
+ * bits of one hash. */
+static inline unsigned flow_shard(const struct pt_flow_table *t, uint64_t h)
+{
+    return (unsigned)((h >> 32) % t->cfg.shards);
+}
+
 /* Why live flow @f (locked) is over for a packet of key side @side at @ts
  * (DESIGN 5), or -1 to account the packet to it. */
 static int flow_over_on_arrival(const struct pt_flow_table *t, const struct pt_flow *f,
@@ -381,8 +389,8 @@ static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_k
                                 const struct pt_l3 *l3, unsigned side, uint64_t ts)
 {
     struct pt_flow_table *t = w->t;
-    struct cds_lfht *ht = t->shard[pt_flow_hash(key) % t->cfg.shards];
     unsigned long h = (unsigned long)flow_key_hash64(key);
+    struct cds_lfht *ht = t->shard[flow_shard(t, h)];
     struct cds_lfht_iter it;
     struct cds_lfht_node *n;
     struct pt_flow *f;
