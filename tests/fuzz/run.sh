@@ -1,9 +1,10 @@
 #!/bin/sh
 # run.sh SECONDS TESTDATA BIN... - time-boxed libFuzzer runs (make fuzz).
 #
-# Builds a seed corpus per target under build/fuzz/corpus-<name>/ from every
-# packet of every capture in TESTDATA/pcap (tests/fuzz/seed.c: 2-byte link
-# type + frame), then runs each BIN for SECONDS. Exits non-zero when a
+# Builds a seed corpus per target under build/fuzz/corpus-<name>/: for
+# fuzz_reader, every capture file in TESTDATA/pcap under 64 KiB, whole; for
+# the others, every packet of every capture (tests/fuzz/seed.c: 2-byte link
+# type + frame). Then runs each BIN for SECONDS. Exits non-zero when a
 # fuzzer finds a crash (its reproducer is left as build/fuzz/<name>-crash-*).
 set -eu
 [ $# -ge 3 ] || { echo "usage: $0 SECONDS TESTDATA BIN..." >&2; exit 2; }
@@ -20,8 +21,13 @@ for bin in "$@"; do
     name=$(basename "$bin")
     corpus="$out/corpus-$name"
     mkdir -p "$corpus"
-    find "$data/pcap" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0 |
-        xargs -0 "$out/seed" "$corpus"
+    if [ "$name" = fuzz_reader ]; then
+        find "$data/pcap" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -size -64k \
+            -exec cp {} "$corpus/" \;
+    else
+        find "$data/pcap" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0 |
+            xargs -0 "$out/seed" "$corpus"
+    fi
     echo "fuzz: $name for ${secs}s on $(ls "$corpus" | wc -l) seeds"
     if ! "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/$name-" "$corpus"; then
