@@ -88,6 +88,11 @@ int pt_reader_next(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, si
  * the file name (classic pcap, one interface). Borrowed until the next call. */
 const char *pt_reader_ifname(struct pt_reader *r, unsigned ifidx);
 
+/* True when every record's data stays valid until pt_reader_close(), not
+ * just until the next call (a mapped classic pcap file): the offline
+ * pipeline then hands workers pointers instead of copies. */
+bool pt_reader_data_stable(const struct pt_reader *r);
+
 void pt_reader_close(struct pt_reader *r);
 
 /* ---- offline pipeline (`packettracer read`) ---- */

@@ -15,7 +15,10 @@
  *    connection, both directions, goes to one worker, in file order, as
  *    PACKET_FANOUT_HASH does live), and hands full blocks over through a
  *    mutex/condvar queue: one lock per block, never per packet. A worker
- *    waiting for a block is offline for RCU.
+ *    waiting for a block is offline for RCU. When the file is mapped, a
+ *    record in a block is only a descriptor pointing into the mapping (no
+ *    copy); the reader then waits for the workers (barrier) before it
+ *    unmaps the file.
  * 3. Time: the clock is the highest packet timestamp read so far. Each time
  *    it passes a whole second, the reader hands over partial blocks, waits
  *    until every worker has finished every block (a barrier), and expires
@@ -42,16 +45,22 @@
 #define MAX_FILE_IFS 256 /* interfaces of one file with a slot map; later ones are merged */
 #define IF_MERGED    0x7fff
 
+/* A record in a block: the frame follows the header, or, when the reader's
+ * data stays valid until it closes (a mapped file), @ext points at it and
+ * nothing is copied. */
 struct rec_hdr {
     uint64_t ts_ns;
+    const uint8_t *ext;
     uint32_t caplen, wirelen;
     int32_t linktype;
     uint16_t iface;
     uint16_t pad;
 };
 
+#define BLK_MAX_RECS 4096 /* per block: keeps workers within a few MiB of the reader */
+
 struct blk {
-    uint32_t used;
+    uint32_t used, nrec;
     _Alignas(8) uint8_t data[BLK_SIZE]; /* records start 8-byte aligned */
 };
 
@@ -174,10 +183,10 @@ static void walk_block(struct pt_worker *w, const struct blk *b)
 
     for (uint32_t off = 0; off < b->used;) {
         const struct rec_hdr *h = (const void *)(b->data + off);
-        pkt_input(&p, b->data + off + sizeof *h, h->caplen, h->wirelen, h->ts_ns, h->linktype,
-                  h->iface);
+        pkt_input(&p, h->ext ? h->ext : b->data + off + sizeof *h, h->caplen, h->wirelen, h->ts_ns,
+                  h->linktype, h->iface);
         pt_worker_packet(w, &p);
-        off += (uint32_t)((sizeof *h + h->caplen + 7u) & ~7u);
+        off += (uint32_t)((sizeof *h + (h->ext ? 0 : h->caplen) + 7u) & ~7u);
     }
     pt_worker_block_done(w);
 }
@@ -208,7 +217,7 @@ static void *worker_main(void *arg)
         walk_block(t->w, b);
 
         pthread_mutex_lock(&t->mu);
-        b->used = 0;
+        b->used = b->nrec = 0;
         t->free[t->nfree++] = b;
         t->done++;
         pthread_cond_broadcast(&t->cv);
@@ -267,28 +276,30 @@ static unsigned pick_worker(struct run *r, const struct pt_reader_rec *rec, uint
     return pt_flow_hash(&key) % r->nw;
 }
 
-static void dispatch(struct run *r, const struct pt_reader_rec *rec, uint16_t iface)
+static void dispatch(struct run *r, const struct pt_reader_rec *rec, uint16_t iface, bool stable)
 {
     struct wthread *t = &r->wt[pick_worker(r, rec, iface)];
-    size_t need = (sizeof(struct rec_hdr) + rec->caplen + 7u) & ~(size_t)7u;
-    uint32_t caplen = rec->caplen;
+    uint32_t caplen = rec->caplen, copy = stable ? 0 : caplen;
+    size_t need = (sizeof(struct rec_hdr) + copy + 7u) & ~(size_t)7u;
     struct rec_hdr *h;
 
     if (need > BLK_SIZE) { /* a record larger than a block: keep what fits */
-        caplen = BLK_SIZE - sizeof *h;
+        caplen = copy = BLK_SIZE - sizeof *h;
         need = BLK_SIZE;
     }
-    if (t->cur->used + need > BLK_SIZE)
+    if (t->cur->used + need > BLK_SIZE || t->cur->nrec == BLK_MAX_RECS)
         push_block(t);
     h = (void *)(t->cur->data + t->cur->used);
     h->ts_ns = rec->ts_ns;
+    h->ext = stable ? rec->data : NULL;
     h->caplen = caplen;
     h->wirelen = rec->wirelen;
     h->linktype = rec->linktype;
     h->iface = iface;
     h->pad = 0;
-    memcpy(h + 1, rec->data, caplen);
+    memcpy(h + 1, rec->data, copy);
     t->cur->used += (uint32_t)need;
+    t->cur->nrec++;
 }
 
 static int start_workers(struct run *r)
@@ -307,7 +318,7 @@ static int start_workers(struct run *r)
         for (unsigned b = 0; b < NBLK; b++) {
             if (!(t->all[b] = malloc(sizeof(struct blk))))
                 return -ENOMEM;
-            t->all[b]->used = 0;
+            t->all[b]->used = t->all[b]->nrec = 0;
             t->free[t->nfree++] = t->all[b];
         }
         t->cur = t->free[--t->nfree];
@@ -367,12 +378,14 @@ static int read_file(struct run *r, const char *path, struct pt_worker *solo, ui
     int16_t ifmap[MAX_FILE_IFS];
     char msg[256];
     struct pt_reader *rd;
+    bool stable;
     int err = 0, rc;
 
     rd = pt_reader_open(path, &err, msg, sizeof msg);
     if (!rd)
         goto fail;
     memset(ifmap, -1, sizeof ifmap);
+    stable = pt_reader_data_stable(rd);
     while ((rc = pt_reader_next(rd, &rec, msg, sizeof msg)) == 1) {
         unsigned fi = rec.ifidx < MAX_FILE_IFS ? rec.ifidx : MAX_FILE_IFS - 1;
         uint16_t iface;
@@ -394,9 +407,11 @@ static int read_file(struct run *r, const char *path, struct pt_worker *solo, ui
             if (++*nrec % BATCH == 0)
                 pt_worker_block_done(solo);
         } else {
-            dispatch(r, &rec, iface);
+            dispatch(r, &rec, iface, stable);
         }
     }
+    if (stable && !solo)
+        barrier(r); /* workers hold pointers into the mapping until then */
     pt_reader_close(rd);
     if (rc == 0)
         return 0;

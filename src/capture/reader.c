@@ -510,6 +510,13 @@ const char *pt_reader_ifname(struct pt_reader *r, unsigned ifidx)
     return r->ifname;
 }
 
+bool pt_reader_data_stable(const struct pt_reader *r)
+{
+    /* Pages dropped behind the cursor (MADV_DONTNEED on a private, read-only
+     * file mapping) fault back in from the file on access: still valid. */
+    return r->map != NULL;
+}
+
 void pt_reader_close(struct pt_reader *r)
 {
     if (!r)

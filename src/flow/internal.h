@@ -139,6 +139,7 @@ struct pt_flow_table {
     uint64_t removed;         /* remover only (read with __atomic by count()) */
     uint64_t evicted;         /* remover only, idem */
     unsigned sweep_next;      /* remover only: first shard of the next sweep */
+    uint64_t min_timeout_ns;  /* shortest idle timeout or close delay (immutable) */
 };
 
 /* key.c */

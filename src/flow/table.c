@@ -117,6 +117,11 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
     if (!(t = calloc(1, sizeof *t)))
         goto err_out;
     t->cfg = *cfg;
+    t->min_timeout_ns = cfg->close_delay_ns;
+    uint64_t idle[] = {cfg->idle_tcp_ns, cfg->idle_udp_ns, cfg->idle_icmp_ns, cfg->idle_other_ns};
+    for (i = 0; i < PT_ARRAY_LEN(idle); i++)
+        if (idle[i] < t->min_timeout_ns)
+            t->min_timeout_ns = idle[i];
     if (!(t->shard = calloc(cfg->shards, sizeof *t->shard)))
         goto err_table;
     if (!(t->w = aligned_alloc(PT_CACHELINE, sizeof *t->w * cfg->workers)))
@@ -376,7 +381,17 @@ static int flow_over_on_arrival(const struct pt_flow_table *t, const struct pt_f
 
     if (f->pkts[0] + f->pkts[1] == 0)
         return -1;
-    why = flow_ended(t, f, ts);
+    /* Most packets come well inside every timeout: before the shortest idle
+     * or close timeout has passed, only the active split (and a new SYN) can
+     * end the flow. The counter and sequence-wrap splits are left to the
+     * sweep, which looks at every flow every few seconds, long before they
+     * matter. */
+    if (likely(ts < f->last_ns + t->min_timeout_ns &&
+               (!t->cfg.active_ns || ts < f->first_ns + t->cfg.active_ns) &&
+               f->pkts[0] < (1u << 30) && f->pkts[1] < (1u << 30)))
+        why = -1;
+    else
+        why = flow_ended(t, f, ts);
     if (why < 0 && l3->proto == 6 && flow_tcp_is_reuse(f, side, l3))
         why = PT_FLOW_END_CLOSED;
     return why;

@@ -519,3 +519,19 @@ Test(flow_table, sweep_rotates_through_the_shards)
     cr_assert_eq(total, 200, "eight calls cover every shard");
     cr_assert_eq(pt_flow_table_count(t), 0);
 }
+
+/* An idle timeout shorter than the close delay still ends a flow on arrival
+ * (the per-packet fast path must use the shortest timeout). */
+Test(flow_table, short_idle_timeout_ends_on_arrival)
+{
+    uint8_t a[16], b[16];
+    v4(a, 10, 7, 0, 1);
+    v4(b, 10, 7, 0, 2);
+    open_table(100, PT_FLOW_FULL_REFUSE, SEC); /* UDP idle 1 s; close delay stays 5 s */
+    udp(1 * SEC, a, 1000, b, 53, 20);
+    udp(2 * SEC + 500, a, 1000, b, 53, 20);
+    cr_assert_eq(PT_CNT_GET(pt_flow_worker_stats(w)->flows_restarted), 1);
+    cr_assert_eq(pt_flow_table_expire(t, 0, true, collect, &recs), 2);
+    cr_assert_eq(recs.r[0].orig_pkts + recs.r[1].orig_pkts, 2);
+    cr_assert_eq(recs.r[0].orig_pkts, 1);
+}
