@@ -166,6 +166,7 @@ void pt_flow_table_destroy(struct pt_flow_table *t)
     if (!t)
         return;
     rcu_barrier(); /* every pending call_rcu has pushed its flow home */
+    PT_TSAN_ACQUIRE(t);
     for (unsigned i = 0; i < t->cfg.shards; i++)
         cds_lfht_destroy(t->shard[i], NULL);
     for (unsigned i = 0; i < t->cfg.workers; i++)
@@ -229,6 +230,7 @@ static void flow_free_cb(struct rcu_head *h)
         f->node.next = (struct cds_lfht_node *)old;
     while (!__atomic_compare_exchange_n(&w->ret_head, &old, f, true, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED));
+    PT_TSAN_RELEASE(w->t); /* rcu_barrier() in destroy waits for this */
 }
 
 /* ---- per packet ------------------------------------------------------------ */
