@@ -109,6 +109,7 @@ struct pt_offline_opts {
 struct pt_offline_result {
     uint64_t frames, bytes;           /* records read from the files */
     uint64_t flows;                   /* flow records emitted */
+    uint64_t flows_evicted;           /* of those, evicted early (--full-policy evict) */
     struct pt_decode_stats decode;    /* summed over workers */
     struct pt_flow_worker_stats flow; /* summed over workers (lock_spins included) */
     struct pt_iface_table ifaces;

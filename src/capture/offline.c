@@ -488,6 +488,7 @@ out:
     }
     if (r.nw > 1)
         rcu_thread_online();
+    res->flows_evicted = pt_flow_table_evicted(r.ft);
     pt_flow_table_destroy(r.ft);
     rcu_unregister_thread();
     free(r.recs.v);

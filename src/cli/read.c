@@ -83,6 +83,7 @@ static void print_summary(const struct pt_offline_result *res, double secs)
     fprintf(stderr, "flows: %llu\n", (unsigned long long)res->flows);
     fprintf(stderr, "flows_refused_table_full: %llu (packets %llu)\n",
             (unsigned long long)res->flow.full_flows, (unsigned long long)res->flow.full_pkts);
+    fprintf(stderr, "flows_evicted: %llu\n", (unsigned long long)res->flows_evicted);
     fprintf(stderr, "flows_ended_on_arrival: %llu\n",
             (unsigned long long)res->flow.flows_restarted);
     fprintf(stderr, "frames_without_ip: %llu\n", (unsigned long long)res->flow.no_flow_pkts);
