@@ -210,4 +210,86 @@ struct pt_live_result {
  * the calling thread. */
 int pt_live_run(const struct pt_live_opts *opts, struct pt_live_result *res);
 
+/* ---- interface facts (`packettracer ifaces`, warnings at `run` start) ----
+ *
+ * State, counters and MTU come from rtnetlink (libnl-route link cache); speed
+ * and offloads from the ethtool ioctl (SIOCETHTOOL). Everything is read in
+ * the network namespace of the calling *thread* (setns(2) is per thread). */
+
+/* Operational state (RFC 2863), the kernel's IF_OPER_* values. */
+enum pt_iface_oper {
+    PT_IFACE_OPER_UNKNOWN = 0,
+    PT_IFACE_OPER_NOTPRESENT = 1,
+    PT_IFACE_OPER_DOWN = 2,
+    PT_IFACE_OPER_LOWERLAYERDOWN = 3,
+    PT_IFACE_OPER_TESTING = 4,
+    PT_IFACE_OPER_DORMANT = 5,
+    PT_IFACE_OPER_UP = 6,
+};
+
+/* One interface, as seen at the time of the call (a snapshot). */
+struct pt_iface_info {
+    char name[64];
+    int index;               /* ifindex */
+    bool admin_up;           /* IFF_UP: set by `ip link set IF up` */
+    bool carrier;            /* IFF_LOWER_UP: a link partner is there */
+    enum pt_iface_oper oper; /* operstate */
+    uint32_t mtu;
+    uint8_t mac[6];      /* valid when mac_len == 6 */
+    unsigned mac_len;    /* 0: no link-layer address (lo, tun) */
+    int64_t speed_mbps;  /* ethtool link speed, Mb/s; -1 when unknown (link down,
+                          * no ethtool support). Note: veth reports 10000. */
+    uint64_t rx_packets; /* frames received by the interface (rtnl stats64) */
+    uint64_t rx_bytes;
+    uint64_t rx_dropped; /* dropped by the interface/stack, not by a capture ring */
+    uint64_t rx_errors;
+};
+
+/* List every interface of the calling thread's network namespace, by
+ * ascending ifindex. On success *@out is a malloc'd array of *@n entries,
+ * owned by the caller (free() it); *@out is NULL when *@n is 0.
+ * Returns 0, -ENOMEM, -EPERM, or -EIO (netlink failure).
+ * Thread: any; opens its own netlink and ioctl sockets. Not for the
+ * per-packet path (several syscalls per interface). */
+int pt_iface_list(struct pt_iface_info **out, unsigned *n);
+
+/* Facts of one interface @name into @info (caller storage).
+ * Returns 0, -ENODEV (no such interface), or as pt_iface_list(). Thread: any. */
+int pt_iface_get(const char *name, struct pt_iface_info *info);
+
+/* Name of @oper ("up", "down", "lowerlayerdown", ...). Static; never NULL. */
+const char *pt_iface_oper_name(enum pt_iface_oper oper);
+
+/* Offloads that merge or build large frames, so that a capture sees one
+ * "super-frame" where the wire carried several: per-packet counts, sizes
+ * and timing are wrong. */
+enum pt_iface_offload {
+    PT_OFFLOAD_GRO = 1u << 0,    /* generic-receive-offload (software, on receive) */
+    PT_OFFLOAD_LRO = 1u << 1,    /* large-receive-offload (NIC, on receive) */
+    PT_OFFLOAD_GRO_HW = 1u << 2, /* rx-gro-hw (NIC, on receive) */
+    PT_OFFLOAD_GSO = 1u << 3,    /* generic-segmentation-offload (locally sent frames) */
+    PT_OFFLOAD_TSO = 1u << 4,    /* tcp-segmentation-offload (locally sent frames) */
+};
+#define PT_OFFLOAD_ALL 0x1fu
+
+/* ethtool's short name of one offload bit ("gro", "lro", "rx-gro-hw", "gso",
+ * "tso": what `ethtool -K IF NAME off` takes). Static; "?" for others. */
+const char *pt_iface_offload_name(unsigned bit);
+
+/* Which PT_OFFLOAD_* are on for @ifname: *@on is their OR; *@fixed (when
+ * @fixed is not NULL) the subset the driver does not let anyone turn off
+ * ("[fixed]" in `ethtool -k`). An offload the driver does not know (veth
+ * has no rx-gro-hw) counts as off. On error both are 0.
+ * Returns 0, -ENODEV (no such interface), -EPERM, or another negative errno
+ * from socket(2)/ioctl(2). Thread: any. */
+int pt_iface_offloads(const char *ifname, unsigned *on, unsigned *fixed);
+
+/* Log one PT_LOG_WARN line per PT_OFFLOAD_* that is on for @ifname, naming
+ * the interface, the offload and the command that turns it off
+ * (tuning/tune-capture-iface.sh, or ethtool -K), or that the driver keeps
+ * it on when it is fixed. Logs one warning when the offloads cannot be read,
+ * none for an interface that does not exist (capture setup reports that).
+ * Thread: any; meant for `run` start. */
+void pt_iface_warn_offloads(const char *ifname);
+
 #endif

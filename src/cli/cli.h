@@ -8,6 +8,7 @@
 /* Each returns the process exit status: 0 ok, 1 runtime/input error, 2 usage. */
 int pt_cli_read(int argc, char **argv);
 int pt_cli_run(int argc, char **argv);
+int pt_cli_ifaces(int argc, char **argv);
 
 /* Parse an unsigned decimal in [min, max]; false with a message on stderr
  * naming @opt when @s is not one. */

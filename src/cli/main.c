@@ -16,6 +16,7 @@ static void usage(FILE *out)
           "commands:\n"
           "  read FILE...   decode capture files (pcap, pcapng) and print flow records\n"
           "  run -i IF...   capture live from interfaces, write flow records to DATADIR\n"
+          "  ifaces         list interfaces: state, MTU, MAC, speed, RX counters, offloads\n"
           "  version        print the version\n"
           "\n"
           "`packettracer <command> --help` describes a command's options.\n",
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
         return pt_cli_read(argc - 1, argv + 1);
     if (strcmp(argv[1], "run") == 0)
         return pt_cli_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ifaces") == 0)
+        return pt_cli_ifaces(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("packettracer %s\n", PT_VERSION);
         return 0;

@@ -1,13 +1,17 @@
 /* run.c - `packettracer run -i IF ...`: the live sensor.
  *
- * DESIGN: parse options into a pt_live_opts, create the data directory and
- * open DATADIR/flows.json (JSON lines, appended), then hand over to
- * pt_live_run(). Its callbacks run on this thread: flow records are written
- * as they finish; once a second the file is flushed and, unless -q, one
- * status line goes to stderr; the final call prints the per-interface and
- * per-worker statistics. When every socket is in place, DATADIR/run.pid is
- * written (the readiness signal scripts and tests wait for) and, unless -q,
- * "capturing on ..." is printed. SIGINT/SIGTERM only set a flag. */
+ * DESIGN: build the run's config once (config.c: defaults, then the YAML
+ * file of -c FILE or, when it exists, /etc/packettracer/packettracer.yaml,
+ * then the command line, which wins), log each setting unless -q, and from
+ * then on read it through a const pointer. Create the data directory and
+ * open DATADIR/flows.json (JSON lines, appended), then hand the config's
+ * pt_live_opts (a copy, callbacks added) to pt_live_run(). Its callbacks run
+ * on this thread: flow records are written as they finish; once a second the
+ * file is flushed and, unless -q, one status line goes to stderr; the final
+ * call prints the per-interface and per-worker statistics. When every socket
+ * is in place, DATADIR/run.pid is written (the readiness signal scripts and
+ * tests wait for) and, unless -q, "capturing on ..." is printed.
+ * SIGINT/SIGTERM only set a flag. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,9 +22,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "pt/capture.h"
-
-#define DEFAULT_DATADIR "/var/lib/packettracer"
 
 static int stop_flag;
 
@@ -45,24 +48,27 @@ struct run_ctx {
 
 static void run_usage(FILE *out)
 {
-    fputs("usage: packettracer run -i IF [-i IF ...] [options]\n"
+    fputs("usage: packettracer run [-c FILE] -i IF [-i IF ...] [options]\n"
           "\n"
           "Capture from network interfaces (TPACKET_V3 rings, PACKET_FANOUT workers) and\n"
           "write one record per flow to DATADIR/flows.json (JSON lines, appended).\n"
           "Needs CAP_NET_RAW. Stops on SIGINT/SIGTERM (or after --duration), flushing\n"
           "every flow.\n"
           "\n"
+          "  -c, --config FILE        YAML settings (default " PT_CONFIG_DEFAULT_PATH ",\n"
+          "                           read if present); options below override it\n"
           "  -i, --interface IF       capture from IF (repeat for several, up to 32)\n"
           "  -w, --workers N          capture workers per interface, 1..64 (default 1)\n"
           "  -f, --filter BPF         libpcap filter expression applied in the kernel\n"
-          "  -d, --datadir DIR        data directory (default " DEFAULT_DATADIR ")\n"
+          "  -d, --datadir DIR        data directory (default /var/lib/packettracer)\n"
           "      --fanout MODE        hash (default, by flow, fragments reassembled),\n"
           "                           lb (round robin), cpu, qm (NIC queue)\n"
           "      --no-promisc         do not put the interfaces in promiscuous mode\n"
-          "      --block-size BYTES   ring block size, a multiple of 4096 (default 1048576)\n"
+          "      --block-size BYTES   ring block size, a multiple of 4096, K/M/G suffix allowed\n"
+          "                           (default 1M)\n"
           "      --block-count N      ring blocks per worker (default 64)\n"
           "      --cpu-pin            pin worker k to the k-th allowed CPU\n"
-          "      --duration SECONDS   stop by itself after this many seconds\n"
+          "      --duration SECONDS   stop by itself after this long (s/m/h suffix allowed)\n"
           "  -q, --quiet              no status line, no final statistics\n"
           "  -h, --help               this text\n",
           out);
@@ -209,109 +215,74 @@ static void on_status(const struct pt_live_status *st, void *arg)
         print_status(c, st);
 }
 
-static bool parse_fanout(const char *s, enum pt_fanout_mode *m)
-{
-    static const struct {
-        const char *name;
-        enum pt_fanout_mode mode;
-    } t[] = {{"hash", PT_FANOUT_HASH},
-             {"lb", PT_FANOUT_LB},
-             {"cpu", PT_FANOUT_CPU},
-             {"qm", PT_FANOUT_QM}};
+/* Command-line options; each sets one config key (config.c), except -c and -h. */
+enum { O_FANOUT = 256, O_NOPROMISC, O_BSIZE, O_BCOUNT, O_PIN, O_DURATION };
+static const struct option run_lo[] = {
+    {"interface", required_argument, NULL, 'i'},
+    {"workers", required_argument, NULL, 'w'},
+    {"filter", required_argument, NULL, 'f'},
+    {"datadir", required_argument, NULL, 'd'},
+    {"config", required_argument, NULL, 'c'},
+    {"fanout", required_argument, NULL, O_FANOUT},
+    {"no-promisc", no_argument, NULL, O_NOPROMISC},
+    {"block-size", required_argument, NULL, O_BSIZE},
+    {"block-count", required_argument, NULL, O_BCOUNT},
+    {"cpu-pin", no_argument, NULL, O_PIN},
+    {"duration", required_argument, NULL, O_DURATION},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+static const char run_so[] = "i:w:f:d:c:qh";
 
-    for (size_t i = 0; i < PT_ARRAY_LEN(t); i++)
-        if (strcmp(s, t[i].name) == 0) {
-            *m = t[i].mode;
-            return true;
-        }
-    fprintf(stderr, "packettracer: --fanout: unknown mode '%s' (hash, lb, cpu, qm)\n", s);
-    return false;
+/* The config key option @ch sets, and its value (for flags, a constant). */
+static const char *opt_key(int ch, const char **value)
+{
+    switch (ch) {
+    case 'i':
+        return "interfaces";
+    case 'w':
+        return "workers";
+    case 'f':
+        return "filter";
+    case 'd':
+        return "datadir";
+    case O_FANOUT:
+        return "fanout";
+    case O_NOPROMISC:
+        *value = "false";
+        return "promisc";
+    case O_BSIZE:
+        return "block_size";
+    case O_BCOUNT:
+        return "block_count";
+    case O_PIN:
+        *value = "true";
+        return "cpu_pin";
+    case O_DURATION:
+        return "duration";
+    case 'q':
+        *value = "true";
+        return "quiet";
+    }
+    return NULL;
 }
 
-static int parse_run_opts(int argc, char **argv, struct pt_live_opts *o, struct run_ctx *c,
-                          const char **ifs)
+/* Pass 1 over argv: -h, -c FILE, unknown options and stray arguments.
+ * Returns -1 to go on, else the exit status. */
+static int scan_run_opts(int argc, char **argv, const char **cfgpath)
 {
-    enum { O_FANOUT = 256, O_NOPROMISC, O_BSIZE, O_BCOUNT, O_PIN, O_DURATION };
-    static const struct option lo[] = {
-        {"interface", required_argument, NULL, 'i'},
-        {"workers", required_argument, NULL, 'w'},
-        {"filter", required_argument, NULL, 'f'},
-        {"datadir", required_argument, NULL, 'd'},
-        {"fanout", required_argument, NULL, O_FANOUT},
-        {"no-promisc", no_argument, NULL, O_NOPROMISC},
-        {"block-size", required_argument, NULL, O_BSIZE},
-        {"block-count", required_argument, NULL, O_BCOUNT},
-        {"cpu-pin", no_argument, NULL, O_PIN},
-        {"duration", required_argument, NULL, O_DURATION},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    uint64_t v;
     int ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "i:w:f:d:qh", lo, NULL)) != -1) {
-        switch (ch) {
-        case 'i':
-            if (o->n_ifaces >= PT_MAX_IFACES) {
-                fprintf(stderr, "packettracer: -i: at most %d interfaces\n", PT_MAX_IFACES);
-                return 2;
-            }
-            if (strlen(optarg) >= 64) {
-                fprintf(stderr, "packettracer: -i: interface name '%s' is too long\n", optarg);
-                return 2;
-            }
-            ifs[o->n_ifaces++] = optarg;
-            break;
-        case 'w':
-            if (!pt_cli_parse_u64("--workers", optarg, 1, PT_LIVE_MAX_WORKERS, &v))
-                return 2;
-            o->workers = (unsigned)v;
-            break;
-        case 'f':
-            o->filter = optarg;
-            break;
-        case 'd':
-            c->datadir = optarg;
-            break;
-        case O_FANOUT:
-            if (!parse_fanout(optarg, &o->fanout))
-                return 2;
-            break;
-        case O_NOPROMISC:
-            o->promisc = false;
-            break;
-        case O_BSIZE:
-            if (!pt_cli_parse_u64("--block-size", optarg, 4096, 1u << 30, &v))
-                return 2;
-            if (v % 4096) {
-                fprintf(stderr, "packettracer: --block-size: %s is not a multiple of 4096\n",
-                        optarg);
-                return 2;
-            }
-            o->block_size = (uint32_t)v;
-            break;
-        case O_BCOUNT:
-            if (!pt_cli_parse_u64("--block-count", optarg, 1, 65536, &v))
-                return 2;
-            o->block_count = (uint32_t)v;
-            break;
-        case O_PIN:
-            o->cpu_pin = true;
-            break;
-        case O_DURATION:
-            if (!pt_cli_parse_u64("--duration", optarg, 1, 100ull * 365 * 86400, &v))
-                return 2;
-            o->duration_ns = v * 1000000000ull;
-            break;
-        case 'q':
-            c->quiet = true;
-            break;
-        case 'h':
+    while ((ch = getopt_long(argc, argv, run_so, run_lo, NULL)) != -1) {
+        if (ch == 'h') {
             run_usage(stdout);
             return 0;
-        default:
+        }
+        if (ch == 'c')
+            *cfgpath = optarg;
+        else if (ch == '?' || ch == ':') {
             run_usage(stderr);
             return 2;
         }
@@ -320,28 +291,63 @@ static int parse_run_opts(int argc, char **argv, struct pt_live_opts *o, struct 
         fprintf(stderr, "packettracer run: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (o->n_ifaces == 0) {
-        fputs("packettracer run: no interface given (-i IF)\n", stderr);
+    return -1;
+}
+
+/* Build the run's config: defaults, then the file (-c FILE, or the default
+ * file when it exists), then pass 2 over argv. Returns -1 on success, else
+ * the exit status (2: every config error). */
+static int build_config(int argc, char **argv, struct pt_config *cfg)
+{
+    const char *cfgpath = NULL;
+    char msg[4608];
+    int ch, rc;
+
+    if ((rc = scan_run_opts(argc, argv, &cfgpath)) >= 0)
+        return rc;
+    pt_config_init(cfg);
+    rc = pt_config_load(cfgpath ? cfgpath : PT_CONFIG_DEFAULT_PATH, cfg, msg, sizeof msg);
+    if (rc < 0 && !(rc == -ENOENT && !cfgpath)) {
+        fprintf(stderr, "packettracer: config: %s\n", msg);
+        return 2;
+    }
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, run_so, run_lo, NULL)) != -1) {
+        const char *value = optarg;
+        const char *key = opt_key(ch, &value);
+        if (key && pt_config_set(cfg, key, value, msg, sizeof msg) < 0) {
+            fprintf(stderr, "packettracer: %s\n", msg);
+            return 2;
+        }
+    }
+    if (pt_config_finish(cfg, msg, sizeof msg) < 0) {
+        fprintf(stderr, "packettracer run: %s\n", msg);
         run_usage(stderr);
         return 2;
     }
-    o->ifaces = ifs;
     return -1;
 }
 
 int pt_cli_run(int argc, char **argv)
 {
     static struct pt_live_result res;
-    const char *ifs[PT_MAX_IFACES];
-    struct pt_live_opts o = {.workers = 1, .promisc = true, .fanout = PT_FANOUT_HASH};
-    struct run_ctx c = {.datadir = DEFAULT_DATADIR, .res = &res};
+    static struct pt_config cfgbuf; /* built once, then read through cfg only */
+    const struct pt_config *cfg = &cfgbuf;
+    struct pt_live_opts o;
+    struct run_ctx c = {.res = &res};
     char path[4200];
     struct sigaction sa;
     int rc;
 
-    pt_flow_config_default(&o.flow);
-    if ((rc = parse_run_opts(argc, argv, &o, &c, ifs)) >= 0)
+    if ((rc = build_config(argc, argv, &cfgbuf)) >= 0)
         return rc;
+    if (!cfg->quiet)
+        pt_config_log(cfg);
+    o = cfg->live;                            /* borrows cfg's interface names and filter */
+    for (unsigned i = 0; i < o.n_ifaces; i++) /* merged frames break per-packet counts */
+        pt_iface_warn_offloads(o.ifaces[i]);
+    c.datadir = cfg->datadir;
+    c.quiet = cfg->quiet;
     c.workers = o.workers;
     if ((rc = make_dirs(c.datadir)) < 0) {
         fprintf(stderr, "packettracer: data directory %s: %s\n", c.datadir, pt_strerror(rc));
