@@ -106,6 +106,10 @@ bench: $(BIN)
 	bench/offline/run.sh $(abspath $(BIN))
 
 demo: $(BIN)
+	bash deploy/demo-live.sh $(abspath $(BIN)) $(TESTDATA)
+
+.PHONY: demo-offline
+demo-offline: $(BIN)
 	$(BIN) read --format json $(TESTDATA)/pcap/mixed/zeek_wikipedia.pcap
 
 expected:

@@ -6,8 +6,9 @@
 #       mixed.pcap          gen                        (>= 2,000,000 packets, >= 200,000 flows)
 #       held-N.pcap         gen --flows-held N         (N one-packet UDP flows within 1 s)
 #       held-SMALL.pcap     gen --flows-held SMALL     (baseline for the memory figure)
-#  2. Throughput on mixed.pcap (page cache warmed first), best of RUNS runs each, wall time and
-#     user+sys CPU measured separately (best of each):
+#  2. Throughput on mixed.pcap (page cache warmed first), in RUNS rounds that run each tool
+#     once (so the shared machine's busy spells fall on all of them alike); best of the rounds,
+#     wall time and user+sys CPU measured separately (best of each); ndpiReader NDPI_RUNS times:
 #       PT_BIN read --format csv F > /dev/null        (--workers 1 and --workers 2)
 #       tcpdump -r F -w /dev/null                     (parse + copy: a floor for file reading)
 #       ndpiReader -i F -q                            (flow table + DPI; "skipped" if absent)
@@ -16,7 +17,7 @@
 #     `peak_rss_bytes:` line of read's summary (getrusage ru_maxrss), or, if the line is missing,
 #     GNU time's %M. bytes/flow = (peak(N) - peak(SMALL)) / (N - SMALL). ndpiReader the same way.
 #
-# Environment: RUNS (3), HELD (1000000), SMALL (1000), PT_READ_ARGS (extra args for read).
+# Environment: RUNS (5), NDPI_RUNS (2), HELD (1000000), SMALL (1000), PT_READ_ARGS (extra args for read).
 # Deterministic inputs; the timings are of course not. Nothing here runs in `make test`.
 set -u
 
@@ -27,7 +28,8 @@ fi
 PT_BIN=$1
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$HERE/out
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
+NDPI_RUNS=${NDPI_RUNS:-2}
 HELD=${HELD:-1000000}
 SMALL=${SMALL:-1000}
 PT_READ_ARGS=${PT_READ_ARGS:-}
@@ -68,67 +70,72 @@ trap 'rm -rf "$TMP"' EXIT
 HAVE_GNU_TIME=0
 /usr/bin/time -f %e true >/dev/null 2>&1 && HAVE_GNU_TIME=1
 
-# measure NAME CMD...: run RUNS times (stdout to /dev/null, stderr kept in $TMP/NAME.err);
-# sets BEST_WALL, BEST_CPU (seconds), RC (status of the last run), PEAK_KB (GNU time %M, max).
-measure() {
-    local name=$1 i w u s kb
+# once NAME CMD...: run CMD once (stdout to /dev/null, stderr kept in $TMP/NAME.err) and keep
+# the best wall time and the best user+sys CPU seen so far for NAME in BEST_WALL[NAME] and
+# BEST_CPU[NAME]; RC[NAME] is the status of the last run (a failed run leaves the bests alone).
+declare -A BEST_WALL BEST_CPU RC
+once() {
+    local name=$1 w u s kb cpu
     shift
-    BEST_WALL="" BEST_CPU="" RC=0 PEAK_KB=0
-    for ((i = 0; i < RUNS; i++)); do
-        if [ $HAVE_GNU_TIME = 1 ]; then
-            /usr/bin/time -o "$TMP/t" -f '%e %U %S %M' "$@" >/dev/null 2>"$TMP/$name.err"
-            RC=$?
-            read -r w u s kb <"$TMP/t"
-        else
-            local TIMEFORMAT='%R %U %S'
-            { time "$@" >/dev/null 2>"$TMP/$name.err"; } 2>"$TMP/t"
-            RC=$?
-            read -r w u s <"$TMP/t"
-            kb=0
-        fi
-        [ "$RC" -ne 0 ] && return
-        local cpu
-        cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
-        if [ -z "$BEST_WALL" ] || awk -v a="$w" -v b="$BEST_WALL" 'BEGIN { exit !(a < b) }'; then
-            BEST_WALL=$w
-        fi
-        if [ -z "$BEST_CPU" ] || awk -v a="$cpu" -v b="$BEST_CPU" 'BEGIN { exit !(a < b) }'; then
-            BEST_CPU=$cpu
-        fi
-        [ "${kb:-0}" -gt "$PEAK_KB" ] && PEAK_KB=$kb
-    done
+    if [ $HAVE_GNU_TIME = 1 ]; then
+        /usr/bin/time -o "$TMP/t" -f '%e %U %S %M' "$@" >/dev/null 2>"$TMP/$name.err"
+        RC[$name]=$?
+        read -r w u s kb <"$TMP/t"
+    else
+        local TIMEFORMAT='%R %U %S'
+        { time "$@" >/dev/null 2>"$TMP/$name.err"; } 2>"$TMP/t"
+        RC[$name]=$?
+        read -r w u s <"$TMP/t"
+    fi
+    [ "${RC[$name]}" -ne 0 ] && return
+    cpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+    if [ -z "${BEST_WALL[$name]:-}" ] ||
+        awk -v a="$w" -v b="${BEST_WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
+        BEST_WALL[$name]=$w
+    fi
+    if [ -z "${BEST_CPU[$name]:-}" ] ||
+        awk -v a="$cpu" -v b="${BEST_CPU[$name]}" 'BEGIN { exit !(a < b) }'; then
+        BEST_CPU[$name]=$cpu
+    fi
 }
 
 pps() { awk -v p="$1" -v t="$2" 'BEGIN { if (t > 0) printf "%.0f", p / t; else print "-" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 declare -A WALL CPU PPS STATUS
-row() { # row NAME: record the last measure() under NAME
-    if [ "$RC" -ne 0 ] || [ -z "$BEST_WALL" ]; then
-        STATUS[$1]="FAILED (exit $RC): $(head -c 200 "$TMP/$1.err" | tr '\n' ' ')"
+row() { # row NAME: record NAME's bests, or its failure
+    if [ "${RC[$1]:-1}" -ne 0 ] || [ -z "${BEST_WALL[$1]:-}" ]; then
+        STATUS[$1]="FAILED (exit ${RC[$1]:-?}): $(head -c 200 "$TMP/$1.err" | tr '\n' ' ')"
         return
     fi
     STATUS[$1]=ok
-    WALL[$1]=$BEST_WALL
-    CPU[$1]=$BEST_CPU
-    PPS[$1]=$(pps "$PACKETS" "$BEST_WALL")
+    WALL[$1]=${BEST_WALL[$1]}
+    CPU[$1]=${BEST_CPU[$1]}
+    PPS[$1]=$(pps "$PACKETS" "${BEST_WALL[$1]}")
 }
 
 # ---------------------------------------------------------------- throughput
 echo "warming the page cache with $(basename "$MIXED") ($SIZE bytes)"
 cat "$MIXED" >/dev/null
 
-# shellcheck disable=SC2086
-measure pt1 "$PT_BIN" read --format csv $PT_READ_ARGS "$MIXED"
+# Rounds: every tool once per round, so a busy spell of this shared machine
+# falls on all of them alike; best of RUNS rounds each. ndpiReader takes
+# ~15x as long and its target is a 3x ratio: NDPI_RUNS runs after the rounds.
+for ((round = 0; round < RUNS; round++)); do
+    # shellcheck disable=SC2086
+    once pt1 "$PT_BIN" read --format csv $PT_READ_ARGS "$MIXED"
+    # shellcheck disable=SC2086
+    once pt2 "$PT_BIN" read --format csv --workers 2 $PT_READ_ARGS "$MIXED"
+    once tcpdump tcpdump -r "$MIXED" -w /dev/null
+done
 row pt1
-PT_PACKETS=$(sed -n 's/^packets: //p' "$TMP/pt1.err" | head -n 1)
-# shellcheck disable=SC2086
-measure pt2 "$PT_BIN" read --format csv --workers 2 $PT_READ_ARGS "$MIXED"
 row pt2
-measure tcpdump tcpdump -r "$MIXED" -w /dev/null
 row tcpdump
+PT_PACKETS=$(sed -n 's/^packets: //p' "$TMP/pt1.err" | head -n 1)
 if command -v ndpiReader >/dev/null 2>&1; then
-    measure ndpi ndpiReader -i "$MIXED" -q
+    for ((round = 0; round < NDPI_RUNS; round++)); do
+        once ndpi ndpiReader -i "$MIXED" -q
+    done
     row ndpi
 else
     STATUS[ndpi]="skipped (ndpiReader not installed)"
@@ -138,15 +145,22 @@ fi
 # peak RSS in bytes of one run of CMD: the peak_rss_bytes: line if the command prints one,
 # else GNU time's maximum resident set size.
 peak_rss() {
-    local name=$1 v
+    local name=$1 v kb=0 rc
     shift
-    RUNS=1 measure "$name" "$@"
-    [ "$RC" -ne 0 ] && { echo "FAILED"; return; }
+    if [ $HAVE_GNU_TIME = 1 ]; then
+        /usr/bin/time -o "$TMP/t" -f '%M' "$@" >/dev/null 2>"$TMP/$name.err"
+        rc=$?
+        kb=$(tail -n 1 "$TMP/t")
+    else
+        "$@" >/dev/null 2>"$TMP/$name.err"
+        rc=$?
+    fi
+    [ "$rc" -ne 0 ] && { echo "FAILED"; return; }
     v=$(sed -n 's/^peak_rss_bytes: //p' "$TMP/$name.err" | head -n 1)
     if [ -n "$v" ]; then
         echo "$v"
-    elif [ "$PEAK_KB" -gt 0 ]; then
-        echo $((PEAK_KB * 1024))
+    elif [ "${kb:-0}" -gt 0 ]; then
+        echo $((kb * 1024))
     else
         echo "FAILED"
     fi
@@ -171,7 +185,7 @@ echo
 echo "input: $(basename "$MIXED"): $PACKETS packets, $FLOWS flows, $SIZE bytes ($(cat "$MIXED.stats"))"
 [ -n "${PT_PACKETS:-}" ] && [ "$PT_PACKETS" != "$PACKETS" ] &&
     echo "WARNING: packettracer reported packets: $PT_PACKETS, the file has $PACKETS"
-echo "host: $(nproc) CPUs, $(uname -r), best of $RUNS runs"
+echo "host: $(nproc) CPUs, $(uname -r), best of $RUNS interleaved rounds (ndpiReader: $NDPI_RUNS runs)"
 echo
 printf '%-34s %10s %10s %14s  %s\n' "throughput (mixed.pcap)" "wall s" "cpu s" "packets/s" "status"
 for k in pt1 pt2 tcpdump ndpi; do

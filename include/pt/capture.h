@@ -154,6 +154,14 @@ struct pt_live_worker_stats {
     uint64_t flows_refused;  /* new flows refused: table full */
 };
 
+/* Link state of one capture interface, cumulative since start. */
+struct pt_live_iface_stats {
+    bool attached;      /* its workers have sockets on it now (false: waiting for it) */
+    int ifindex;        /* ifindex the sockets are bound to (0 while waiting) */
+    uint64_t link_down; /* times it went down or disappeared (workers parked) */
+    uint64_t reattach;  /* times its workers got new sockets after it came back */
+};
+
 /* What the status callback sees, once a second and once at the end.
  * Borrowed for the duration of the call. */
 struct pt_live_status {
@@ -162,6 +170,8 @@ struct pt_live_status {
     const struct pt_iface_table *ifaces;
     unsigned n_workers; /* ifaces->n * workers per interface; worker i reads iface i / N */
     const struct pt_live_worker_stats *worker;
+    const struct pt_live_iface_stats *iface; /* ifaces->n entries */
+    uint64_t filter_reloads;                 /* filters swapped in on request (opts->reload) */
     uint64_t active_flows;  /* flows in the table now (approximate while running) */
     uint64_t flows_emitted; /* records emitted so far */
 };
@@ -188,6 +198,18 @@ struct pt_live_opts {
     void *status_arg;
     void (*ready)(void *arg); /* every socket bound and in its fanout group; may be NULL */
     void *ready_arg;
+    /* Filter reload (SIGHUP in `run`): when the remover reads *reload
+     * non-zero (set it with __atomic_store_n, as *stop), it clears it and
+     * calls reload_filter(), which writes the new libpcap expression ("" =
+     * every frame) into @expr and returns 0, or returns a negative error with
+     * a message in @expr. The remover compiles it and attaches it to every
+     * socket (SO_ATTACH_FILTER); sockets opened later get it too. On any
+     * error the old filter stays and one PT_LOG_ERR line says why; on success
+     * one PT_LOG_INFO line "filter reloaded: 'EXPR'". Both may be NULL.
+     * reload_filter runs on the remover thread. */
+    const int *reload;
+    int (*reload_filter)(char *expr, size_t len, void *arg);
+    void *reload_arg;
 };
 
 struct pt_live_result {
@@ -202,11 +224,18 @@ struct pt_live_result {
  * remover: once a second it expires flows (opts->emit) and reports counters
  * (opts->status). On stop, workers hand over what the kernel still holds,
  * are joined, every flow is flushed, and status is called with final set.
+ * An interface that goes down or disappears does not end the run: its
+ * workers park (their sockets are closed) until an interface of the same
+ * name is up again, possibly re-created with a new ifindex; then they get new
+ * sockets (same options and filter, a new fanout group) and capture resumes.
+ * Each event is logged (PT_LOG_WARN "link down on IF", PT_LOG_INFO
+ * "reattached IF") and counted (pt_live_status.iface). Frames that arrive
+ * while an interface is down or being re-attached are not captured.
  * Returns 0 after a clean stop; otherwise, before capture starts:
  * PT_E_BADARG (unknown interface, bad filter or option), -EPERM (no
  * CAP_NET_RAW), another negative errno; res->msg says what and names it.
- * Thread: any one thread; it must not be a registered RCU reader. SIGINT and
- * SIGTERM are blocked in the worker threads so the caller's handler runs on
+ * Thread: any one thread; it must not be a registered RCU reader. SIGINT,
+ * SIGTERM and SIGHUP are blocked in the worker threads so the caller's handler runs on
  * the calling thread. */
 int pt_live_run(const struct pt_live_opts *opts, struct pt_live_result *res);
 

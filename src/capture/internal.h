@@ -65,9 +65,18 @@ int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, siz
 unsigned pt_ring_walk(struct pt_ring *r, struct pt_worker *w, uint16_t iface);
 
 /* Wait up to @timeout_ms for a ready block. Returns > 0 when one may be
- * ready, 0 on timeout or EINTR, negative errno on failure. Thread: the
+ * ready, 0 on timeout or EINTR, negative errno on failure. -ENETDOWN,
+ * -ENXIO or -ENODEV: the socket reported (POLLERR, SO_ERROR, which this
+ * call reads and so clears) that its interface went down or away; the
+ * socket captures nothing until it is reopened (see live.c). Thread: the
  * ring's worker, offline for RCU. */
 int pt_ring_wait(struct pt_ring *r, int timeout_ms);
+
+/* Replace the socket's filter with @bpf (borrowed during the call), or
+ * remove it (every frame) when @bpf is NULL. The kernel swaps it atomically.
+ * Returns 0 or a negative errno (-EBADF on a closed ring). Thread: any (the
+ * remover: filter reload). */
+int pt_ring_set_filter(struct pt_ring *r, const struct sock_fprog *bpf);
 
 /* Swap in a filter that drops everything: no new frame enters the ring, so
  * after the retire timeout every frame the kernel counted is in a block we

@@ -173,13 +173,7 @@ int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, siz
         }
         r->fanout_id = (uint16_t)(fanout & 0xffff);
     }
-    if (o->bpf) {
-        rc = setopt(r->fd, SOL_SOCKET, SO_ATTACH_FILTER, o->bpf, sizeof *o->bpf);
-    } else {
-        int unused = 0; /* the kernel wants an int-sized option even here */
-        rc = setopt(r->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
-    }
-    if (rc < 0)
+    if ((rc = pt_ring_set_filter(r, o->bpf)) < 0)
         FAIL("attaching the filter");
     return 0;
 
@@ -217,6 +211,8 @@ static void walk_block(struct pt_ring *r, struct tpacket_block_desc *bd, struct 
         p.data = (const uint8_t *)h + h->tp_mac;
         p.caplen = h->tp_snaplen;
         p.wirelen = h->tp_len;
+        if (h->tp_status & TP_STATUS_VLAN_VALID)
+            p.wirelen += 4; /* the tag the kernel stripped was on the wire */
         p.ts_ns = (uint64_t)h->tp_sec * 1000000000ull + h->tp_nsec;
         p.linktype = PT_LINK_ETHERNET;
         p.iface = iface;
@@ -258,9 +254,22 @@ int pt_ring_wait(struct pt_ring *r, int timeout_ms)
         int soerr = 0;
         socklen_t len = sizeof soerr;
         getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-        return (pfd.revents & POLLIN) ? 1 : 0;
+        if (pfd.revents & POLLIN)
+            return 1;
+        return soerr == ENETDOWN || soerr == ENXIO || soerr == ENODEV ? -soerr : 0;
     }
     return n;
+}
+
+int pt_ring_set_filter(struct pt_ring *r, const struct sock_fprog *bpf)
+{
+    int unused = 0; /* the kernel wants an int-sized option even for detach */
+
+    if (r->fd < 0)
+        return -EBADF;
+    if (bpf)
+        return setopt(r->fd, SOL_SOCKET, SO_ATTACH_FILTER, bpf, sizeof *bpf);
+    return setopt(r->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
 }
 
 int pt_ring_kstats_read(struct pt_ring *r, struct pt_ring_kstats *acc)

@@ -11,7 +11,13 @@
  * call prints the per-interface and per-worker statistics. When every socket
  * is in place, DATADIR/run.pid is written (the readiness signal scripts and
  * tests wait for) and, unless -q, "capturing on ..." is printed.
- * SIGINT/SIGTERM only set a flag. */
+ * SIGINT/SIGTERM only set the stop flag. SIGHUP only sets the reload flag;
+ * pt_live_run()'s remover then calls on_reload_filter() (this file), which
+ * re-reads the same YAML file into a scratch config and hands back its
+ * `filter` alone: nothing else of the running config changes, and there is
+ * no log file to reopen (logs go to stderr). A filter given with -f wins
+ * over the file at start, so it wins at reload too: the reload is refused
+ * with an error and the filter kept. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -26,11 +32,11 @@
 #include "pt/capture.h"
 
 static int stop_flag;
+static int reload_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(sig == SIGHUP ? &reload_flag : &stop_flag, 1, __ATOMIC_RELAXED);
 }
 
 struct run_ctx {
@@ -40,6 +46,9 @@ struct run_ctx {
     bool quiet;
     int err;
     const struct pt_live_result *res;
+    const char *cfgpath; /* the YAML file the config came from (reload re-reads it) */
+    bool cfg_explicit;   /* given with -c (a missing default file is no error) */
+    bool filter_cli;     /* -f given: it wins over the file, also at reload */
     const char *ifname_ptrs[PT_MAX_IFACES];
     unsigned workers; /* per interface */
     /* previous status, for per-second rates (per interface) */
@@ -53,7 +62,7 @@ static void run_usage(FILE *out)
           "Capture from network interfaces (TPACKET_V3 rings, PACKET_FANOUT workers) and\n"
           "write one record per flow to DATADIR/flows.json (JSON lines, appended).\n"
           "Needs CAP_NET_RAW. Stops on SIGINT/SIGTERM (or after --duration), flushing\n"
-          "every flow.\n"
+          "every flow. SIGHUP reloads the filter from the config file.\n"
           "\n"
           "  -c, --config FILE        YAML settings (default " PT_CONFIG_DEFAULT_PATH ",\n"
           "                           read if present); options below override it\n"
@@ -131,9 +140,39 @@ done:
     }
 }
 
+/* pt_live_opts.reload_filter: the `filter` of the config file, read anew. */
+static int on_reload_filter(char *expr, size_t len, void *arg)
+{
+    static struct pt_config tmp; /* large; only the remover thread calls this */
+    struct run_ctx *c = arg;
+    char msg[4608];
+    int rc;
+
+    if (c->filter_cli) {
+        snprintf(expr, len, "the filter was given with -f, which wins over %s", c->cfgpath);
+        return PT_E_BADARG;
+    }
+    pt_config_init(&tmp);
+    rc = pt_config_load(c->cfgpath, &tmp, msg, sizeof msg);
+    if (rc == -ENOENT && !c->cfg_explicit)
+        rc = 0; /* no default file: the default filter (everything) */
+    if (rc < 0) {
+        snprintf(expr, len, "config: %s", msg);
+        return rc;
+    }
+    if (strlen(tmp.filter) >= len) {
+        snprintf(expr, len, "config: filter longer than %zu bytes", len - 1);
+        return PT_E_BADARG;
+    }
+    snprintf(expr, len, "%s", tmp.filter);
+    return 0;
+}
+
 static void print_final(const struct pt_live_status *st)
 {
     fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
+    if (st->filter_reloads)
+        fprintf(stderr, "filter reloads: %llu\n", (unsigned long long)st->filter_reloads);
     for (unsigned i = 0; i < st->ifaces->n; i++) {
         struct pt_live_worker_stats sum = {0};
         for (unsigned k = 0; k < st->n_workers; k++) {
@@ -151,11 +190,14 @@ static void print_final(const struct pt_live_status *st)
         }
         fprintf(stderr,
                 "interface %s: packets %llu bytes %llu kernel_packets %llu kernel_drops %llu "
-                "freeze %llu decode_errors %llu flows %llu flows_refused %llu\n",
+                "freeze %llu decode_errors %llu flows %llu flows_refused %llu link_down %llu "
+                "reattach %llu\n",
                 st->ifaces->name[i], (unsigned long long)sum.packets, (unsigned long long)sum.bytes,
                 (unsigned long long)sum.kernel_packets, (unsigned long long)sum.kernel_drops,
                 (unsigned long long)sum.freeze_q, (unsigned long long)sum.decode_errors,
-                (unsigned long long)sum.flows, (unsigned long long)sum.flows_refused);
+                (unsigned long long)sum.flows, (unsigned long long)sum.flows_refused,
+                (unsigned long long)st->iface[i].link_down,
+                (unsigned long long)st->iface[i].reattach);
         for (unsigned k = 0; k < st->n_workers; k++) {
             const struct pt_live_worker_stats *w = &st->worker[k];
             if (w->iface != i)
@@ -189,9 +231,11 @@ static void print_status(struct run_ctx *c, const struct pt_live_status *st)
                 by += st->worker[k].bytes;
                 dr += st->worker[k].kernel_drops;
             }
-        n += (size_t)snprintf(line + n, sizeof line - n, "%s: %.0f pkt/s %.0f bit/s drops %llu | ",
-                              st->ifaces->name[i], (double)(pk - c->prev_pkts[i]) / dt,
-                              (double)(by - c->prev_bytes[i]) * 8.0 / dt, (unsigned long long)dr);
+        n +=
+            (size_t)snprintf(line + n, sizeof line - n, "%s: %.0f pkt/s %.0f bit/s drops %llu%s | ",
+                             st->ifaces->name[i], (double)(pk - c->prev_pkts[i]) / dt,
+                             (double)(by - c->prev_bytes[i]) * 8.0 / dt, (unsigned long long)dr,
+                             st->iface[i].attached ? "" : " (link down, waiting)");
         c->prev_pkts[i] = pk;
         c->prev_bytes[i] = by;
     }
@@ -297,7 +341,7 @@ static int scan_run_opts(int argc, char **argv, const char **cfgpath)
 /* Build the run's config: defaults, then the file (-c FILE, or the default
  * file when it exists), then pass 2 over argv. Returns -1 on success, else
  * the exit status (2: every config error). */
-static int build_config(int argc, char **argv, struct pt_config *cfg)
+static int build_config(int argc, char **argv, struct pt_config *cfg, struct run_ctx *c)
 {
     const char *cfgpath = NULL;
     char msg[4608];
@@ -311,6 +355,8 @@ static int build_config(int argc, char **argv, struct pt_config *cfg)
         fprintf(stderr, "packettracer: config: %s\n", msg);
         return 2;
     }
+    c->cfgpath = cfgpath ? cfgpath : PT_CONFIG_DEFAULT_PATH;
+    c->cfg_explicit = cfgpath != NULL;
     optind = 1;
     while ((ch = getopt_long(argc, argv, run_so, run_lo, NULL)) != -1) {
         const char *value = optarg;
@@ -339,8 +385,9 @@ int pt_cli_run(int argc, char **argv)
     struct sigaction sa;
     int rc;
 
-    if ((rc = build_config(argc, argv, &cfgbuf)) >= 0)
+    if ((rc = build_config(argc, argv, &cfgbuf, &c)) >= 0)
         return rc;
+    c.filter_cli = pt_config_source(cfg, "filter") == PT_CONFIG_SRC_CLI;
     if (!cfg->quiet)
         pt_config_log(cfg);
     o = cfg->live;                            /* borrows cfg's interface names and filter */
@@ -365,6 +412,7 @@ int pt_cli_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     o.stop = &stop_flag;
     o.emit = on_emit;
@@ -373,6 +421,9 @@ int pt_cli_run(int argc, char **argv)
     o.status_arg = &c;
     o.ready = on_ready;
     o.ready_arg = &c;
+    o.reload = &reload_flag;
+    o.reload_filter = on_reload_filter;
+    o.reload_arg = &c;
     rc = pt_live_run(&o, &res);
     if (fflush(c.out) != 0 && !c.err)
         c.err = -errno;

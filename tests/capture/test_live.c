@@ -8,9 +8,11 @@
  * (--duration 2, then a 15 s reap limit), and .fini deletes the namespaces
  * (the veths go with them) even when an assertion failed. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support/netns.h"
@@ -83,9 +85,9 @@ static void send_frames(const char *ifname, struct frames *fs)
 
 static char errpath[128];
 
-/* Start `packettracer run --duration 2 -d DIR <args>` in namespace a and wait
- * until it is capturing (DIR/run.pid). */
-static pid_t start_sensor(const char *const *args, unsigned nargs)
+/* Start `packettracer run --duration SECS -d DIR <args>` in namespace a and
+ * wait until it is capturing (DIR/run.pid). */
+static pid_t start_sensor_for(const char *secs, const char *const *args, unsigned nargs)
 {
     char *argv[32];
     char pidpath[128];
@@ -95,7 +97,7 @@ static pid_t start_sensor(const char *const *args, unsigned nargs)
     argv[n++] = (char *)pt_test_bin();
     argv[n++] = "run";
     argv[n++] = "--duration";
-    argv[n++] = "2";
+    argv[n++] = (char *)secs;
     argv[n++] = "-d";
     argv[n++] = dir;
     for (unsigned i = 0; i < nargs && n < 31; i++)
@@ -116,6 +118,11 @@ static pid_t start_sensor(const char *const *args, unsigned nargs)
     return pid;
 }
 
+static pid_t start_sensor(const char *const *args, unsigned nargs)
+{
+    return start_sensor_for("2", args, nargs);
+}
+
 static char *slurp(const char *name)
 {
     char path[160], cmd[200];
@@ -125,6 +132,34 @@ static char *slurp(const char *name)
     snprintf(cmd, sizeof cmd, "cat '%s' 2>/dev/null", path);
     pt_test_run(cmd, &out, NULL);
     return out;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait (bounded) until the sensor's stderr holds @what @count times or more:
+ * the readiness signal of a re-attach or a filter reload. */
+static void wait_stderr(const char *what, unsigned count, int timeout_ms)
+{
+    char *err = NULL;
+
+    for (int t = 0; t < timeout_ms; t += 20) {
+        unsigned seen = 0;
+        free(err);
+        err = slurp("stderr");
+        for (const char *p = err; p && (p = strstr(p, what)); p++)
+            seen++;
+        if (seen >= count) {
+            free(err);
+            return;
+        }
+        sleep_ms(20);
+    }
+    cr_assert_fail("no '%s' (x%u) in the sensor's stderr within %d ms:\n%s", what, count,
+                   timeout_ms, err);
 }
 
 static char *finish_sensor(pid_t pid)
@@ -446,5 +481,138 @@ Test(live, missing_cap_net_raw_is_named)
     st = run_failing(argv, &err);
     cr_expect_neq(st, 0);
     cr_expect(strstr(err, "CAP_NET_RAW") != NULL, "stderr: %s", err);
+    free(err);
+}
+
+/* ---- link state and reload ---- */
+
+static long sum_sport(const struct rec *v, unsigned n, long sport)
+{
+    long sum = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        if (v[i].sport == sport)
+            sum += v[i].orig_pkts + v[i].resp_pkts;
+    return sum;
+}
+
+/* The veth pair is deleted and re-created (a new ifindex) mid-run: the
+ * workers wait, get new sockets, and every frame sent while it is there is
+ * counted once. */
+Test(live, interface_recreated_resumes_capture)
+{
+    static struct frames fs;
+    struct rec v[16];
+    const char *args[] = {"-i", "veth0", "-w", "2", "-f", ONLY_GEN};
+    struct pt_udp_spec s = udp(1100, 7100);
+    unsigned n;
+    pid_t pid;
+    char *err;
+
+    make_bed("re", 1);
+    pid = start_sensor_for("6", args, 6);
+    add_udp(&fs, &s, 50);
+    send_frames("veth1", &fs);
+    sleep_ms(300);
+    cr_assert(pt_netns_pair_del(&bed, 0));
+    wait_stderr("link down on veth0", 1, 3000);
+    cr_assert(pt_netns_pair_add(&bed, 0), "cannot re-create veth0/veth1");
+    wait_stderr("reattached veth0", 1, 3000);
+    add_udp(&fs, &s, 30);
+    send_frames("veth1", &fs);
+    err = finish_sensor(pid);
+    n = read_records(v, 16);
+    cr_expect_eq(sum_sport(v, n, 1100), 80, "%u records:\n%s", n, err);
+    cr_expect_eq(final_stat(err, "veth0", "packets"), 80, "%s", err);
+    cr_expect_eq(final_stat(err, "veth0", "link_down"), 1, "%s", err);
+    cr_expect_eq(final_stat(err, "veth0", "reattach"), 1, "%s", err);
+    free(err);
+}
+
+/* ip link set down, then up: frames before and after are counted exactly;
+ * those sent while it is down die in the veth (its peer is down). */
+Test(live, interface_down_then_up_resumes_capture)
+{
+    static struct frames fs;
+    struct rec v[16];
+    const char *args[] = {"-i", "veth0", "-f", ONLY_GEN};
+    struct pt_udp_spec before = udp(1200, 7200), during = udp(1201, 7200), after = udp(1202, 7200);
+    unsigned n;
+    pid_t pid;
+    char *err;
+
+    make_bed("du", 1);
+    pid = start_sensor_for("6", args, 4);
+    add_udp(&fs, &before, 40);
+    send_frames("veth1", &fs);
+    sleep_ms(300);
+    cr_assert(pt_netns_link_set(&bed, "veth0", false));
+    wait_stderr("link down on veth0", 1, 3000);
+    add_udp(&fs, &during, 10);
+    pt_netns_send(&bed, "veth1", fs.f, fs.len, fs.n); /* the veth drops them (ENOBUFS) */
+    for (unsigned i = 0; i < fs.n; i++)
+        free(fs.f[i]);
+    fs.n = 0;
+    cr_assert(pt_netns_link_set(&bed, "veth0", true));
+    wait_stderr("reattached veth0", 1, 3000);
+    add_udp(&fs, &after, 25);
+    send_frames("veth1", &fs);
+    err = finish_sensor(pid);
+    n = read_records(v, 16);
+    cr_expect_eq(sum_sport(v, n, 1200), 40, "%u records:\n%s", n, err);
+    cr_expect_eq(sum_sport(v, n, 1202), 25, "%u records:\n%s", n, err);
+    cr_expect_eq(final_stat(err, "veth0", "link_down"), 1, "%s", err);
+    cr_expect_eq(final_stat(err, "veth0", "reattach"), 1, "%s", err);
+    free(err);
+}
+
+static void write_config(const char *path, const char *filter)
+{
+    char tmp[160];
+    FILE *f;
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    cr_assert_not_null(f = fopen(tmp, "w"));
+    fprintf(f, "# test config\nfilter: \"%s\"\n", filter);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(rename(tmp, path), 0);
+}
+
+/* SIGHUP swaps in the config file's new filter, nothing else. */
+Test(live, sighup_reloads_the_filter)
+{
+    static struct frames fs;
+    struct rec v[16];
+    char cfg[128];
+    const char *args[] = {"-c", cfg, "-i", "veth0"};
+    struct pt_udp_spec p1 = udp(3000, 5001), p2 = udp(3001, 5002);
+    unsigned n;
+    pid_t pid;
+    char *err;
+
+    make_bed("hup", 1);
+    snprintf(cfg, sizeof cfg, "%s/pt.yaml", dir);
+    write_config(cfg, "udp and dst port 5001");
+    pid = start_sensor_for("5", args, 4);
+    add_udp(&fs, &p1, 20);
+    add_udp(&fs, &p2, 15);
+    send_frames("veth1", &fs);
+    write_config(cfg, "udp and dst port 5002");
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    wait_stderr("filter reloaded", 1, 3000);
+    add_udp(&fs, &p1, 12);
+    add_udp(&fs, &p2, 30);
+    send_frames("veth1", &fs);
+    /* a bad filter keeps the one in place */
+    write_config(cfg, "udp and and");
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    wait_stderr("filter reload: ", 1, 3000);
+    add_udp(&fs, &p2, 7);
+    send_frames("veth1", &fs);
+    err = finish_sensor(pid);
+    n = read_records(v, 16);
+    cr_expect_eq(sum_sport(v, n, 3000), 20, "port 5001 (before reload only):\n%s", err);
+    cr_expect_eq(sum_sport(v, n, 3001), 37, "port 5002 (after reload only):\n%s", err);
+    cr_expect(strstr(err, "filter reloads: 1\n") != NULL, "%s", err);
     free(err);
 }

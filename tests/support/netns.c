@@ -42,24 +42,39 @@ bool pt_netns_setup(struct pt_netns *n, const char *tag, unsigned npairs)
     if (sh("ip netns add %s && ip netns add %s", n->a, n->b) != 0)
         goto fail;
     n->up = true;
-    for (unsigned i = 0; i < npairs; i++) {
-        unsigned x = 2 * i, y = 2 * i + 1;
-        if (sh("ip link add veth%u netns %s type veth peer name veth%u netns %s", x, n->a, y,
-               n->b) != 0)
+    for (unsigned i = 0; i < npairs; i++)
+        if (!pt_netns_pair_add(n, i))
             goto fail;
-        if (sh("ip netns exec %s sysctl -qw net.ipv6.conf.veth%u.disable_ipv6=1 && "
-               "ip netns exec %s sysctl -qw net.ipv6.conf.veth%u.disable_ipv6=1",
-               n->a, x, n->b, y) != 0)
-            goto fail;
-        if (sh("ip -n %s addr add 10.99.%u.1/24 dev veth%u && ip -n %s link set veth%u up && "
-               "ip -n %s addr add 10.99.%u.2/24 dev veth%u && ip -n %s link set veth%u up",
-               n->a, i, x, n->a, x, n->b, i, y, n->b, y) != 0)
-            goto fail;
-    }
     return true;
 fail:
     pt_netns_teardown(n);
     return false;
+}
+
+bool pt_netns_pair_add(const struct pt_netns *n, unsigned i)
+{
+    unsigned x = 2 * i, y = 2 * i + 1;
+
+    if (sh("ip link add veth%u netns %s type veth peer name veth%u netns %s", x, n->a, y, n->b) !=
+        0)
+        return false;
+    if (sh("ip netns exec %s sysctl -qw net.ipv6.conf.veth%u.disable_ipv6=1 && "
+           "ip netns exec %s sysctl -qw net.ipv6.conf.veth%u.disable_ipv6=1",
+           n->a, x, n->b, y) != 0)
+        return false;
+    return sh("ip -n %s addr add 10.99.%u.1/24 dev veth%u && ip -n %s link set veth%u up && "
+              "ip -n %s addr add 10.99.%u.2/24 dev veth%u && ip -n %s link set veth%u up",
+              n->a, i, x, n->a, x, n->b, i, y, n->b, y) == 0;
+}
+
+bool pt_netns_pair_del(const struct pt_netns *n, unsigned i)
+{
+    return sh("ip -n %s link del veth%u", n->a, 2 * i) == 0;
+}
+
+bool pt_netns_link_set(const struct pt_netns *n, const char *ifname, bool up)
+{
+    return sh("ip -n %s link set %s %s", n->a, ifname, up ? "up" : "down") == 0;
 }
 
 void pt_netns_teardown(struct pt_netns *n)

@@ -22,6 +22,16 @@ struct pt_netns {
 /* Build the bed; false (and whatever was made torn down) on failure. */
 bool pt_netns_setup(struct pt_netns *n, const char *tag, unsigned npairs);
 
+/* Create veth pair @i (veth<2i> in a, veth<2i+1> in b) as setup does:
+ * IPv6 off, addresses, both ends up. Also re-creates a deleted pair. */
+bool pt_netns_pair_add(const struct pt_netns *n, unsigned i);
+
+/* Delete veth pair @i (from namespace a; the peer goes with it). */
+bool pt_netns_pair_del(const struct pt_netns *n, unsigned i);
+
+/* `ip link set IF up|down` for @ifname in namespace a. */
+bool pt_netns_link_set(const struct pt_netns *n, const char *ifname, bool up);
+
 /* Delete both namespaces (and with them the veths). Safe to call twice. */
 void pt_netns_teardown(struct pt_netns *n);
 
