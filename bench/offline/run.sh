@@ -203,6 +203,7 @@ printf '%-34s %10s\n' "ratio (packets/s)" "value"
 printf '%-34s %10s\n' "pt --workers 1 / ndpiReader" "$(ratio "${PPS[pt1]:-}" "${PPS[ndpi]:-}")"
 printf '%-34s %10s\n' "pt --workers 2 / ndpiReader" "$(ratio "${PPS[pt2]:-}" "${PPS[ndpi]:-}")"
 printf '%-34s %10s\n' "pt --workers 1 / tcpdump" "$(ratio "${PPS[pt1]:-}" "${PPS[tcpdump]:-}")"
+printf '%-34s %10s\n' "pt --workers 2 / tcpdump" "$(ratio "${PPS[pt2]:-}" "${PPS[tcpdump]:-}")"
 printf '%-34s %10s\n' "pt --workers 2 / pt --workers 1" "$(ratio "${PPS[pt2]:-}" "${PPS[pt1]:-}")"
 echo
 printf '%-34s %14s %14s %12s\n' "memory (flows held)" "peak@$HELD" "peak@$SMALL" "bytes/flow"
