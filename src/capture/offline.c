@@ -11,14 +11,13 @@
  *    records, as a live worker does once per ring block.
  * 2. N workers: each worker thread owns NBLK blocks of BLK_SIZE bytes. The
  *    reader copies each record into the current block of the worker chosen
- *    by the flow hash of the frame's outermost IP layer (so every packet of a
- *    connection, both directions, goes to one worker, in file order, as
- *    PACKET_FANOUT_HASH does live), and hands full blocks over through a
- *    mutex/condvar queue: one lock per block, never per packet. A worker
- *    waiting for a block is offline for RCU. When the file is mapped, a
- *    record in a block is only a descriptor pointing into the mapping (no
- *    copy); the reader then waits for the workers (barrier) before it
- *    unmaps the file.
+ *    by a symmetric hash of the frame's outermost IP address pair (so every
+ *    packet of a connection, both directions and every fragment, goes to
+ *    one worker, in file order, as PACKET_FANOUT_HASH does live), and hands full blocks over
+ * through a mutex/condvar queue: one lock per block, never per packet. A worker waiting for a block
+ * is offline for RCU. When the file is mapped, a record in a block is only a descriptor pointing
+ * into the mapping (no copy); the reader then waits for the workers (barrier) before it unmaps the
+ * file.
  * 3. Time: the clock is the highest packet timestamp read so far. Each time
  *    it passes a whole second, the reader hands over partial blocks, waits
  *    until every worker has finished every block (a barrier), and expires
@@ -262,18 +261,70 @@ static void barrier(struct run *r)
     }
 }
 
-/* Worker for a frame: flow hash of its outermost IP layer. */
+/* Symmetric hash of an address pair (16-byte, IPv4 mapped): the sum of a
+ * mix of each, so both directions agree. */
+static uint64_t addr_mix(const uint8_t a[16])
+{
+    uint64_t lo, hi;
+
+    memcpy(&lo, a, 8);
+    memcpy(&hi, a + 8, 8);
+    lo = (lo ^ (hi * 0x9e3779b97f4a7c15ull)) * 0xd6e8feb86659fd93ull;
+    return lo ^ (lo >> 32);
+}
+
+/* The outermost IP addresses of an Ethernet frame without decoding the rest
+ * (802.1Q/802.1ad tags skipped); false when the frame is anything else. */
+static bool eth_ip_addrs(const uint8_t *d, uint32_t len, uint8_t a[16], uint8_t b[16])
+{
+    uint32_t off = 12;
+    uint16_t type;
+
+    for (;;) {
+        if (len < off + 2)
+            return false;
+        type = (uint16_t)(d[off] << 8 | d[off + 1]);
+        if (type != 0x8100 && type != 0x88a8 && type != 0x9100)
+            break;
+        off += 4;
+    }
+    off += 2;
+    if (type == 0x0800 && len >= off + 20 && d[off] >> 4 == 4) {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        memcpy(a, mapped, 12);
+        memcpy(b, mapped, 12);
+        memcpy(a + 12, d + off + 12, 4);
+        memcpy(b + 12, d + off + 16, 4);
+        return true;
+    }
+    /* IPv6 with hop-by-hop, routing or destination options first: a routing
+     * header changes the address the flow is keyed on; let the decoder say. */
+    if (type == 0x86dd && len >= off + 40 && d[off] >> 4 == 6 && d[off + 6] != 0 &&
+        d[off + 6] != 43 && d[off + 6] != 60) {
+        memcpy(a, d + off + 8, 16);
+        memcpy(b, d + off + 24, 16);
+        return true;
+    }
+    return false;
+}
+
+/* Worker for a frame: a symmetric hash of its outermost IP address pair, so
+ * every packet of a connection, fragments included, goes to one worker, in
+ * file order. Ethernet frames with plain IP (the common case) are read
+ * directly; anything else (MPLS, PPPoE, other link types) is decoded to find
+ * the same addresses, so both ways agree on every frame of a connection. */
 static unsigned pick_worker(struct run *r, const struct pt_reader_rec *rec, uint16_t iface)
 {
     struct pt_pkt *p = &r->scratch;
-    struct pt_flow_key key;
-    bool swapped;
+    uint8_t a[16], b[16];
 
+    if (rec->linktype == PT_LINK_ETHERNET && eth_ip_addrs(rec->data, rec->caplen, a, b))
+        return (unsigned)((addr_mix(a) + addr_mix(b)) % r->nw);
     pkt_input(p, rec->data, rec->caplen, rec->wirelen, rec->ts_ns, rec->linktype, iface);
     pt_decode(p, &r->scratch_st);
-    if (p->n_l3 == 0 || !pt_flow_key_make(&key, &p->l3[0], &swapped))
+    if (p->n_l3 == 0)
         return 0;
-    return pt_flow_hash(&key) % r->nw;
+    return (unsigned)((addr_mix(p->l3[0].src) + addr_mix(p->l3[0].dst)) % r->nw);
 }
 
 static void dispatch(struct run *r, const struct pt_reader_rec *rec, uint16_t iface, bool stable)
