@@ -37,35 +37,6 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t cap = 4096, n = 0;
-    char *buf;
-
-    if (!f)
-        return NULL;
-    buf = malloc(cap);
-    cr_assert_not_null(buf);
-    for (;;) {
-        size_t got;
-        if (cap - n < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
 /* Split @s in place on @sep; at most @max fields. Returns the number of fields. */
 static size_t split(char *s, char sep, char **fields, size_t max)
 {
@@ -459,7 +430,7 @@ static bool exc_parse_row(char *line, struct exc *e)
 
 static void exc_load(struct exc_list *l)
 {
-    char *buf = slurp(pt_test_src("docs/ACCURACY.md"), NULL);
+    char *buf = pt_test_slurp(pt_test_src("docs/ACCURACY.md"), NULL);
     char *line, *save = NULL;
 
     cr_assert_not_null(buf, "cannot read %s", pt_test_src("docs/ACCURACY.md"));
@@ -529,7 +500,7 @@ static int run_read(const char *capture, const char *extra, char **out, char **e
     snprintf(cmd, sizeof cmd, "%s read --format csv %s %s 2>%s", shq(pt_test_bin(), qb, sizeof qb),
              extra ? extra : "", shq(capture, qc, sizeof qc), errpath);
     st = pt_test_run(cmd, out, NULL);
-    *err = slurp(errpath, NULL);
+    *err = pt_test_slurp(errpath, NULL);
     if (!*err)
         *err = strdup("");
     unlink(errpath);
@@ -569,7 +540,7 @@ static int param_cmp(const void *x, const void *y)
 /* "capture" value of an expected .count file. */
 static bool count_capture(const char *path, char *capture, size_t cap)
 {
-    char *buf = slurp(path, NULL), *line, *save = NULL;
+    char *buf = pt_test_slurp(path, NULL), *line, *save = NULL;
     bool ok = false;
 
     if (!buf)
@@ -694,7 +665,7 @@ static long long count_value(const struct ref_param *p, const char *key)
     long long v = -1;
 
     snprintf(path, sizeof path, "%s/%s.count", pt_test_src("tests/expected"), p->name);
-    buf = slurp(path, NULL);
+    buf = pt_test_slurp(path, NULL);
     cr_assert_not_null(buf, "cannot read %s", path);
     for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         if (strncmp(line, key, kl) == 0 && line[kl] == '\t')
@@ -844,7 +815,7 @@ static void conv_load_expected(const struct ref_param *p, struct conv_tab *c)
     char path[4096], *buf, *line, *save = NULL;
 
     snprintf(path, sizeof path, "%s/%s.conv.tsv", pt_test_src("tests/expected"), p->name);
-    buf = slurp(path, NULL);
+    buf = pt_test_slurp(path, NULL);
     cr_assert_not_null(buf, "cannot read %s", path);
     for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *f[8];
@@ -918,7 +889,7 @@ static size_t zeek_load(const struct ref_param *p, struct zeek_row **rows)
     size_t n = 0;
 
     snprintf(path, sizeof path, "%s/%s.zeek-conn.tsv", pt_test_src("tests/expected"), p->name);
-    buf = slurp(path, NULL);
+    buf = pt_test_slurp(path, NULL);
     cr_assert_not_null(buf, "cannot read %s", path);
     *rows = NULL;
     for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -1195,7 +1166,7 @@ static size_t pcapng_packets(const uint8_t *b, size_t len, size_t *off, size_t m
 static void check_truncated(const char *rel, size_t cut, size_t whole, const char *how)
 {
     size_t len;
-    char *buf = slurp(pt_test_data(rel), &len), *out, *err, l1[256];
+    char *buf = pt_test_slurp(pt_test_data(rel), &len), *out, *err, l1[256];
     struct tmpfile tf;
     long long got;
     int st;
@@ -1221,7 +1192,7 @@ Test(reference_errors, pcap_truncated_mid_record_data, .timeout = 30)
 {
     const char *rel = "pcap/tcp/zeek_missing-syn.pcap";
     size_t len, off[64], n, k;
-    uint8_t *b = (uint8_t *)slurp(pt_test_data(rel), &len);
+    uint8_t *b = (uint8_t *)pt_test_slurp(pt_test_data(rel), &len);
 
     cr_assert_not_null(b);
     n = pcap_records(b, len, off, 64);
@@ -1235,7 +1206,7 @@ Test(reference_errors, pcap_truncated_mid_record_header, .timeout = 30)
 {
     const char *rel = "pcap/tcp/zeek_missing-syn.pcap";
     size_t len, off[64], n;
-    uint8_t *b = (uint8_t *)slurp(pt_test_data(rel), &len);
+    uint8_t *b = (uint8_t *)pt_test_slurp(pt_test_data(rel), &len);
 
     cr_assert_not_null(b);
     n = pcap_records(b, len, off, 64);
@@ -1248,7 +1219,7 @@ Test(reference_errors, pcapng_truncated_mid_block, .timeout = 30)
 {
     const char *rel = "pcap/linktype/zeek_pcapng-multi-interface.pcapng";
     size_t len, off[64], n;
-    uint8_t *b = (uint8_t *)slurp(pt_test_data(rel), &len);
+    uint8_t *b = (uint8_t *)pt_test_slurp(pt_test_data(rel), &len);
 
     cr_assert_not_null(b);
     n = pcapng_packets(b, len, off, 64);

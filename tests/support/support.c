@@ -34,14 +34,12 @@ const char *pt_test_bin(void)
     return b && *b ? b : "build/release/packettracer";
 }
 
-int pt_test_run(const char *cmd, char **out, size_t *outlen)
+/* Everything @f yields, NUL-terminated, in a malloc'd buffer. */
+static char *read_stream(FILE *f, size_t *outlen)
 {
-    FILE *f = popen(cmd, "r");
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
-    int st;
 
-    cr_assert_not_null(f, "popen(%s)", cmd);
     cr_assert_not_null(buf);
     for (;;) {
         size_t n;
@@ -56,12 +54,35 @@ int pt_test_run(const char *cmd, char **out, size_t *outlen)
         len += n;
     }
     buf[len] = '\0';
+    if (outlen)
+        *outlen = len;
+    return buf;
+}
+
+char *pt_test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+
+    if (!f)
+        return NULL;
+    buf = read_stream(f, len);
+    fclose(f);
+    return buf;
+}
+
+int pt_test_run(const char *cmd, char **out, size_t *outlen)
+{
+    FILE *f = popen(cmd, "r");
+    char *buf;
+    int st;
+
+    cr_assert_not_null(f, "popen(%s)", cmd);
+    buf = read_stream(f, outlen);
     st = pclose(f);
     if (out)
         *out = buf;
     else
         free(buf);
-    if (outlen)
-        *outlen = len;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

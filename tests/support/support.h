@@ -14,6 +14,11 @@ const char *pt_test_src(const char *rel);
 /* Path of the packettracer binary under test (env PT_BIN). */
 const char *pt_test_bin(void);
 
+/* The contents of file @path, NUL-terminated, in a malloc'd buffer (caller
+ * frees; *@len gets the length if @len is not NULL). NULL if it cannot be
+ * opened. */
+char *pt_test_slurp(const char *path, size_t *len);
+
 /* Run @cmd with /bin/sh, capture stdout into a malloc'd NUL-terminated buffer
  * (*out, caller frees) and return the exit status (-1 if it did not exit). */
 int pt_test_run(const char *cmd, char **out, size_t *outlen);
