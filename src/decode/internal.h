@@ -133,8 +133,9 @@ void pt_dec_ipv6(struct pt_dec *d, struct pt_cur c);
 #define PT_V6EXT_TOO_MANY (-2)
 int pt_dec_ipv6_ext(struct pt_cur *c, uint8_t nh, struct pt_l3 *l3);
 
-/* Transport dispatch for layer @l3 (cursor at the transport header, limited
- * to the IP payload). */
+/* Transport dispatch for layer @l3 (cursor at the end of the IP headers,
+ * limited to the IP payload). A later fragment (frag_off != 0) has no
+ * transport header: its payload is recorded as data (ipfrag). */
 void pt_dec_l4(struct pt_dec *d, struct pt_cur c, struct pt_l3 *l3);
 void pt_dec_tcp(struct pt_dec *d, struct pt_cur c, struct pt_l3 *l3);
 void pt_dec_udp(struct pt_dec *d, struct pt_cur c, struct pt_l3 *l3);

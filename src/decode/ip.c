@@ -43,6 +43,11 @@ void pt_dec_payload(struct pt_l3 *l3, const struct pt_cur *c)
 void pt_dec_l4(struct pt_dec *d, struct pt_cur c, struct pt_l3 *l3)
 {
     l3->l4_off = c.off;
+    if (l3->frag_off) { /* a later fragment: its payload is data, not a transport header */
+        pt_dec_payload(l3, &c);
+        pt_dec_path(d, PT_P_IPFRAG);
+        return;
+    }
     switch (l3->proto) {
     case 6:
         pt_dec_tcp(d, c, l3);

@@ -97,11 +97,5 @@ void pt_dec_ipv4(struct pt_dec *d, struct pt_cur c)
     }
     if (unlikely(hlen > 20 && !opts_ok(opt, hlen - 20)))
         pt_dec_err(d, PT_DEC_IPV4_OPT_BAD);
-    if (l3->frag_off) {
-        l3->l4_off = c.off;
-        pt_dec_payload(l3, &c);
-        pt_dec_path(d, PT_P_IPFRAG);
-        return;
-    }
     pt_dec_l4(d, c, l3);
 }

@@ -98,11 +98,5 @@ void pt_dec_ipv6(struct pt_dec *d, struct pt_cur c)
         return;
     }
     l3->proto = (uint8_t)nh;
-    if (l3->frag_off) {
-        l3->l4_off = c.off;
-        pt_dec_payload(l3, &c);
-        pt_dec_path(d, PT_P_IPFRAG);
-        return;
-    }
     pt_dec_l4(d, c, l3);
 }
