@@ -5,13 +5,13 @@
 #   make asan       suite under ASan+UBSan (libc malloc)
 #   make tsan       concurrent flow/pipeline tests under TSan
 #   make fuzz       libFuzzer decoder targets, time-boxed (FUZZ_SECONDS)
-#   make bench      bench/offline
+#   make bench      bench/offline, bench/agg (make bench-agg: only the latter)
 #   make format-check
 
 BUILD       ?= release
 O           := build/$(BUILD)
 CC          ?= gcc
-PKGS        := libpcap liburcu-qsbr liburcu-cds libcrypto yaml-0.1 libnl-3.0 libnl-route-3.0
+PKGS        := libpcap liburcu-qsbr liburcu-cds libcrypto yaml-0.1 libnl-3.0 libnl-route-3.0 lmdb
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
@@ -80,7 +80,7 @@ asan:
 # pipeline ('*concurrent*'). Criterion cannot start under TSan (upstream
 # Snaipe/Criterion#274), so the same sources build against the shim in
 # tests/tsan/ and run as one plain program.
-TSAN_SRC = $(shell grep -lE '^Test.[a-z_]*concurrent,' tests/*/test_*.c) tests/support/support.c \
+TSAN_SRC = $(shell grep -lE '^Test.[a-z_]*concurrent,' tests/*/test_*.c) tests/support/support.c tests/support/pcapgen.c \
 	   tests/tsan/shim_main.c
 TSAN_BIN := build/tsan/tsan-tests
 tsan:
@@ -104,6 +104,11 @@ fuzz: $(FUZZ_BIN)
 
 bench: $(BIN)
 	bench/offline/run.sh $(abspath $(BIN))
+	bench/agg/run.sh $(abspath $(O))
+
+.PHONY: bench-agg
+bench-agg: $(BIN)
+	bench/agg/run.sh $(abspath $(O))
 
 demo: $(BIN)
 	bash deploy/demo-live.sh $(abspath $(BIN)) $(TESTDATA)

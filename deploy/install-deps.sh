@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config time clang llvm libclang-rt-14-dev clang-format
-libpcap-dev liburcu-dev libjemalloc-dev liblmdb-dev libmaxminddb-dev
+libpcap-dev liburcu-dev libjemalloc-dev liblmdb-dev lmdb-utils libmaxminddb-dev
 libnl-3-dev libnl-route-3-dev libssl-dev libyaml-dev libcriterion-dev
 tshark tcpdump libndpi-bin tcpreplay netsniff-ng iproute2 util-linux ethtool ieee-data
 python3 git"

@@ -26,9 +26,8 @@
 
 #include "pt/common.h"
 #include "pt/decode.h"
+#include "pt/agg.h"
 #include "pt/flow.h"
-
-#define PT_MAX_IFACES 32 /* interfaces a run can name (flow records keep a 32-bit mask) */
 
 /* Interface names of a run; index = pt_pkt.iface. Owned by the run. */
 struct pt_iface_table {
@@ -50,6 +49,11 @@ void pt_worker_destroy(struct pt_worker *w);
  * and unregister it. */
 void pt_worker_thread_enter(struct pt_worker *w);
 void pt_worker_thread_leave(struct pt_worker *w);
+
+/* Count every frame into @c (the agg's per-worker counters, owned by the
+ * agg, written only by this worker) from now on; NULL stops counting.
+ * Thread: before the worker thread starts. */
+void pt_worker_set_agg(struct pt_worker *w, struct pt_agg_counters *c);
 
 /* Decode @p (input fields set) and account it to the flow table.
  * Thread: the worker's own, online. No allocation, no syscall. */
@@ -104,6 +108,10 @@ struct pt_offline_opts {
     struct pt_flow_config flow; /* .workers is set from @workers */
     pt_flow_emit_fn emit;       /* receives every finished flow, in a deterministic order */
     void *emit_arg;
+    /* When not NULL: fill the store in agg->datadir, one second per tick of
+     * packet time (pt_agg_tick), workers counting into the agg's counters.
+     * .workers is set from @workers. */
+    const struct pt_agg_config *agg;
 };
 
 struct pt_offline_result {
@@ -117,6 +125,10 @@ struct pt_offline_result {
                              * or interface id >= 256): accounted to the last slot */
     int file_err;           /* first file error (0 when every file read cleanly) */
     char file_msg[256];
+    bool agg_on;                   /* opts->agg was set: agg_stats is valid */
+    struct pt_agg_stats agg_stats; /* the aggregation thread's and the store's counters */
+    int agg_err;                   /* the store could not be opened (nothing was read) */
+    char agg_msg[256];
 };
 
 /* Run the offline pipeline over every file in order. Flow records are
@@ -172,8 +184,9 @@ struct pt_live_status {
     const struct pt_live_worker_stats *worker;
     const struct pt_live_iface_stats *iface; /* ifaces->n entries */
     uint64_t filter_reloads;                 /* filters swapped in on request (opts->reload) */
-    uint64_t active_flows;  /* flows in the table now (approximate while running) */
-    uint64_t flows_emitted; /* records emitted so far */
+    uint64_t active_flows;          /* flows in the table now (approximate while running) */
+    uint64_t flows_emitted;         /* records emitted so far */
+    const struct pt_agg_stats *agg; /* the store's side; NULL without a store */
 };
 
 typedef void (*pt_live_status_fn)(const struct pt_live_status *st, void *arg);
@@ -210,6 +223,12 @@ struct pt_live_opts {
     const int *reload;
     int (*reload_filter)(char *expr, size_t len, void *arg);
     void *reload_arg;
+    /* When not NULL, the remover is the aggregation thread: it fills the
+     * store in agg->datadir once a second (pt_agg_tick), at about 100 ms past
+     * each wall-clock second, and workers count into the agg's counters.
+     * .workers is set from the worker count. An unopenable store fails the
+     * start (res->msg names it). */
+    const struct pt_agg_config *agg;
 };
 
 struct pt_live_result {

@@ -14,12 +14,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define PT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define PT_CACHELINE    64
+#define PT_MAX_IFACES   32 /* interfaces a run can name (flow records keep a 32-bit mask) */
 
 /* Project error codes: a reserved range, far below any errno. */
 enum {
@@ -53,6 +55,24 @@ void pt_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
         if ((level) <= pt_log_level)                                                               \
             pt_log_write((level), __VA_ARGS__);                                                    \
     } while (0)
+
+/* 64-bit hash of a 16-byte address (IPv4 as ::ffff:a.b.c.d): one 64x64->128
+ * multiply, folded, then a final mix, so every input bit reaches every
+ * output bit, the low ones included (tables mask them). Thread: any. */
+static inline uint64_t pt_addr_hash(const uint8_t a[16])
+{
+    uint64_t lo, hi, x;
+
+    memcpy(&lo, a, 8);
+    memcpy(&hi, a + 8, 8);
+    unsigned __int128 m =
+        (unsigned __int128)(lo ^ 0xa0761d6478bd642full) * (hi ^ 0xe7037ed1a0b428dbull);
+    x = (uint64_t)(m >> 64) ^ (uint64_t)m;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return x;
+}
 
 /* Monotonic clock in nanoseconds. Thread: any. Not for the per-packet path. */
 uint64_t pt_now_ns(void);

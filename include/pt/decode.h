@@ -136,6 +136,8 @@ struct pt_pkt {
     uint8_t n_l3;       /* entries used in l3[] */
     uint16_t err;       /* first decode error (enum pt_decode_err), 0 when clean */
     uint16_t ethertype; /* last ethertype seen (innermost), 0 if none */
+    uint16_t vlan;      /* the frame's outermost VLAN id (hw_vlan or the first in-band tag
+                         * before any IP layer), PT_VLAN_NONE when untagged */
     uint8_t eth_src[6], eth_dst[6];
     struct pt_l3 l3[PT_MAX_LAYERS];
     struct pt_quote quote;

@@ -191,6 +191,40 @@ typedef void (*pt_flow_emit_fn)(const struct pt_flow_record *rec, void *arg);
 uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flush,
                               pt_flow_emit_fn emit, void *arg);
 
+/* What the per-second walk (pt_flow_table_tick) shows of one flow. Borrowed
+ * for the duration of the visit callback. */
+struct pt_flow_view {
+    const struct pt_flow_key *key;
+    unsigned orig_side; /* key side of the originator: 0 (addr[0]/port[0]) or 1 */
+    uint64_t first_ns;  /* first packet (with the key: the flow's uid, pt_flow_uid()) */
+    uint32_t ifaces;    /* bit i: seen on interface i */
+    uint64_t pkts;      /* packets, both directions, since this flow's previous visit */
+    uint64_t bytes;     /* IP bytes (IP length field), both directions, likewise */
+    bool is_new;        /* the first visit of this flow */
+    bool ended;         /* removed by this call: its record was emitted */
+    bool over;          /* not live any more: ended, or ended on arrival and waiting
+                         * for the sweep to take its record */
+};
+
+typedef void (*pt_flow_visit_fn)(const struct pt_flow_view *v, void *arg);
+
+/* The aggregation thread's once-a-second pass: pt_flow_table_expire() (the
+ * same rotating share of the shards), then @visit for every flow in the
+ * table, and for each flow the expiry removed, with the packets and bytes
+ * it carried since its previous visit; each flow is visited once per call,
+ * so the visits of one call sum to what the table counted since the
+ * previous call. The first call allocates 16 bytes per pool slot for these
+ * snapshots (-ENOMEM: nothing is visited; expiry still runs). @emit sees a
+ * removed flow's record before @visit sees its last view. Returns the
+ * records emitted. Thread: the single remover, registered QSBR reader,
+ * online. */
+uint64_t pt_flow_table_tick(struct pt_flow_table *t, uint64_t now_ns, bool flush,
+                            pt_flow_emit_fn emit, pt_flow_visit_fn visit, void *arg);
+
+/* The uid a record of the flow with @key and first packet @first_ns carries
+ * ("C" + base62). Thread: any. */
+void pt_flow_uid(char out[20], const struct pt_flow_key *key, uint64_t first_ns);
+
 /* Flows currently in the table (approximate while workers run). */
 uint64_t pt_flow_table_count(const struct pt_flow_table *t);
 

@@ -127,6 +127,8 @@ struct live {
     int ctl_fd; /* AF_INET datagram socket for SIOCGIFINDEX/SIOCGIFFLAGS */
     struct liface link[PT_MAX_IFACES];
     struct pt_live_iface_stats ifst[PT_MAX_IFACES];
+    struct pt_agg *agg; /* NULL without a store */
+    struct pt_agg_stats agg_st;
 };
 
 static uint64_t realtime_ns(void)
@@ -609,6 +611,7 @@ static void report(struct live *L, bool final)
         .filter_reloads = L->filter_reloads,
         .active_flows = pt_flow_table_count(L->ft),
         .flows_emitted = L->emitted,
+        .agg = L->agg ? &L->agg_st : NULL,
     };
 
     gather(L);
@@ -626,9 +629,43 @@ static void count_emit(const struct pt_flow_record *rec, void *arg)
 
 static void expire(struct live *L, bool flush)
 {
+    uint64_t now = realtime_ns();
+
     rcu_thread_online();
-    pt_flow_table_expire(L->ft, realtime_ns(), flush, count_emit, L);
+    if (L->agg) {
+        uint64_t kdrops[PT_MAX_IFACES] = {0};
+        gather(L); /* the kernel's drop counters, up to now */
+        for (unsigned i = 0; i < L->nw; i++)
+            kdrops[L->wk[i].iface] = kdrops[L->wk[i].iface] + L->wk[i].ks.drops;
+        /* A tick runs just after a wall-clock second ends and closes it; the
+         * last one, at stop, closes the second under way. */
+        struct pt_agg_tick_in in = {.sec = now / TICK_NS - (flush ? 0 : 1),
+                                    .now_ns = now,
+                                    .flush = flush,
+                                    .ifnames = (const char(*)[64])L->res->ifaces.name,
+                                    .n_ifnames = L->res->ifaces.n,
+                                    .kernel_drops = kdrops};
+        pt_agg_tick(L->agg, &in, count_emit, L);
+        pt_agg_stats(L->agg, &L->agg_st);
+    } else {
+        pt_flow_table_expire(L->ft, now, flush, count_emit, L);
+    }
     rcu_thread_offline();
+}
+
+/* Monotonic time of the next tick: every second, or, with a store, ~100 ms
+ * after the next wall-clock second begins (late ring blocks are in by then:
+ * the retire timeout is 60 ms), so each tick closes one wall-clock second. */
+static uint64_t next_tick(const struct live *L, uint64_t mono_now)
+{
+    uint64_t rt = realtime_ns(), to_edge;
+
+    if (!L->agg)
+        return mono_now + TICK_NS;
+    to_edge = TICK_NS - rt % TICK_NS + 100000000ull;
+    if (to_edge > TICK_NS) /* less than 100 ms into a second: that second's tick */
+        to_edge -= TICK_NS;
+    return mono_now + to_edge;
 }
 
 static bool stop_requested(const struct live *L)
@@ -641,7 +678,7 @@ static bool stop_requested(const struct live *L)
 static void remover_loop(struct live *L)
 {
     const uint64_t t0 = pt_now_ns();
-    uint64_t next = t0 + TICK_NS;
+    uint64_t next = next_tick(L, t0);
 
     while (!stop_requested(L)) {
         uint64_t now = pt_now_ns(), slice = SLICE_NS;
@@ -652,9 +689,7 @@ static void remover_loop(struct live *L)
             expire(L, false);
             link_check_all(L, true); /* also catches events the socket lost */
             report(L, false);
-            next += TICK_NS;
-            if (next <= now) /* fell behind: no burst of catch-up ticks */
-                next = now + TICK_NS;
+            next = next_tick(L, pt_now_ns()); /* after a slow tick: no burst of catch-ups */
             continue;
         }
         if (next - now < slice)
@@ -757,11 +792,23 @@ static int setup(struct live *L, int *ifindex)
         snprintf(L->res->msg, sizeof L->res->msg, "flow table: %s", pt_strerror(rc));
         return rc;
     }
-    for (unsigned i = 0; i < L->nw; i++)
+    if (L->o->agg) {
+        struct pt_agg_config ac = *L->o->agg;
+        char msg[300];
+        ac.workers = L->nw;
+        if (!(L->agg = pt_agg_create(&ac, L->ft, &rc, msg, sizeof msg))) {
+            snprintf(L->res->msg, sizeof L->res->msg, "store: %s", msg);
+            return rc;
+        }
+    }
+    for (unsigned i = 0; i < L->nw; i++) {
         if (!(L->wk[i].w = pt_worker_create(i, L->ft, &rc))) {
             snprintf(L->res->msg, sizeof L->res->msg, "worker %u: %s", i, pt_strerror(rc));
             return rc;
         }
+        if (L->agg)
+            pt_worker_set_agg(L->wk[i].w, pt_agg_worker_counters(L->agg, i));
+    }
     return 0;
 }
 
@@ -771,6 +818,8 @@ static void teardown(struct live *L)
         pt_worker_destroy(L->wk[i].w);
         pt_ring_close(&L->wk[i].ring);
     }
+    pt_agg_destroy(L->agg); /* last rollups; closes the store */
+    L->agg = NULL;
     if (L->ft) {
         pt_flow_table_destroy(L->ft); /* offline: rcu_barrier waits for call_rcu */
         L->ft = NULL;

@@ -141,6 +141,7 @@ struct run {
     const struct pt_offline_opts *opts;
     struct pt_offline_result *res;
     struct pt_flow_table *ft;
+    struct pt_agg *agg; /* NULL without a store */
     struct wthread *wt;
     unsigned nw;
     struct recvec recs;
@@ -155,7 +156,19 @@ static void expire_round(struct run *r, bool flush)
 {
     if (r->nw > 1) /* the reader is offline while it only moves blocks */
         rcu_thread_online();
-    pt_flow_table_expire(r->ft, r->clock_ns, flush, collect, &r->recs);
+    if (r->agg && r->clock_ns) { /* (no packet, no second to write) */
+        /* The second that ends: the packets so far are before next_tick,
+         * or, at the end, in the clock's own second. */
+        uint64_t sec = flush ? r->clock_ns / TICK_NS : r->next_tick / TICK_NS - 1;
+        struct pt_agg_tick_in in = {.sec = sec,
+                                    .now_ns = r->clock_ns,
+                                    .flush = flush,
+                                    .ifnames = (const char(*)[64])r->res->ifaces.name,
+                                    .n_ifnames = r->res->ifaces.n};
+        pt_agg_tick(r->agg, &in, collect, &r->recs);
+    } else {
+        pt_flow_table_expire(r->ft, r->clock_ns, flush, collect, &r->recs);
+    }
     if (r->nw > 1)
         rcu_thread_offline();
     emit_sorted(&r->recs);
@@ -261,18 +274,6 @@ static void barrier(struct run *r)
     }
 }
 
-/* Symmetric hash of an address pair (16-byte, IPv4 mapped): the sum of a
- * mix of each, so both directions agree. */
-static uint64_t addr_mix(const uint8_t a[16])
-{
-    uint64_t lo, hi;
-
-    memcpy(&lo, a, 8);
-    memcpy(&hi, a + 8, 8);
-    lo = (lo ^ (hi * 0x9e3779b97f4a7c15ull)) * 0xd6e8feb86659fd93ull;
-    return lo ^ (lo >> 32);
-}
-
 /* The outermost IP addresses of an Ethernet frame without decoding the rest
  * (802.1Q/802.1ad tags skipped); false when the frame is anything else. */
 static bool eth_ip_addrs(const uint8_t *d, uint32_t len, uint8_t a[16], uint8_t b[16])
@@ -319,12 +320,12 @@ static unsigned pick_worker(struct run *r, const struct pt_reader_rec *rec, uint
     uint8_t a[16], b[16];
 
     if (rec->linktype == PT_LINK_ETHERNET && eth_ip_addrs(rec->data, rec->caplen, a, b))
-        return (unsigned)((addr_mix(a) + addr_mix(b)) % r->nw);
+        return (unsigned)((pt_addr_hash(a) + pt_addr_hash(b)) % r->nw);
     pkt_input(p, rec->data, rec->caplen, rec->wirelen, rec->ts_ns, rec->linktype, iface);
     pt_decode(p, &r->scratch_st);
     if (p->n_l3 == 0)
         return 0;
-    return (unsigned)((addr_mix(p->l3[0].src) + addr_mix(p->l3[0].dst)) % r->nw);
+    return (unsigned)((pt_addr_hash(p->l3[0].src) + pt_addr_hash(p->l3[0].dst)) % r->nw);
 }
 
 static void dispatch(struct run *r, const struct pt_reader_rec *rec, uint16_t iface, bool stable)
@@ -366,6 +367,8 @@ static int start_workers(struct run *r)
         pthread_cond_init(&t->cv, NULL);
         if (!(t->w = pt_worker_create(i, r->ft, &err)))
             return err;
+        if (r->agg)
+            pt_worker_set_agg(t->w, pt_agg_worker_counters(r->agg, i));
         for (unsigned b = 0; b < NBLK; b++) {
             if (!(t->all[b] = malloc(sizeof(struct blk))))
                 return -ENOMEM;
@@ -504,6 +507,18 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
     r.ft = pt_flow_table_create(&fc, &err);
     if (!r.ft)
         return err;
+    if (opts->agg) {
+        struct pt_agg_config ac = *opts->agg;
+        ac.workers = r.nw;
+        ac.store.nosync = true; /* a killed reader loses nothing committed; synced at close */
+        r.agg = pt_agg_create(&ac, r.ft, &err, res->agg_msg, sizeof res->agg_msg);
+        if (!r.agg) {
+            res->agg_err = err;
+            pt_flow_table_destroy(r.ft);
+            return err;
+        }
+        res->agg_on = true;
+    }
     /* The reader is registered for the remover role. With one worker it is
      * the worker too and stays online; otherwise it is online only while it
      * expires flows. */
@@ -511,6 +526,8 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
     if (r.nw == 1) {
         if (!(solo = pt_worker_create(0, r.ft, &err)))
             goto out;
+        if (r.agg)
+            pt_worker_set_agg(solo, pt_agg_worker_counters(r.agg, 0));
     } else {
         rcu_thread_offline();
         err = start_workers(&r);
@@ -540,6 +557,11 @@ out:
     if (r.nw > 1)
         rcu_thread_online();
     res->flows_evicted = pt_flow_table_evicted(r.ft);
+    if (r.agg) {
+        pt_agg_stats(r.agg, &res->agg_stats);
+        pt_agg_destroy(r.agg); /* final rollups, sync, close */
+        r.agg = NULL;
+    }
     pt_flow_table_destroy(r.ft);
     rcu_unregister_thread();
     free(r.recs.v);

@@ -18,6 +18,7 @@ struct pt_worker {
     /* owned by the worker thread */
     struct pt_decode_stats dec;
     struct pt_flow_worker *fw;
+    struct pt_agg_counters *agg; /* owned by the agg, written only here; NULL = no store */
     unsigned id;
 } __attribute__((aligned(PT_CACHELINE)));
 
@@ -69,9 +70,16 @@ void pt_worker_thread_leave(struct pt_worker *w)
     rcu_unregister_thread();
 }
 
+void pt_worker_set_agg(struct pt_worker *w, struct pt_agg_counters *c)
+{
+    w->agg = c;
+}
+
 void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
 {
     pt_decode(p, &w->dec);
+    if (w->agg)
+        pt_agg_count(w->agg, p);
     pt_flow_process(w->fw, p);
 }
 

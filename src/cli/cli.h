@@ -5,13 +5,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pt/common.h"
+
 /* Each returns the process exit status: 0 ok, 1 runtime/input error, 2 usage. */
 int pt_cli_read(int argc, char **argv);
 int pt_cli_run(int argc, char **argv);
 int pt_cli_ifaces(int argc, char **argv);
+/* Query commands over DIR/store, read-only (series.c, flows_cmd.c, top.c;
+ * shared parts in query.h). */
+int pt_cli_series(int argc, char **argv);
+int pt_cli_flows(int argc, char **argv);
+int pt_cli_top(int argc, char **argv);
 
 /* Parse an unsigned decimal in [min, max]; false with a message on stderr
  * naming @opt when @s is not one. */
 bool pt_cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parse a duration: seconds, or a number with s, m, h, d, w (week) or y
+ * (365 d). false with a message naming @opt when @s is not one. */
+bool pt_cli_parse_duration(const char *opt, const char *s, uint64_t *secs);
+
+/* Parse a size: bytes, or a number with K, M, G, T (powers of 1024, "KiB" and
+ * "KB" accepted alike). false with a message naming @opt. */
+bool pt_cli_parse_size(const char *opt, const char *s, uint64_t *bytes);
 
 #endif

@@ -83,6 +83,14 @@ static const struct centry table[] = {
      .def = "60s"},
     {"active_timeout", NULL, T_DURATION, FIELD(live.flow.active_ns), 0, 7 * DAY, .def = "3600s",
      .zero = "0 (never)"},
+    /* store (DATADIR/store): series, top lists, flow records */
+    {"store", "--no-store", T_BOOL, FIELD(store), .def = "true"},
+    {"top_n", NULL, T_UINT, FIELD(top_n), 1, 1000, .def = "10"},
+    {"retention_1s", NULL, T_DURATION, FIELD(keep_ns[0]), 60, 100 * 365 * DAY, .def = "48h"},
+    {"retention_1m", NULL, T_DURATION, FIELD(keep_ns[1]), 3600, 100 * 365 * DAY, .def = "30d"},
+    {"retention_1h", NULL, T_DURATION, FIELD(keep_ns[2]), DAY, 100 * 365 * DAY, .def = "2y"},
+    {"retention_flows", NULL, T_DURATION, FIELD(keep_flows_ns), 60, 100 * 365 * DAY, .def = "30d"},
+    {"store_max_size", NULL, T_SIZE, FIELD(store_max), 1u << 20, 1ull << 50, .def = "16G"},
 };
 
 _Static_assert(PT_ARRAY_LEN(table) <= PT_CONFIG_MAX_KEYS, "PT_CONFIG_MAX_KEYS too small");
@@ -215,6 +223,10 @@ static int parse_number(const struct centry *e, const char *s, uint64_t *out, ch
         case 'g':
             mul = 1ull << 30;
             break;
+        case 'T':
+        case 't':
+            mul = 1ull << 40;
+            break;
         default:
             goto not_number;
         }
@@ -228,6 +240,12 @@ static int parse_number(const struct centry *e, const char *s, uint64_t *out, ch
             break;
         case 'h':
             mul = 3600;
+            break;
+        case 'd':
+            mul = DAY;
+            break;
+        case 'y':
+            mul = 365 * DAY;
             break;
         default:
             goto not_number;

@@ -26,7 +26,7 @@
 #include "pt/capture.h"
 
 #define PT_CONFIG_DEFAULT_PATH "/etc/packettracer/packettracer.yaml"
-#define PT_CONFIG_MAX_KEYS     32
+#define PT_CONFIG_MAX_KEYS     40
 #define PT_CONFIG_IFNAME_LEN   64
 
 /* Where a setting's value came from. */
@@ -43,6 +43,11 @@ struct pt_config {
     struct pt_live_opts live;
     char datadir[4096];
     bool quiet;
+    bool store;             /* fill DATADIR/store (series, top lists, flow records) */
+    unsigned top_n;         /* entries per top list */
+    uint64_t keep_ns[3];    /* retention of 1 s, 1 min, 1 h points */
+    uint64_t keep_flows_ns; /* retention of flow records */
+    uint64_t store_max;     /* largest map size, bytes */
 
     /* storage behind live.ifaces and live.filter */
     char ifname[PT_MAX_IFACES][PT_CONFIG_IFNAME_LEN];

@@ -17,6 +17,9 @@ static void usage(FILE *out)
           "  read FILE...   decode capture files (pcap, pcapng) and print flow records\n"
           "  run -i IF...   capture live from interfaces, write flow records to DATADIR\n"
           "  ifaces         list interfaces: state, MTU, MAC, speed, RX counters, offloads\n"
+          "  series         per-second series from the store (bps, pps, ... by iface/vlan/proto)\n"
+          "  flows          flow records from the store, by time, host, port or uid\n"
+          "  top            top hosts or flows over a time range, from the store\n"
           "  version        print the version\n"
           "\n"
           "`packettracer <command> --help` describes a command's options.\n",
@@ -35,6 +38,12 @@ int main(int argc, char **argv)
         return pt_cli_run(argc - 1, argv + 1);
     if (strcmp(argv[1], "ifaces") == 0)
         return pt_cli_ifaces(argc - 1, argv + 1);
+    if (strcmp(argv[1], "series") == 0)
+        return pt_cli_series(argc - 1, argv + 1);
+    if (strcmp(argv[1], "flows") == 0)
+        return pt_cli_flows(argc - 1, argv + 1);
+    if (strcmp(argv[1], "top") == 0)
+        return pt_cli_top(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("packettracer %s\n", PT_VERSION);
         return 0;

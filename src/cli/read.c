@@ -36,6 +36,12 @@ static void read_usage(FILE *out)
           "      --shards N           flow table shards, 1..4096 (default 16)\n"
           "      --max-flows N        flow table capacity (default 1000000)\n"
           "      --full-policy P      when the table is full: refuse (default) or evict\n"
+          "  -d, --datadir DIR        also fill the store in DIR/store with per-second series,\n"
+          "                           top lists and flow records, by packet time (as `run`)\n"
+          "      --top-n N            entries per top list and second (default 10)\n"
+          "      --keep-1s D          keep 1 s points for D (default 48h; also --keep-1m 30d,\n"
+          "                           --keep-1h 2y, --keep-flows 30d)\n"
+          "      --store-max SIZE     largest the store's map may grow (default 16G)\n"
           "  -q, --quiet              no summary\n"
           "  -h, --help               this text\n",
           out);
@@ -107,7 +113,17 @@ static void print_summary(const struct pt_offline_result *res, double secs)
     fprintf(stderr, "interfaces:");
     for (unsigned i = 0; i < res->ifaces.n; i++)
         fprintf(stderr, " %s", res->ifaces.name[i]);
-    fprintf(stderr, "\nelapsed_s: %.3f\n", secs);
+    fprintf(stderr, "\n");
+    if (res->agg_on) {
+        const struct pt_agg_stats *a = &res->agg_stats;
+        fprintf(stderr, "store_seconds: %llu\n", (unsigned long long)a->ticks);
+        fprintf(stderr, "store_points: %llu\n", (unsigned long long)a->points);
+        fprintf(stderr, "store_flows: %llu\n", (unsigned long long)a->store.flows);
+        fprintf(stderr, "store_seconds_lost: %llu\n", (unsigned long long)a->store_errors);
+        fprintf(stderr, "store_map_bytes: %llu\n", (unsigned long long)a->store.map_size);
+        fprintf(stderr, "agg_tick_cpu_max_ms: %.3f\n", (double)a->max_tick_ns / 1e6);
+    }
+    fprintf(stderr, "elapsed_s: %.3f\n", secs);
     if (secs > 0)
         fprintf(stderr, "packets_per_s: %.0f\n", (double)res->frames / secs);
     if (getrusage(RUSAGE_SELF, &ru) == 0)
@@ -115,7 +131,7 @@ static void print_summary(const struct pt_offline_result *res, double secs)
 }
 
 static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, struct out_ctx *oc,
-                           const char **outpath, bool *quiet)
+                           const char **outpath, bool *quiet, struct pt_agg_config *ac)
 {
     static const struct option lo[] = {
         {"format", required_argument, NULL, 'F'},
@@ -125,6 +141,13 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         {"max-flows", required_argument, NULL, 'M'},
         {"full-policy", required_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
+        {"datadir", required_argument, NULL, 'd'},
+        {"top-n", required_argument, NULL, 'T'},
+        {"keep-1s", required_argument, NULL, 1000},
+        {"keep-1m", required_argument, NULL, 1001},
+        {"keep-1h", required_argument, NULL, 1002},
+        {"keep-flows", required_argument, NULL, 1003},
+        {"store-max", required_argument, NULL, 1004},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -132,8 +155,44 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "F:o:w:qh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "F:o:w:d:qh", lo, NULL)) != -1) {
         switch (c) {
+        case 'd':
+            ac->datadir = optarg;
+            o->agg = ac;
+            break;
+        case 'T':
+            if (!pt_cli_parse_u64("--top-n", optarg, 1, 1000, &v))
+                return 2;
+            ac->top_n = (unsigned)v;
+            break;
+        case 1000:
+        case 1001:
+        case 1002:
+            if (!pt_cli_parse_duration(lo[c - 1000 + 9].name, optarg, &v))
+                return 2;
+            if (v == 0) {
+                fprintf(stderr, "packettracer: --%s: must be more than 0\n", lo[c - 1000 + 9].name);
+                return 2;
+            }
+            ac->store.keep_s[c - 1000] = v;
+            break;
+        case 1003:
+            if (!pt_cli_parse_duration("--keep-flows", optarg, &v))
+                return 2;
+            ac->store.keep_flows_s = v;
+            break;
+        case 1004:
+            if (!pt_cli_parse_size("--store-max", optarg, &v))
+                return 2;
+            if (v < (1u << 20)) {
+                fputs("packettracer: --store-max: at least 1M\n", stderr);
+                return 2;
+            }
+            ac->store.map_max = v;
+            if (ac->store.map_size > v)
+                ac->store.map_size = v;
+            break;
         case 'F':
             if (strcmp(optarg, "json") == 0)
                 oc->fmt = PT_FMT_JSON;
@@ -199,6 +258,7 @@ int pt_cli_read(int argc, char **argv)
 {
     static struct pt_offline_result res; /* large (decode stats): not on the stack */
     struct pt_offline_opts o = {.workers = 1};
+    struct pt_agg_config ac = {0};
     struct out_ctx oc = {.out = stdout, .fmt = PT_FMT_JSON, .res = &res};
     const char *outpath = NULL;
     bool quiet = false;
@@ -206,7 +266,8 @@ int pt_cli_read(int argc, char **argv)
     int rc;
 
     pt_flow_config_default(&o.flow);
-    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet)) >= 0)
+    pt_store_config_default(&ac.store);
+    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet, &ac)) >= 0)
         return rc;
     if (outpath && !(oc.out = fopen(outpath, "w"))) {
         fprintf(stderr, "packettracer: %s: %s\n", outpath, strerror(errno));
@@ -220,6 +281,10 @@ int pt_cli_read(int argc, char **argv)
 
     t0 = pt_now_ns();
     rc = pt_offline_run(&o, &res);
+    if (res.agg_err) {
+        fprintf(stderr, "packettracer: %s\n", res.agg_msg);
+        return 1;
+    }
     if (fflush(oc.out) != 0 || (outpath && fclose(oc.out) != 0))
         oc.err = -errno;
     if (!quiet)

@@ -78,6 +78,8 @@ static void run_usage(FILE *out)
           "      --block-count N      ring blocks per worker (default 64)\n"
           "      --cpu-pin            pin worker k to the k-th allowed CPU\n"
           "      --duration SECONDS   stop by itself after this long (s/m/h suffix allowed)\n"
+          "      --no-store           do not fill DATADIR/store (per-second series, top lists,\n"
+          "                           flow records; see `series`, `top`, `flows`)\n"
           "  -q, --quiet              no status line, no final statistics\n"
           "  -h, --help               this text\n",
           out);
@@ -171,6 +173,13 @@ static int on_reload_filter(char *expr, size_t len, void *arg)
 static void print_final(const struct pt_live_status *st)
 {
     fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
+    if (st->agg)
+        fprintf(stderr,
+                "store: seconds %llu points %llu flows %llu seconds_lost %llu map_bytes %llu "
+                "tick_cpu_max_ms %.3f\n",
+                (unsigned long long)st->agg->ticks, (unsigned long long)st->agg->points,
+                (unsigned long long)st->agg->store.flows, (unsigned long long)st->agg->store_errors,
+                (unsigned long long)st->agg->store.map_size, (double)st->agg->max_tick_ns / 1e6);
     if (st->filter_reloads)
         fprintf(stderr, "filter reloads: %llu\n", (unsigned long long)st->filter_reloads);
     for (unsigned i = 0; i < st->ifaces->n; i++) {
@@ -240,7 +249,11 @@ static void print_status(struct run_ctx *c, const struct pt_live_status *st)
         c->prev_bytes[i] = by;
     }
     if (n < sizeof line)
-        snprintf(line + n, sizeof line - n, "flows %llu", (unsigned long long)st->active_flows);
+        n += (size_t)snprintf(line + n, sizeof line - n, "flows %llu",
+                              (unsigned long long)st->active_flows);
+    if (st->agg && st->agg->store_errors && n < sizeof line)
+        snprintf(line + n, sizeof line - n, " | store: %llu seconds lost",
+                 (unsigned long long)st->agg->store_errors);
     c->prev_ns = st->now_ns;
     fprintf(stderr, "%s\n", line);
 }
@@ -260,7 +273,7 @@ static void on_status(const struct pt_live_status *st, void *arg)
 }
 
 /* Command-line options; each sets one config key (config.c), except -c and -h. */
-enum { O_FANOUT = 256, O_NOPROMISC, O_BSIZE, O_BCOUNT, O_PIN, O_DURATION };
+enum { O_FANOUT = 256, O_NOPROMISC, O_BSIZE, O_BCOUNT, O_PIN, O_DURATION, O_NOSTORE };
 static const struct option run_lo[] = {
     {"interface", required_argument, NULL, 'i'},
     {"workers", required_argument, NULL, 'w'},
@@ -273,6 +286,7 @@ static const struct option run_lo[] = {
     {"block-count", required_argument, NULL, O_BCOUNT},
     {"cpu-pin", no_argument, NULL, O_PIN},
     {"duration", required_argument, NULL, O_DURATION},
+    {"no-store", no_argument, NULL, O_NOSTORE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -305,6 +319,9 @@ static const char *opt_key(int ch, const char **value)
         return "cpu_pin";
     case O_DURATION:
         return "duration";
+    case O_NOSTORE:
+        *value = "false";
+        return "store";
     case 'q':
         *value = "true";
         return "quiet";
@@ -380,6 +397,7 @@ int pt_cli_run(int argc, char **argv)
     static struct pt_config cfgbuf; /* built once, then read through cfg only */
     const struct pt_config *cfg = &cfgbuf;
     struct pt_live_opts o;
+    struct pt_agg_config ac = {0};
     struct run_ctx c = {.res = &res};
     char path[4200];
     struct sigaction sa;
@@ -424,6 +442,18 @@ int pt_cli_run(int argc, char **argv)
     o.reload = &reload_flag;
     o.reload_filter = on_reload_filter;
     o.reload_arg = &c;
+    if (cfg->store) {
+        pt_store_config_default(&ac.store);
+        ac.datadir = cfg->datadir;
+        ac.top_n = cfg->top_n;
+        for (unsigned i = 0; i < PT_RES_N; i++)
+            ac.store.keep_s[i] = cfg->keep_ns[i] / 1000000000ull;
+        ac.store.keep_flows_s = cfg->keep_flows_ns / 1000000000ull;
+        ac.store.map_max = cfg->store_max;
+        if (ac.store.map_size > ac.store.map_max)
+            ac.store.map_size = ac.store.map_max;
+        o.agg = &ac;
+    }
     rc = pt_live_run(&o, &res);
     if (fflush(c.out) != 0 && !c.err)
         c.err = -errno;

@@ -78,8 +78,9 @@ void pt_decode(struct pt_pkt *p, struct pt_decode_stats *st)
     d.n_path = 0;
     d.n_vlan = 0;
     d.encap = PT_ENCAP_NONE;
+    p->vlan = PT_VLAN_NONE;
     if (p->hw_vlan != PT_VLAN_NONE)
-        d.vlan[d.n_vlan++] = p->hw_vlan & 0x0fff;
+        p->vlan = d.vlan[d.n_vlan++] = p->hw_vlan & 0x0fff;
 
     PT_CNT_INC(st->frames);
     PT_CNT_ADD(st->bytes, p->wirelen);

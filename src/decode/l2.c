@@ -145,6 +145,8 @@ static uint16_t dec_vlan(struct pt_dec *d, struct pt_cur *c)
         return 0;
     }
     pt_dec_path(d, PT_P_VLAN);
+    if (d->p->vlan == PT_VLAN_NONE && d->p->n_l3 == 0)
+        d->p->vlan = rd16(h) & 0x0fff;
     if (d->n_vlan < PT_MAX_VLAN)
         d->vlan[d->n_vlan++] = rd16(h) & 0x0fff;
     else

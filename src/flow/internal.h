@@ -6,12 +6,11 @@
  *   (one byte, test-and-set); `node` and `key` are immutable while published
  *   (readers match keys without the lock) and stay readable until a grace
  *   period after cds_lfht_del.
- * - `state` (written under the lock, read without it by key_match) is
- *   FLOW_LIVE, FLOW_ENDED + reason when a worker found the flow over by the
- *   time its packet arrived (it stays in the table, invisible to lookups,
- *   until the remover's sweep takes its record), or FLOW_DEAD once the
- *   remover has deleted it and taken its record. A worker that finds a flow
- *   not live after locking drops it and looks up again.
+ * - `state` (written under the lock, read without it by key_match and by
+ *   the tick's pool walk) is FLOW_LIVE, FLOW_ENDED + reason when a worker found the flow over by
+ * the time its packet arrived (it stays in the table, invisible to lookups, until the remover's
+ * sweep takes its record), or FLOW_DEAD once the remover has deleted it and taken its record. A
+ * worker that finds a flow not live after locking drops it and looks up again.
  * - After death, `rcu` (overlaid on the timestamps, which nobody reads any
  *   more) carries the flow to the call_rcu callback, which pushes it on its
  *   owner's return stack.
@@ -82,7 +81,7 @@ struct pt_flow {
     struct cds_lfht_node node; /* free: node.next links the free list */
     struct pt_flow_key key;    /* immutable while published */
     uint8_t lock;              /* test-and-set byte lock, guards everything below */
-    uint8_t state;             /* FLOW_LIVE, FLOW_ENDED + enum pt_flow_end, FLOW_DEAD */
+    uint8_t state;             /* FLOW_FREE, FLOW_LIVE, FLOW_ENDED + enum pt_flow_end, FLOW_DEAD */
     uint8_t fl;                /* FL_* */
     uint8_t hist_len;
     uint32_t hist_seen; /* Zeek's once-only letters, bit i for side 0, bit 16+i side 1 */
@@ -111,14 +110,25 @@ struct pt_flow {
     };
 };
 
-/* struct pt_flow.state */
-#define FLOW_LIVE  0
+/* struct pt_flow.state: written with atomic stores (under the lock), read
+ * without the lock by key_match and the tick's pool walk (acquire). A slot
+ * is FLOW_FREE until its first flow starts (never-used pool memory is zero). */
+#define FLOW_FREE  0
 #define FLOW_DEAD  1
-#define FLOW_ENDED 2 /* + enum pt_flow_end */
+#define FLOW_LIVE  2
+#define FLOW_ENDED 3 /* + enum pt_flow_end */
 
 /* Refused flows are counted once per key while they stay in this
  * direct-mapped set of key hashes (approximate distinct count). */
 #define PT_FLOW_REFUSED_SLOTS 1024
+
+/* What the remover's tick walk saw of a pool slot's flow at its last visit.
+ * Remover only; reset when the flow is removed. */
+struct flow_snap {
+    uint64_t bytes;
+    uint32_t pkts;
+    uint32_t tick; /* the walk that last visited it; 0 = never (a new flow) */
+};
 
 struct pt_flow_worker {
     struct pt_flow_worker_stats st; /* owned by the worker; PT_CNT_* */
@@ -130,6 +140,7 @@ struct pt_flow_worker {
     struct pt_flow *free_list;               /* worker only */
     struct pt_flow *ret_head;                /* lock-free stack pushed by the call_rcu callback */
     uint64_t refused[PT_FLOW_REFUSED_SLOTS]; /* key hashes of recently refused flows */
+    struct flow_snap *snap; /* remover only: cap entries, by slot index (tick walk) */
 } __attribute__((aligned(PT_CACHELINE)));
 
 struct pt_flow_table {
@@ -139,6 +150,7 @@ struct pt_flow_table {
     uint64_t removed;         /* remover only (read with __atomic by count()) */
     uint64_t evicted;         /* remover only, idem */
     unsigned sweep_next;      /* remover only: first shard of the next sweep */
+    uint32_t tick_no;         /* remover only: number of the current tick walk */
     uint64_t min_timeout_ns;  /* shortest idle timeout or close delay (immutable) */
 };
 

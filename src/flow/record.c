@@ -36,6 +36,11 @@ static void uid_format(char out[20], uint64_t v)
     out[1 + n] = '\0';
 }
 
+void pt_flow_uid(char out[20], const struct pt_flow_key *key, uint64_t first_ns)
+{
+    uid_format(out, flow_uid64(key, first_ns));
+}
+
 static void base64(char *out, const uint8_t *in, size_t n)
 {
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -614,3 +614,77 @@ Test(live, sighup_reloads_the_filter)
     cr_expect(strstr(err, "filter reloads: 1\n") != NULL, "%s", err);
     free(err);
 }
+
+/* ---- the store while the sensor writes it ---- */
+
+/* Sum of "value" over the JSON points `packettracer series` printed. */
+static long series_json_sum(const char *out, unsigned *npoints)
+{
+    long sum = 0;
+    *npoints = 0;
+    for (const char *p = out; (p = strstr(p, "\"value\":")); p++) {
+        sum += strtol(p + 8, NULL, 10);
+        (*npoints)++;
+    }
+    return sum;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A query from another process while `run` writes the store returns the
+ * seconds already closed, quickly, and capture loses nothing. */
+Test(live, store_query_while_capturing)
+{
+    static struct frames fs;
+    const char *args[] = {"-i", "veth0", "-f", ONLY_GEN};
+    char cmd[512], *out = NULL;
+    unsigned npts = 0;
+    long seen = 0;
+    pid_t pid;
+    char *err;
+
+    make_bed("sto", 1);
+    pid = start_sensor_for("6", args, 4);
+    for (unsigned burst = 0; burst < 3; burst++) {
+        struct pt_udp_spec s = udp((uint16_t)(4000 + burst), 7100);
+        add_udp(&fs, &s, 100);
+        send_frames("veth1", &fs);
+        sleep_ms(1300); /* the burst's second closes (tick ~100 ms after each second) */
+        snprintf(cmd, sizeof cmd,
+                 "%s series -d %s --metric packets --from -5m --step 1s --format json",
+                 pt_test_bin(), dir);
+        double t0 = mono_s();
+        free(out);
+        int st = pt_test_run(cmd, &out, NULL);
+        double dt = mono_s() - t0;
+        cr_assert_eq(st, 0, "series during the run: exit %d\n%s", st, out);
+        cr_expect_lt(dt, 2.0, "a query took %.2f s", dt);
+        seen = series_json_sum(out, &npts);
+        cr_assert_eq(seen, 100 * (long)(burst + 1),
+                     "after burst %u the store holds %ld packets:\n%s", burst, seen, out);
+    }
+    err = finish_sensor(pid);
+    cr_expect_eq(final_stat(err, "veth0", "packets"), 300, "%s", err);
+    cr_expect_eq(final_stat(err, "veth0", "kernel_drops"), 0, "%s", err);
+    cr_expect(strstr(err, "seconds_lost 0 ") != NULL, "store lost seconds:\n%s", err);
+    /* after the run: every packet is in the series, the flows are stored */
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s series -d %s --metric packets --from 0 --step 1s --format json",
+             pt_test_bin(), dir);
+    cr_assert_eq(pt_test_run(cmd, &out, NULL), 0);
+    cr_expect_eq(series_json_sum(out, &npts), 300, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s flows -d %s --from 0 --format json", pt_test_bin(), dir);
+    cr_assert_eq(pt_test_run(cmd, &out, NULL), 0);
+    unsigned nflows = 0;
+    for (const char *p = out; (p = strstr(p, "\"_path\":\"conn\"")); p++)
+        nflows++;
+    cr_expect_eq(nflows, 3, "stored flows:\n%s", out);
+    free(out);
+    free(err);
+}

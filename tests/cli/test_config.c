@@ -137,6 +137,34 @@ Test(config, every_type_parses)
     cr_expect_str_eq(cfg.live.filter, "udp and port 53");
 }
 
+static void expect_bad(const char *text, unsigned line, const char *needle);
+
+Test(config, store_keys)
+{
+    static struct pt_config cfg;
+
+    pt_config_init(&cfg);
+    cr_expect(cfg.store, "the store is on by default");
+    cr_expect_eq(cfg.top_n, 10);
+    cr_expect_eq(cfg.keep_ns[0], 48ull * 3600 * 1000000000ull);
+    cr_expect_eq(cfg.keep_ns[1], 30ull * 86400 * 1000000000ull);
+    cr_expect_eq(cfg.keep_ns[2], 2ull * 365 * 86400 * 1000000000ull);
+    cr_expect_eq(cfg.store_max, 16ull << 30);
+    cr_assert_eq(load_text(&cfg, "store: off\ntop_n: 25\nretention_1s: 6h\nretention_1m: 7d\n"
+                                 "retention_1h: 1y\nretention_flows: 12h\nstore_max_size: 2T\n"),
+                 0, "%s", msg);
+    cr_expect_not(cfg.store);
+    cr_expect_eq(cfg.top_n, 25);
+    cr_expect_eq(cfg.keep_ns[0], 6ull * 3600 * 1000000000ull);
+    cr_expect_eq(cfg.keep_ns[1], 7ull * 86400 * 1000000000ull);
+    cr_expect_eq(cfg.keep_ns[2], 365ull * 86400 * 1000000000ull);
+    cr_expect_eq(cfg.keep_flows_ns, 12ull * 3600 * 1000000000ull);
+    cr_expect_eq(cfg.store_max, 2ull << 40);
+    expect_bad("retention_1s: 10s\n", 1, "retention_1s");
+    expect_bad("top_n: 0\n", 1, "top_n");
+    expect_bad("store_max_size: 1K\n", 1, "store_max_size");
+}
+
 Test(config, sizes_and_scalar_list)
 {
     static struct pt_config cfg;
@@ -230,7 +258,7 @@ Test(config, wrong_type)
     expect_bad("filter: x\nworkers: [1, 2]\n", 2, "workers");
     expect_bad("promisc: maybe\n", 1, "promisc");
     expect_bad("workers: four\n", 1, "workers");
-    expect_bad("duration: 5d\n", 1, "duration");
+    expect_bad("duration: 5x\n", 1, "duration");
     expect_bad("block_size: 1T\n", 1, "block_size");
     expect_bad("fanout: roundrobin\n", 1, "fanout");
     expect_bad("interfaces:\n  - eth0\n  - {name: eth1}\n", 3, "interfaces");

@@ -32,6 +32,7 @@ Test(decode_l2, dot1ad_then_dot1q)
     cr_assert_eq(l->n_vlan, 2);
     cr_assert_eq(l->vlan[0], 1525);
     cr_assert_eq(l->vlan[1], 30);
+    cr_assert_eq(f.p.vlan, 1525, "frame VLAN is the outer tag");
     td_assert_addr(l->src, "47.245.159.156");
     td_assert_addr(l->dst, "92.104.109.0");
     cr_assert_eq(l->proto, 1);
@@ -108,6 +109,7 @@ Test(decode_l2, too_deep_and_hw_vlan)
     pt_decode(&f.p, &st);
     cr_assert_eq(f.p.l3[0].n_vlan, 3);
     cr_assert_eq(f.p.l3[0].vlan[0], 7);
+    cr_assert_eq(f.p.vlan, 7, "the kernel-stripped tag is the outermost");
     cr_assert_eq(f.p.l3[0].vlan[1], 101);
     cr_assert_eq(f.p.l3[0].vlan[2], 102);
     cr_assert_eq(st.err[PT_DEC_VLAN_TOO_DEEP], 2);
@@ -146,6 +148,7 @@ Test(decode_l2, mpls_and_vlan_mixed)
     /* #12: untagged 141.42.64.125:56730 -> 125.190.109.199:80 */
     td_nth(&f, "pcap/vlan/zeek_mixed-vlan-mpls.pcap", 12, NULL);
     cr_assert_eq(f.p.l3[0].n_vlan, 0);
+    cr_assert_eq(f.p.vlan, PT_VLAN_NONE);
     td_assert_addr(f.p.l3[0].src, "141.42.64.125");
     cr_assert_eq(f.p.l3[0].sport, 56730);
     free(f.buf);

@@ -103,6 +103,7 @@ Test(decode_tunnel, erspan_type2)
     assert_inner_tcp(&f.p.l3[1], PT_ENCAP_ERSPAN);
     cr_assert_eq(f.p.l3[1].n_vlan, 1);
     cr_assert_eq(f.p.l3[1].vlan[0], 100);
+    cr_assert_eq(f.p.vlan, 5, "frame VLAN: the outer tag, not the tunnelled one");
     cr_assert_eq(f.p.l3[1].l3_off, 18 + 20 + 8 + 8 + 18);
     free(f.buf);
 }

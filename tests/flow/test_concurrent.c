@@ -1,6 +1,8 @@
 /* test_concurrent.c - four workers update the same flows while a remover
- * expires them; every packet must end up in exactly one record. Run under
- * ThreadSanitizer by `make tsan`. */
+ * expires them; every packet must end up in exactly one record. The same
+ * with the aggregation thread's tick (pool walk while workers start and end
+ * flows in the slots it walks): every packet is seen exactly once by its
+ * visits. Run under ThreadSanitizer by `make tsan`. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
@@ -54,20 +56,36 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static void *remover(void *arg)
+static uint64_t visited_pkts, visits_new, visits_ended, ticks;
+
+static void seen(const struct pt_flow_view *v, void *arg)
 {
     (void)arg;
+    visited_pkts += v->pkts;
+    visits_new += v->is_new;
+    visits_ended += v->ended;
+}
+
+static void *remover(void *arg)
+{
+    bool tick = arg != NULL;
+
     rcu_register_thread();
     while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-        pt_flow_table_expire(t, __atomic_load_n(&clock_ticks, __ATOMIC_RELAXED), false, tally,
-                             NULL);
+        uint64_t now = __atomic_load_n(&clock_ticks, __ATOMIC_RELAXED);
+        if (tick) {
+            pt_flow_table_tick(t, now, false, tally, seen, NULL);
+            ticks++;
+        } else {
+            pt_flow_table_expire(t, now, false, tally, NULL);
+        }
         rcu_quiescent_state();
     }
     rcu_unregister_thread();
     return NULL;
 }
 
-Test(flow_concurrent, shared_flows_exact_counts, .timeout = 120)
+static void run_shared_flows(bool tick)
 {
     struct pt_flow_config c;
     pthread_t th[N_WORKERS], rm;
@@ -83,7 +101,7 @@ Test(flow_concurrent, shared_flows_exact_counts, .timeout = 120)
     cr_assert_not_null(t);
 
     rcu_thread_offline(); /* the main thread only waits */
-    cr_assert_eq(pthread_create(&rm, NULL, remover, NULL), 0);
+    cr_assert_eq(pthread_create(&rm, NULL, remover, tick ? (void *)1 : NULL), 0);
     for (uintptr_t i = 0; i < N_WORKERS; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, worker, (void *)i), 0);
     for (unsigned i = 0; i < N_WORKERS; i++)
@@ -92,7 +110,10 @@ Test(flow_concurrent, shared_flows_exact_counts, .timeout = 120)
     pthread_join(rm, NULL);
     rcu_thread_online();
 
-    pt_flow_table_expire(t, 0, true, tally, NULL);
+    if (tick)
+        pt_flow_table_tick(t, 0, true, tally, seen, NULL);
+    else
+        pt_flow_table_expire(t, 0, true, tally, NULL);
     uint64_t total = 0, full = 0, created = 0;
     for (unsigned i = 0; i < N_WORKERS; i++) {
         const struct pt_flow_worker_stats *st = pt_flow_worker_stats(pt_flow_worker_get(t, i));
@@ -116,6 +137,24 @@ Test(flow_concurrent, shared_flows_exact_counts, .timeout = 120)
     }
     cr_assert_eq(sum, (uint64_t)N_WORKERS * PKTS);
     cr_assert_eq(pt_flow_table_count(t), 0);
+    if (tick) {
+        cr_log_info("%lu ticks", (unsigned long)ticks);
+        cr_assert_gt(ticks, 1);
+        cr_assert_eq(visited_pkts, sum, "the ticks' visits saw %lu packets of %lu",
+                     (unsigned long)visited_pkts, (unsigned long)sum);
+        cr_assert_eq(visits_new, created, "each flow is new in exactly one visit");
+        cr_assert_eq(visits_ended, records, "each record's flow ends in exactly one visit");
+    }
     pt_flow_table_destroy(t);
     rcu_unregister_thread();
+}
+
+Test(flow_concurrent, shared_flows_exact_counts, .timeout = 120)
+{
+    run_shared_flows(false);
+}
+
+Test(flow_concurrent, tick_visits_every_packet_once, .timeout = 120)
+{
+    run_shared_flows(true);
 }

@@ -1,0 +1,139 @@
+/* agg.h - the aggregation thread: per-second counters, series, top-N lists
+ * and the store.
+ *
+ * Threads and ownership (docs/THREADS.md, "Aggregation"):
+ * - Each capture worker owns one struct pt_agg_counters (allocated by the
+ *   agg, cache-line aligned, never shared between workers). It adds every
+ *   frame to it with pt_agg_count(): relaxed stores, no lock prefix, no
+ *   syscall. The counters are cumulative; nobody resets them.
+ * - The aggregation thread (`run`'s remover thread; the reader in `read`)
+ *   calls pt_agg_tick() once per second. A tick:
+ *   1. walks the flow table (pt_flow_table_tick): expires flows, counts new,
+ *      active and ended flows per interface, and sums each flow's bytes
+ *      since the previous tick per host and per flow for the top-N lists;
+ *   2. reads every worker's counters and subtracts what it read at the
+ *      previous tick (the agg keeps that copy), so a second's points are
+ *      exactly what the workers counted between two ticks and the points of
+ *      a run sum to its totals;
+ *   3. writes the second's points, top lists and finished flow records in
+ *      one store transaction (pt_store_write).
+ *   Offline the reader ticks at each whole second of packet time with every
+ *   worker idle (a barrier), so a second holds exactly the packets of that
+ *   second (file order). Live a second holds what the workers counted
+ *   between two ticks, i.e. up to one ring block retire interval late.
+ * - The store is written only by this thread.
+ *
+ * Series written each second (names as in store.h):
+ *   total and per interface: packets, bytes, decode_errors, kernel_drops,
+ *     flows_active, flows_new, flows_ended; total only: flows_refused;
+ *   per VLAN (outer tag; "none" untagged) and per protocol (innermost IP
+ *     layer's; "non-ip" for frames without IP): packets, bytes, only in
+ *     seconds where they are not zero.
+ * Adding a series is adding a name and a value in agg.c (points_build). */
+#ifndef PT_AGG_H
+#define PT_AGG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pt/decode.h"
+#include "pt/flow.h"
+#include "pt/store.h"
+
+#define PT_AGG_VLANS       4097 /* 802.1Q ids 0..4095, and PT_AGG_VLAN_NONE */
+#define PT_AGG_VLAN_NONE   4096
+#define PT_AGG_PROTOS      257 /* IP protocol numbers, and PT_AGG_PROTO_NONIP */
+#define PT_AGG_PROTO_NONIP 256
+#define PT_AGG_TOP_DEFAULT 10
+
+struct pt_agg_pair {
+    uint64_t pkts, bytes; /* frames, wire bytes */
+};
+
+/* One worker's cumulative counters. Written by the worker (PT_CNT_*), read
+ * by the aggregation thread. */
+struct pt_agg_counters {
+    struct pt_agg_pair iface[PT_MAX_IFACES];
+    uint64_t iface_errs[PT_MAX_IFACES]; /* frames with a decode error */
+    struct pt_agg_pair proto[PT_AGG_PROTOS];
+    struct pt_agg_pair vlan[PT_AGG_VLANS];
+} __attribute__((aligned(PT_CACHELINE)));
+
+/* Count decoded frame @p. Thread: the owning worker. No allocation. */
+static inline void pt_agg_count(struct pt_agg_counters *c, const struct pt_pkt *p)
+{
+    unsigned i = p->iface < PT_MAX_IFACES ? p->iface : PT_MAX_IFACES - 1;
+    unsigned v = p->vlan == PT_VLAN_NONE ? PT_AGG_VLAN_NONE : (p->vlan & 0x0fffu);
+    unsigned pr = p->n_l3 ? p->l3[p->n_l3 - 1].proto : PT_AGG_PROTO_NONIP;
+
+    PT_CNT_INC(c->iface[i].pkts);
+    PT_CNT_ADD(c->iface[i].bytes, p->wirelen);
+    if (unlikely(p->err))
+        PT_CNT_INC(c->iface_errs[i]);
+    PT_CNT_INC(c->proto[pr].pkts);
+    PT_CNT_ADD(c->proto[pr].bytes, p->wirelen);
+    PT_CNT_INC(c->vlan[v].pkts);
+    PT_CNT_ADD(c->vlan[v].bytes, p->wirelen);
+}
+
+/* Series name of IP protocol @proto (PT_AGG_PROTO_NONIP: "non-ip"):
+ * tcp, udp, icmp, icmpv6, gre, esp, ah, sctp, ipip, ipv6, ospf, pim, vrrp,
+ * else "ip-N". Writes into @buf (>= 12 bytes); returns @buf. */
+const char *pt_agg_proto_name(unsigned proto, char *buf);
+
+struct pt_agg_config {
+    const char *datadir; /* the store goes in DATADIR/store */
+    struct pt_store_config store;
+    unsigned top_n;      /* entries per top list (1..1000); 0 = PT_AGG_TOP_DEFAULT */
+    unsigned workers;    /* workers whose counters the agg reads */
+    uint32_t gap_fill_s; /* offline: write zero points for up to this many seconds without
+                          * packets between two ticks (dense series stay contiguous); 0 =
+                          * 60. Longer gaps are left empty. */
+};
+
+struct pt_agg;
+
+/* Open the store and allocate one counter block per worker. Returns NULL and
+ * sets *@err and @msg (naming the path) on failure. Thread: any, before
+ * workers start. */
+struct pt_agg *pt_agg_create(const struct pt_agg_config *cfg, struct pt_flow_table *ft, int *err,
+                             char *msg, size_t msglen);
+
+/* Finish rollups, close the store, free everything. NULL ok. Thread: the
+ * aggregation thread, after workers stopped and the last tick. */
+void pt_agg_destroy(struct pt_agg *a);
+
+/* Worker @i's counters (owned by the agg; the worker writes them). */
+struct pt_agg_counters *pt_agg_worker_counters(struct pt_agg *a, unsigned i);
+
+/* What the caller knows at a tick besides the counters. Borrowed. */
+struct pt_agg_tick_in {
+    uint64_t sec;              /* the epoch second the tick closes */
+    uint64_t now_ns;           /* expiry time (packet time offline, wall clock live) */
+    bool flush;                /* remove every flow (end of the run) */
+    const char (*ifnames)[64]; /* names of interface indices 0..n_ifnames-1 (grows offline) */
+    unsigned n_ifnames;
+    const uint64_t *kernel_drops; /* cumulative per interface; NULL when none */
+};
+
+/* Run one tick (see the top of this file). Finished flow records go to @emit
+ * (may be NULL) as they are removed, and into the store. Returns the number
+ * of records emitted. A store error never stops the tick: it is counted
+ * (pt_agg_stats) and logged, at most once a minute. Thread: the aggregation
+ * thread, registered QSBR reader, online. */
+uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_emit_fn emit,
+                     void *emit_arg);
+
+struct pt_agg_stats {
+    uint64_t ticks;        /* seconds written (gap-filled ones included) */
+    uint64_t points;       /* series points handed to the store */
+    uint64_t store_errors; /* seconds the store did not take (map full, I/O) */
+    uint64_t late_ticks;   /* ticks asked for a second not after the previous one */
+    uint64_t last_tick_ns; /* CPU time of the last tick (thread clock) */
+    uint64_t max_tick_ns;  /* the longest so far */
+    struct pt_store_stats store;
+};
+
+void pt_agg_stats(const struct pt_agg *a, struct pt_agg_stats *st);
+
+#endif

@@ -1,0 +1,280 @@
+/* store_helpers.h - temporary store directories, synthetic records and
+ * collectors for the store tests (test code only; included by
+ * tests/store/test_*.c). */
+#ifndef PT_TEST_STORE_HELPERS_H
+#define PT_TEST_STORE_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "pt/store.h"
+
+#define NS 1000000000ull
+
+static char st_dir[64];
+
+static inline int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static inline void st_setup(void)
+{
+    strcpy(st_dir, "/tmp/pt-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(st_dir));
+}
+
+static inline void st_teardown(void)
+{
+    if (st_dir[0])
+        nftw(st_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Small, fast config for tests: no fsync. */
+static inline struct pt_store_config st_cfg(void)
+{
+    struct pt_store_config c;
+    pt_store_config_default(&c);
+    c.nosync = true;
+    c.map_size = 1ull << 20;
+    c.map_max = 256ull << 20;
+    return c;
+}
+
+static inline struct pt_store *st_open_w(const struct pt_store_config *cfg)
+{
+    char msg[256] = "";
+    int err = 0;
+    struct pt_store *s = pt_store_open(st_dir, cfg, false, &err, msg, sizeof msg);
+    cr_assert_not_null(s, "writer open: %s (%s)", msg, pt_strerror(err));
+    return s;
+}
+
+static inline struct pt_store *st_open_r(void)
+{
+    char msg[256] = "";
+    int err = 0;
+    struct pt_store *s = pt_store_open(st_dir, NULL, true, &err, msg, sizeof msg);
+    cr_assert_not_null(s, "reader open: %s (%s)", msg, pt_strerror(err));
+    return s;
+}
+
+static inline uint32_t st_sid(struct pt_store *s, const char *name)
+{
+    uint32_t id = 0;
+    cr_assert_eq(pt_store_series_id(s, name, &id), 0, "series_id %s", name);
+    return id;
+}
+
+/* Deterministic 64-bit generator (splitmix64). */
+static inline uint64_t st_rand(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline void st_v4(uint8_t a[16], uint32_t ip)
+{
+    memset(a, 0, 16);
+    a[10] = a[11] = 0xff;
+    a[12] = (uint8_t)(ip >> 24);
+    a[13] = (uint8_t)(ip >> 16);
+    a[14] = (uint8_t)(ip >> 8);
+    a[15] = (uint8_t)ip;
+}
+
+static inline void st_v6(uint8_t a[16], uint32_t low)
+{
+    memset(a, 0, 16);
+    a[0] = 0x20;
+    a[1] = 0x01;
+    a[2] = 0x0d;
+    a[3] = 0xb8;
+    a[12] = (uint8_t)(low >> 24);
+    a[13] = (uint8_t)(low >> 16);
+    a[14] = (uint8_t)(low >> 8);
+    a[15] = (uint8_t)low;
+}
+
+/* A record with every field set from @i (distinct uids), ending at @end_ns.
+ * Odd @i: IPv6. Hosts come from a pool of 50 so queries match several. */
+static inline void st_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
+{
+    uint64_t x = i * 7919 + 1;
+
+    memset(r, 0, sizeof *r);
+    r->last_ns = end_ns;
+    r->ts_ns = end_ns - (st_rand(&x) % (300 * NS));
+    snprintf(r->uid, sizeof r->uid, "C%llu", (unsigned long long)(i * 1000003ull + 17));
+    snprintf(r->community_id, sizeof r->community_id,
+             "1:abcdefghijklmnopqrstuvwxyz%02u=", (unsigned)(i % 100));
+    if (i % 5 == 0)
+        snprintf(r->parent_uid, sizeof r->parent_uid, "Cparent%llu", (unsigned long long)i);
+    if (i & 1) {
+        st_v6(r->orig_h, (uint32_t)(i % 50));
+        st_v6(r->resp_h, (uint32_t)(1000 + i % 7));
+        r->ver = 6;
+    } else {
+        st_v4(r->orig_h, 0x0a000000u + (uint32_t)(i % 50));
+        st_v4(r->resp_h, 0xc0a80000u + (uint32_t)(i % 7));
+        r->ver = 4;
+    }
+    r->orig_p = (uint16_t)(1024 + i % 40000);
+    r->resp_p = (uint16_t)(i % 3 == 0 ? 443 : i % 3 == 1 ? 53 : 80);
+    r->proto = i % 3 == 1 ? 17 : 6;
+    r->icmp_type = (uint8_t)(i % 7);
+    r->icmp_code = (uint8_t)(i % 11);
+    r->vlan = i % 4 ? (uint16_t)(i % 4095) : 0xffff;
+    r->inner_vlan = i % 8 == 3 ? 42 : 0xffff;
+    r->orig_bytes = st_rand(&x) % 100000;
+    r->resp_bytes = i % 13 == 0 ? UINT64_MAX : st_rand(&x);
+    r->orig_pkts = st_rand(&x) % 1000;
+    r->resp_pkts = st_rand(&x) % 1000;
+    r->orig_ip_bytes = st_rand(&x) % 10000000;
+    r->resp_ip_bytes = st_rand(&x) % 10000000;
+    r->missed_bytes = i % 9 == 0 ? 12345 : 0;
+    snprintf(r->conn_state, sizeof r->conn_state, "%s", i % 2 ? "SF" : "RSTOS0");
+    snprintf(r->history, sizeof r->history, "%s", i % 3 ? "ShADadFf" : "ShADadttttttttttFfRrrrr");
+    r->orig_tcp_flags = (uint8_t)(i * 3);
+    r->resp_tcp_flags = (uint8_t)(i * 5);
+    r->ifaces = 1u << (i % 3);
+    if (i % 4) {
+        for (int k = 0; k < 6; k++) {
+            r->orig_mac[k] = (uint8_t)(i + k);
+            r->resp_mac[k] = (uint8_t)(i * 2 + k);
+        }
+    }
+    r->end_reason = (uint8_t)(i % 5);
+}
+
+/* Field-by-field equality, with a message naming the first difference. */
+static inline void st_rec_eq(const struct pt_flow_record *a, const struct pt_flow_record *b)
+{
+    cr_assert_eq(a->ts_ns, b->ts_ns, "%s ts_ns", b->uid);
+    cr_assert_eq(a->last_ns, b->last_ns, "%s last_ns", b->uid);
+    cr_assert_str_eq(a->uid, b->uid);
+    cr_assert_str_eq(a->community_id, b->community_id);
+    cr_assert_str_eq(a->parent_uid, b->parent_uid);
+    cr_assert_arr_eq(a->orig_h, b->orig_h, 16, "%s orig_h", b->uid);
+    cr_assert_arr_eq(a->resp_h, b->resp_h, 16, "%s resp_h", b->uid);
+    cr_assert_eq(a->orig_p, b->orig_p);
+    cr_assert_eq(a->resp_p, b->resp_p);
+    cr_assert_eq(a->proto, b->proto);
+    cr_assert_eq(a->ver, b->ver);
+    cr_assert_eq(a->icmp_type, b->icmp_type);
+    cr_assert_eq(a->icmp_code, b->icmp_code);
+    cr_assert_eq(a->vlan, b->vlan);
+    cr_assert_eq(a->inner_vlan, b->inner_vlan);
+    cr_assert_eq(a->orig_bytes, b->orig_bytes);
+    cr_assert_eq(a->resp_bytes, b->resp_bytes);
+    cr_assert_eq(a->orig_pkts, b->orig_pkts);
+    cr_assert_eq(a->resp_pkts, b->resp_pkts);
+    cr_assert_eq(a->orig_ip_bytes, b->orig_ip_bytes);
+    cr_assert_eq(a->resp_ip_bytes, b->resp_ip_bytes);
+    cr_assert_eq(a->missed_bytes, b->missed_bytes);
+    cr_assert_str_eq(a->conn_state, b->conn_state);
+    cr_assert_str_eq(a->history, b->history);
+    cr_assert_eq(a->orig_tcp_flags, b->orig_tcp_flags);
+    cr_assert_eq(a->resp_tcp_flags, b->resp_tcp_flags);
+    cr_assert_eq(a->ifaces, b->ifaces, "%s ifaces %#x != %#x", b->uid, a->ifaces, b->ifaces);
+    cr_assert_arr_eq(a->orig_mac, b->orig_mac, 6);
+    cr_assert_arr_eq(a->resp_mac, b->resp_mac, 6);
+    cr_assert_eq(a->end_reason, b->end_reason);
+    cr_assert_eq(memcmp(a, b, sizeof *a), 0, "%s: records differ in padding or after a NUL",
+                 b->uid);
+}
+
+/* Collects read records (malloc'd array). */
+struct st_recs {
+    struct pt_flow_record *r;
+    size_t n, cap;
+};
+
+static inline int st_recs_add(const struct pt_flow_record *rec, void *arg)
+{
+    struct st_recs *c = arg;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->r = realloc(c->r, c->cap * sizeof *c->r);
+        cr_assert_not_null(c->r);
+    }
+    c->r[c->n++] = *rec;
+    return 0;
+}
+
+/* Collects read series values. */
+struct st_vals {
+    struct pt_store_value v[8192];
+    size_t n;
+};
+
+static inline int st_vals_add(const struct pt_store_value *v, void *arg)
+{
+    struct st_vals *c = arg;
+    cr_assert_lt(c->n, PT_ARRAY_LEN(c->v));
+    c->v[c->n++] = *v;
+    return 0;
+}
+
+/* The 1 s value of series @id at @sec: true when stored. */
+static inline bool st_point(struct pt_store *s, uint32_t id, uint64_t sec, uint64_t *v)
+{
+    static struct st_vals c;
+    c.n = 0;
+    cr_assert_eq(pt_store_series_read(s, id, PT_RES_1S, sec, sec + 1, st_vals_add, &c), 0);
+    if (c.n)
+        *v = c.v[0].sum;
+    return c.n == 1;
+}
+
+static inline size_t st_count_flows(struct pt_store *s, const struct pt_store_flow_query *q)
+{
+    struct st_recs c = {0};
+    cr_assert_eq(pt_store_flows_read(s, q, st_recs_add, &c), 0);
+    free(c.r);
+    return c.n;
+}
+
+/* Entries of database @db of the store in st_dir, read with raw LMDB (the
+ * store must be closed in this process). */
+static inline size_t st_raw_entries(const char *db)
+{
+    char path[128];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat ms;
+
+    snprintf(path, sizeof path, "%s/store", st_dir);
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
+    cr_assert_eq(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0, "db %s", db);
+    cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return ms.ms_entries;
+}
+
+/* The index databases hold exactly two keys per record (the records of
+ * st_rec() have distinct endpoints and ports). */
+static inline void st_check_indexes(void)
+{
+    size_t n = st_raw_entries("flows");
+    cr_assert_eq(st_raw_entries("flow_host"), 2 * n, "flow_host keys for %zu records", n);
+    cr_assert_eq(st_raw_entries("flow_port"), 2 * n, "flow_port keys for %zu records", n);
+}
+
+#endif
