@@ -93,6 +93,8 @@ struct pt_flow_config {
                               * last packet (Zeek: 5 s) */
     enum pt_flow_full_policy full_policy;
     uint32_t sweep_shards; /* shards one non-flush expire walks, in rotation; 0 = an eighth */
+    uint32_t live_ticks;   /* pt_flow_table_tick: ticks between two live records of a flow
+                            * that carries packets; 0 = 60 */
 };
 
 /* Defaults: 16 shards, 1 worker, 1 M flows, idle TCP 300 s, UDP 60 s, ICMP
@@ -130,6 +132,7 @@ enum pt_flow_end {
     PT_FLOW_END_ACTIVE,   /* active timeout split */
     PT_FLOW_END_FLUSH,    /* end of input / shutdown */
     PT_FLOW_END_EVICT,    /* evicted because the table was nearly full */
+    PT_FLOW_END_LIVE,     /* not ended: a snapshot of a flow still open (the store's "live") */
 };
 
 const char *pt_flow_end_name(unsigned reason);
@@ -204,6 +207,11 @@ struct pt_flow_view {
     bool ended;         /* removed by this call: its record was emitted */
     bool over;          /* not live any more: ended, or ended on arrival and waiting
                          * for the sweep to take its record */
+    /* When not NULL, the flow's record as of now (end_reason PT_FLOW_END_LIVE):
+     * at a live flow's first visit, then at most every cfg.live_ticks ticks
+     * while it carries packets. NULL for removed flows (their record went to
+     * @emit). Borrowed for the call. */
+    const struct pt_flow_record *live;
 };
 
 typedef void (*pt_flow_visit_fn)(const struct pt_flow_view *v, void *arg);
@@ -213,7 +221,7 @@ typedef void (*pt_flow_visit_fn)(const struct pt_flow_view *v, void *arg);
  * table, and for each flow the expiry removed, with the packets and bytes
  * it carried since its previous visit; each flow is visited once per call,
  * so the visits of one call sum to what the table counted since the
- * previous call. The first call allocates 16 bytes per pool slot for these
+ * previous call. The first call allocates 24 bytes per pool slot for these
  * snapshots (-ENOMEM: nothing is visited; expiry still runs). @emit sees a
  * removed flow's record before @visit sees its last view. Returns the
  * records emitted. Thread: the single remover, registered QSBR reader,

@@ -35,6 +35,10 @@
  *   flow_port (u32 BE end second, u16 BE port, u64 BE end ns, uid[20]) ->
  *             empty (both ports)
  *   ifaces    interface name -> u8 bit (the bits of stored records' ifaces)
+ *   live      uid[20] -> encoded flow record: the flows still open, as of
+ *             their last refresh (struct pt_store_batch.live); emptied when
+ *             a writer opens the store; absent in stores made before it (no
+ *             schema change: a writer creates it)
  * Big-endian keys: a range of one series is one cursor walk. The indexes
  * lead with the end second (saturated at 2^32 - 1) so that a second's
  * records land together: with the address or port first, every write would
@@ -78,7 +82,8 @@
  * max(10000, 2 x the batch's flows) records per write, so a backlog is
  * worked off without one long write. Retention never deletes points a
  * pending rollup still needs (1 s from pend_1m on, 1 m from pend_1h on). A
- * retention of 0 keeps that data forever.
+ * retention of 0 keeps that data forever. Live records are not aged: a flow's
+ * finished record deletes its live one, and a writer's open empties "live".
  *
  * Map size: the map starts at map_size and doubles when a write finds it
  * full (several times at once when the batch needs it), up to map_max less
@@ -221,6 +226,13 @@ struct pt_store_batch {
      * and the 1 m merge keeps as many. 0: the merge keeps as many as the
      * longest 1 s list of the minute. */
     unsigned top_n;
+    /* Flows still open: their record as of this second (end_reason
+     * PT_FLOW_END_LIVE), written to db "live" under their uid, replacing the
+     * previous one (the later of one uid in the batch wins; ifaces remapped
+     * as for @flows). A uid in @flows (it ended) is deleted from "live" in
+     * the same transaction, and a record here with that uid is not written. */
+    const struct pt_flow_record *live;
+    size_t n_live;
 };
 
 /* Write one second in one transaction, with its rollups and retention.
@@ -240,6 +252,7 @@ struct pt_store_stats {
     uint64_t txns;           /* committed write transactions */
     uint64_t points;         /* 1 s points written */
     uint64_t flows;          /* flow records written */
+    uint64_t live;           /* live flow records written (db "live"; each refresh counts) */
     uint64_t map_grows;      /* times the map was doubled */
     uint64_t map_full;       /* writes that found the map full at map_max */
     uint64_t dropped_old;    /* entries deleted to make room at map_max (1 s minute blocks,
@@ -309,6 +322,20 @@ struct pt_store_flow_query {
  * returned. */
 int pt_store_flows_read(struct pt_store *s, const struct pt_store_flow_query *q,
                         int (*cb)(const struct pt_flow_record *rec, void *arg), void *arg);
+
+/* Call @cb for each flow still open as the writer last saw it (db "live"),
+ * matching @q's host, port and uid (its time range applies to the records'
+ * start time, ts_ns), in uid order, in one read transaction. Records carry
+ * end_reason PT_FLOW_END_LIVE and their counts as of their last refresh;
+ * ifaces are the store's bits, as for pt_store_flows_read(). A writer
+ * clears "live" when it opens the store (a new run starts with an empty
+ * flow table), so after the writer is gone readers see its last view until
+ * the next writer opens. A store made before "live" existed reads as no
+ * live flows (0, no call) until a writer has opened it. @rec is borrowed
+ * for the call. A non-zero return from @cb stops the walk and is
+ * returned. */
+int pt_store_live_read(struct pt_store *s, const struct pt_store_flow_query *q,
+                       int (*cb)(const struct pt_flow_record *rec, void *arg), void *arg);
 
 /* Oldest and newest second holding a point of any series: the span of the
  * 1 s points, extended back by the 1 m buckets that lie wholly before the

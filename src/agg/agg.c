@@ -112,6 +112,8 @@ struct pt_agg {
     size_t n_pts, cap_pts;
     struct pt_flow_record *recs;
     size_t n_recs, cap_recs;
+    struct pt_flow_record *live; /* records of open flows due this tick */
+    size_t n_live, cap_live;
     int rec_err;
     pt_flow_emit_fn emit;
     void *emit_arg;
@@ -181,13 +183,7 @@ struct pt_agg *pt_agg_create(const struct pt_agg_config *cfg, struct pt_flow_tab
     return a;
 
 err_free:
-    free(a->ctr);
-    free(a->prev);
-    free(a->fheap);
-    free(a->th);
-    free(a->tf);
-    free(a->idx);
-    free(a);
+    pt_agg_destroy(a); /* the store is not open: nothing to finish */
     return NULL;
 }
 
@@ -210,6 +206,7 @@ void pt_agg_destroy(struct pt_agg *a)
     free(a->hosts);
     free(a->pts);
     free(a->recs);
+    free(a->live);
     free(a);
 }
 
@@ -410,13 +407,33 @@ static void hosts_trim(struct pt_agg *a)
     }
 }
 
+/* Byte order of two 16-byte addresses, as memcmp() would give it, inline:
+ * the top-N rankings compare addresses on every tie. */
+static inline int addr_cmp(const uint8_t *x, const uint8_t *y)
+{
+    uint64_t a, b;
+
+    memcpy(&a, x, 8);
+    memcpy(&b, y, 8);
+    if (a != b)
+        return __builtin_bswap64(a) < __builtin_bswap64(b) ? -1 : 1;
+    memcpy(&a, x + 8, 8);
+    memcpy(&b, y + 8, 8);
+    if (a != b)
+        return __builtin_bswap64(a) < __builtin_bswap64(b) ? -1 : 1;
+    return 0;
+}
+
 /* Flow heap order: smaller bytes first; on a tie the larger key first, so
  * that the smaller key stays in the list. */
 static bool flow_less(const struct flow_ent *x, const struct flow_ent *y)
 {
     if (x->bytes != y->bytes)
         return x->bytes < y->bytes;
-    return memcmp(&x->key, &y->key, sizeof x->key) > 0;
+    int c = addr_cmp(x->key.addr[0], y->key.addr[0]);
+    if (c == 0)
+        c = memcmp(&x->key.addr[1], &y->key.addr[1], sizeof x->key - 16);
+    return c > 0;
 }
 
 static void fheap_sift(struct flow_ent *h, size_t n, size_t i)
@@ -467,9 +484,28 @@ static void count_bits(uint64_t *v, uint32_t ifaces, uint64_t d)
     }
 }
 
+/* Append @rec to the vector @v (@n used of @cap); false when out of memory. */
+static bool rec_push(struct pt_flow_record **v, size_t *n, size_t *cap,
+                     const struct pt_flow_record *rec)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        struct pt_flow_record *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = *rec;
+    return true;
+}
+
 static void visit(const struct pt_flow_view *v, void *arg)
 {
     struct pt_agg *a = arg;
+
+    if (v->live && !rec_push(&a->live, &a->n_live, &a->cap_live, v->live))
+        a->rec_err = -ENOMEM; /* the live view misses it until its next refresh */
 
     if (v->is_new)
         count_bits(a->f_new, v->ifaces, 1);
@@ -496,17 +532,8 @@ static void emit_rec(const struct pt_flow_record *rec, void *arg)
 
     if (a->emit)
         a->emit(rec, a->emit_arg);
-    if (a->n_recs == a->cap_recs) {
-        size_t nc = a->cap_recs ? a->cap_recs * 2 : 1024;
-        struct pt_flow_record *nr = realloc(a->recs, nc * sizeof *nr);
-        if (!nr) {
-            a->rec_err = -ENOMEM; /* not stored; counted as a store error below */
-            return;
-        }
-        a->recs = nr;
-        a->cap_recs = nc;
-    }
-    a->recs[a->n_recs++] = *rec;
+    if (!rec_push(&a->recs, &a->n_recs, &a->cap_recs, rec))
+        a->rec_err = -ENOMEM; /* not stored; counted as a store error below */
 }
 
 /* ---- top lists ---- */
@@ -524,7 +551,7 @@ static bool host_less(const struct host_ent *x, const struct host_ent *y, int by
     uint64_t vx = host_val(x, by), vy = host_val(y, by);
     if (vx != vy)
         return vx < vy;
-    return memcmp(x->addr, y->addr, 16) > 0;
+    return addr_cmp(x->addr, y->addr) > 0;
 }
 
 /* Offer host table entry @j to the min-heap @heap (@k entries of at most @n)
@@ -568,7 +595,7 @@ static int top_host_cmp(const void *x, const void *y)
     const struct pt_top_host *a = x, *b = y;
     if (a->bytes != b->bytes)
         return a->bytes > b->bytes ? -1 : 1;
-    return memcmp(a->addr, b->addr, 16);
+    return addr_cmp(a->addr, b->addr);
 }
 
 static int top_flow_cmp(const void *x, const void *y)
@@ -776,6 +803,7 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     a->host_used = 0;
     a->fheap_n = 0;
     a->n_recs = 0;
+    a->n_live = 0;
     a->rec_err = 0;
     a->emit = emit;
     a->emit_arg = emit_arg;
@@ -805,6 +833,8 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     b.top_n = a->top_n;
     b.flows = a->recs;
     b.n_flows = a->n_recs;
+    b.live = a->live;
+    b.n_live = a->n_live;
     b.n_ifnames = in->n_ifnames < PT_MAX_IFACES ? in->n_ifnames : PT_MAX_IFACES;
     for (unsigned i = 0; i < b.n_ifnames; i++)
         ifn[i] = in->ifnames[i];

@@ -19,13 +19,13 @@
 
 #define FLUSH_ROWS 1024
 
+enum { OPT_HOST = PT_CLI_OPT_OWN, OPT_PORT, OPT_UID, OPT_LIVE };
+
 struct flows_opts {
-    const char *dir;
-    bool from_set, to_set;
-    uint64_t from_ns, to_ns;
+    struct pt_cli_qopts base;
     struct pt_store_flow_query q;
     uint64_t limit; /* 0 = no limit */
-    enum pt_cli_qformat fmt;
+    bool live;      /* the flows still open, not the finished ones */
 };
 
 struct flows_out {
@@ -50,97 +50,77 @@ static void flows_usage(FILE *out)
           "      --host A          flows with IPv4/IPv6 address A at either end\n"
           "      --port P          flows with port P at either end\n"
           "      --uid UID         the flow with this uid\n"
+          "      --live            the flows still open instead, as the sensor last saw them\n"
+          "                        (a record at a flow's first second, then at most once a\n"
+          "                        minute while it carries packets; end_reason \"live\");\n"
+          "                        --from/--to then select by start time\n"
           "  -n, --limit N         stop after N records\n"
           "  -F, --format F        table (default): time, duration, protocol, endpoints,\n"
           "                        packets, IP bytes, conn_state and uid; json or csv: the\n"
-          "                        records exactly as `packettracer read` prints them\n"
-          "  -h, --help            this text\n"
-          "\n"
-          "Times: RFC 3339 (2026-11-23T08:02:00Z, offsets and fractions allowed), epoch\n"
-          "seconds (1700000000), or relative to now (-30s, -5m, -2h, -1d, now).\n"
-          "Exit status: 0 ok (also when nothing matches), 1 no store, 2 bad usage.\n",
+          "                        records exactly as `packettracer read` prints them\n",
           out);
+    pt_cli_usage_help_times(out);
+    fputs("Exit status: 0 ok (also when nothing matches), 1 no store, 2 bad usage.\n", out);
 }
 
-static int parse_flows_opts(int argc, char **argv, struct flows_opts *o)
+static int flows_opt(void *ctx, int c, const char *arg)
 {
-    static const struct option lo[] = {
-        {"datadir", required_argument, NULL, 'd'}, {"from", required_argument, NULL, 1000},
-        {"to", required_argument, NULL, 1001},     {"host", required_argument, NULL, 1002},
-        {"port", required_argument, NULL, 1003},   {"uid", required_argument, NULL, 1004},
-        {"limit", required_argument, NULL, 'n'},   {"format", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    uint64_t now = pt_cli_now_ns(), v;
-    int c;
+    struct flows_opts *o = ctx;
+    uint64_t v;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:n:F:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->dir = optarg;
-            break;
-        case 1000:
-            if (!pt_cli_parse_time("--from", optarg, now, &o->from_ns))
-                return 2;
-            o->from_set = true;
-            break;
-        case 1001:
-            if (!pt_cli_parse_time("--to", optarg, now, &o->to_ns))
-                return 2;
-            o->to_set = true;
-            break;
-        case 1002:
-            if (!pt_cli_addr_parse(optarg, o->q.host)) {
-                fprintf(stderr, "packettracer: --host: '%s' is not an IPv4 or IPv6 address\n",
-                        optarg);
-                return 2;
-            }
-            o->q.by_host = true;
-            break;
-        case 1003:
-            if (!pt_cli_parse_u64("--port", optarg, 0, 65535, &v))
-                return 2;
-            o->q.port = (uint16_t)v;
-            o->q.by_port = true;
-            break;
-        case 1004:
-            if (!optarg[0] || strlen(optarg) >= sizeof(((struct pt_flow_record *)0)->uid)) {
-                fprintf(stderr,
-                        "packettracer: --uid: '%s' is not a flow uid (like CHhAvVGS1DHFjwGM9)\n",
-                        optarg);
-                return 2;
-            }
-            o->q.uid = optarg;
-            break;
-        case 'n':
-            if (!pt_cli_parse_u64("--limit", optarg, 1, UINT64_MAX, &o->limit))
-                return 2;
-            break;
-        case 'F':
-            if (!pt_cli_parse_qformat(optarg, &o->fmt))
-                return 2;
-            break;
-        case 'h':
-            flows_usage(stdout);
-            return 0;
-        default:
-            flows_usage(stderr);
+    switch (c) {
+    case OPT_HOST:
+        if (!pt_cli_addr_parse(arg, o->q.host)) {
+            fprintf(stderr, "packettracer: --host: '%s' is not an IPv4 or IPv6 address\n", arg);
             return 2;
         }
+        o->q.by_host = true;
+        return 0;
+    case OPT_PORT:
+        if (!pt_cli_parse_u64("--port", arg, 0, 65535, &v))
+            return 2;
+        o->q.port = (uint16_t)v;
+        o->q.by_port = true;
+        return 0;
+    case OPT_UID:
+        if (!arg[0] || strlen(arg) >= sizeof(((struct pt_flow_record *)0)->uid)) {
+            fprintf(stderr,
+                    "packettracer: --uid: '%s' is not a flow uid (like CHhAvVGS1DHFjwGM9)\n", arg);
+            return 2;
+        }
+        o->q.uid = arg;
+        return 0;
+    case 'n':
+        return pt_cli_parse_u64("--limit", arg, 1, UINT64_MAX, &o->limit) ? 0 : 2;
+    case OPT_LIVE:
+        o->live = true;
+        return 0;
+    default:
+        return -1;
     }
-    if (optind < argc) {
-        fprintf(stderr, "packettracer flows: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    o->q.from_ns = o->from_set ? o->from_ns : 0;
-    o->q.to_ns = o->to_set ? o->to_ns : UINT64_MAX;
+}
+
+static int flows_check(void *ctx)
+{
+    struct flows_opts *o = ctx;
+
+    o->q.from_ns = o->base.from_set ? o->base.from_ns : 0;
+    o->q.to_ns = o->base.to_set ? o->base.to_ns : UINT64_MAX;
     if (o->q.from_ns >= o->q.to_ns) {
         fputs("packettracer flows: --from must be before --to\n", stderr);
         return 2;
     }
-    return -1;
+    return 0;
 }
+
+static const struct option flows_longopts[] = {
+    {"host", required_argument, NULL, OPT_HOST}, {"port", required_argument, NULL, OPT_PORT},
+    {"uid", required_argument, NULL, OPT_UID},   {"limit", required_argument, NULL, 'n'},
+    {"live", no_argument, NULL, OPT_LIVE},       {NULL, 0, NULL, 0},
+};
+
+static const struct pt_cli_qcmd flows_cmd = {"flows", flows_longopts, flows_usage, flows_opt,
+                                             flows_check};
 
 /* "10.0.0.1:80", "[2001:db8::1]:443", or the address alone for protocols
  * without ports. */
@@ -208,16 +188,14 @@ int pt_cli_flows(int argc, char **argv)
     static const char *const hdr[] = {"START (UTC)", "DURATION", "PROTO", "ORIG → RESP",
                                       "PKTS",        "BYTES",    "STATE", "UID"};
     static char names[32][64];
-    struct flows_opts o = {.dir = PT_CLI_DATADIR_DEFAULT};
+    struct flows_opts o = {0};
     struct flows_out out = {0};
     struct pt_store *st;
     int rc;
 
-    if ((rc = parse_flows_opts(argc, argv, &o)) >= 0)
+    if ((rc = pt_cli_query_begin(&flows_cmd, argc, argv, &o, &o.base, &st)) >= 0)
         return rc;
-    if (!(st = pt_cli_store_open("flows", o.dir)))
-        return 1;
-    out.fmt = o.fmt;
+    out.fmt = o.base.fmt;
     out.limit = o.limit;
     if ((rc = pt_store_ifnames(st, names, &out.n_ifn)) < 0) {
         fprintf(stderr, "packettracer flows: reading interface names: %s\n", pt_strerror(rc));
@@ -226,13 +204,14 @@ int pt_cli_flows(int argc, char **argv)
     }
     for (unsigned i = 0; i < out.n_ifn && i < 32; i++)
         out.ifn[i] = names[i];
-    if (o.fmt == PT_CLI_QFMT_TABLE && !(out.t = pt_cli_table_create(8, hdr, "lrllrrll"))) {
+    if (out.fmt == PT_CLI_QFMT_TABLE && !(out.t = pt_cli_table_create(8, hdr, "lrllrrll"))) {
         rc = -ENOMEM;
         goto err;
     }
-    if (o.fmt == PT_CLI_QFMT_CSV)
+    if (out.fmt == PT_CLI_QFMT_CSV)
         pt_flow_record_csv_header(stdout);
-    rc = pt_store_flows_read(st, &o.q, emit, &out);
+    rc = o.live ? pt_store_live_read(st, &o.q, emit, &out)
+                : pt_store_flows_read(st, &o.q, emit, &out);
     if (rc < 0)
         goto err;
     if (out.t && (rc = pt_cli_table_flush(out.t, stdout)) < 0)

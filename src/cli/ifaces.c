@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "pt/capture.h"
+#include "query.h"
 
 static void ifaces_usage(FILE *out)
 {
@@ -59,21 +60,6 @@ static void offload_str(int rc, unsigned on, unsigned fixed, bool json, char *bu
         snprintf(buf, len, "-");
 }
 
-static void json_name(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 static void print_json(FILE *out, const struct pt_iface_info *f, int orc, unsigned on,
                        unsigned fixed)
 {
@@ -83,7 +69,7 @@ static void print_json(FILE *out, const struct pt_iface_info *f, int orc, unsign
     offload_str(orc, on, 0, true, offl, sizeof offl);
     offload_str(orc, fixed, 0, true, fx, sizeof fx);
     fputs("{\"name\":", out);
-    json_name(out, f->name);
+    pt_cli_json_str(out, f->name);
     fprintf(out,
             ",\"index\":%d,\"admin_up\":%s,\"oper\":\"%s\",\"carrier\":%s,\"mtu\":%u,"
             "\"mac\":%s%s%s,\"speed_mbps\":%lld,\"rx_packets\":%llu,\"rx_bytes\":%llu,"

@@ -1,13 +1,17 @@
 /* query.h - shared parts of the query subcommands (`series`, `flows`, `top`),
  * internal to src/cli: time arguments, human units, sparklines, aligned
- * tables, JSON/CSV string output, and opening the store read-only.
+ * tables, JSON/CSV string output (`ifaces` uses it too), the common options,
+ * and opening the store read-only.
  *
- * Everything here is pure (no store, no clock) except pt_cli_store_open()
- * and pt_cli_now_ns(), so tests/cli/test_query_units.c checks it directly
- * with exact strings. Thread: any (no shared state). Nothing here exits. */
+ * Everything here is pure (no store, no clock) except pt_cli_now_ns(),
+ * pt_cli_query_begin() and pt_cli_range_resolve(), so
+ * tests/cli/test_query_units.c checks it directly with exact strings.
+ * Thread: any (no shared state), except pt_cli_query_begin(): main (it
+ * runs getopt_long()). Nothing here exits. */
 #ifndef PT_CLI_QUERY_H
 #define PT_CLI_QUERY_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,18 +148,73 @@ char *pt_cli_addr_text(char *buf, size_t len, const uint8_t addr[16]);
 /* Parse an IPv4 or IPv6 address into 16 bytes (IPv4 as ::ffff:a.b.c.d). */
 bool pt_cli_addr_parse(const char *s, uint8_t addr[16]);
 
-/* Open the store in @dir read-only. NULL on failure, after a message on
- * stderr naming @dir and what is wrong (no store there, not a store, a
- * schema to upgrade). The caller closes it with pt_store_close(). */
-struct pt_store *pt_cli_store_open(const char *cmd, const char *dir);
+/* The options every query command takes, and their getopt_long() codes:
+ *   -d, --datadir DIR   'd'
+ *       --from T        PT_CLI_OPT_FROM
+ *       --to T          PT_CLI_OPT_TO
+ *   -F, --format F      'F'
+ *   -h, --help          'h'
+ * A command's own long-only options take codes from PT_CLI_OPT_OWN on. */
+#define PT_CLI_OPT_FROM     1000
+#define PT_CLI_OPT_TO       1001
+#define PT_CLI_OPT_OWN      1002
+#define PT_CLI_QOPTS_MAXOWN 16 /* options of a command's own, at most */
+
+/* The lines of a query command's usage from -h to the end of the syntax of
+ * times, to @out. */
+void pt_cli_usage_help_times(FILE *out);
+
+/* What the common options hold after pt_cli_query_begin(). */
+struct pt_cli_qopts {
+    const char *dir; /* borrowed from argv; default PT_CLI_DATADIR_DEFAULT */
+    bool from_set, to_set;
+    uint64_t from_ns, to_ns; /* epoch ns, when set */
+    enum pt_cli_qformat fmt;
+};
+
+/* A query command, as pt_cli_query_begin() parses its options. */
+struct pt_cli_qcmd {
+    const char *name; /* "series": messages say "packettracer series: ..." */
+    /* The command's own options for getopt_long(), at most
+     * PT_CLI_QOPTS_MAXOWN, ending with a NULL name. One whose code is a
+     * character is also that short option. The common ones follow them, so
+     * an ambiguous abbreviation lists the command's own first. */
+    const struct option *longopts;
+    void (*usage)(FILE *out);
+    /* The command's own option @c with argument @arg (NULL when it takes
+     * none): 0, 2 after a message, or -1 when @c is not one of its options
+     * (the usage goes to stderr, exit status 2). */
+    int (*opt)(void *ctx, int c, const char *arg);
+    /* Optional: checks once all options are in; 0, or 2 after a message. */
+    int (*check)(void *ctx);
+};
+
+/* Start query command @cmd: parse @argv with getopt_long() (from optind 1;
+ * times relative to one reading of the clock) into @o and, through
+ * @cmd->opt, @ctx; refuse operands; run @cmd->check; then open the store in
+ * @o->dir read-only. Returns -1 with *@st open (the caller closes it with
+ * pt_store_close()), or else the exit status to return with *@st NULL: 0
+ * after --help (usage on stdout); 2 after a message for a bad option, an
+ * operand or a failed check; 1 after a message naming the directory and
+ * what is wrong when the store cannot be opened (none there, not a store, a
+ * schema to upgrade). */
+int pt_cli_query_begin(const struct pt_cli_qcmd *cmd, int argc, char **argv, void *ctx,
+                       struct pt_cli_qopts *o, struct pt_store **st);
 
 /* The time range of a series/top query, in epoch seconds [from, to).
- * Defaults: @to = the store's newest second + 1, @from = @to - 1 h. A given
- * time rounds outward to whole seconds. Returns 0; 1 after a message when
- * @to was not given and the store has no points, or none at or after @from
- * (or reading the span failed); 2 after a message when from >= to. */
-int pt_cli_range_resolve(const char *cmd, struct pt_store *s, bool from_set, uint64_t from_ns,
-                         bool to_set, uint64_t to_ns, uint64_t *from, uint64_t *to);
+ * Defaults: to = the store's newest second + 1, from = to - 1 h. A given
+ * time (@o->from_ns, @o->to_ns) rounds outward to whole seconds. Returns 0;
+ * 1 after a message when --to was not given and the store has no points,
+ * or none at or after --from (or reading the span failed); 2 after a
+ * message when from >= to. */
+int pt_cli_range_resolve(const char *cmd, struct pt_store *s, const struct pt_cli_qopts *o,
+                         uint64_t *from, uint64_t *to);
+
+/* Room for one more element in the array @v of @n used and *@cap allocated
+ * elements of @size bytes: @v itself when it has room, else @v reallocated
+ * to twice *@cap elements (@first when *@cap is 0), *@cap updated. NULL on
+ * allocation failure, with @v still valid and *@cap unchanged. */
+void *pt_cli_reserve(void *v, size_t n, size_t *cap, size_t size, size_t first);
 
 /* Flush stdout; 0, or 1 after a message when writing failed. */
 int pt_cli_output_done(const char *cmd);

@@ -76,15 +76,15 @@ struct series {
     char spark[3 * SPARK_WIDTH + 1];
 };
 
+enum { OPT_STEP = PT_CLI_OPT_OWN };
+
 struct series_opts {
-    const char *dir;
+    struct pt_cli_qopts base;
     const char *metric;
     const char *iface;
     const char *by;
-    bool from_set, to_set, points;
-    uint64_t from_ns, to_ns;
+    bool points;
     uint64_t step; /* 0 = auto */
-    enum pt_cli_qformat fmt;
 };
 
 struct query {
@@ -121,12 +121,10 @@ static void series_usage(FILE *out)
           "                        flows_active is the average (min/max/p95 in json and csv)\n"
           "  -p, --points          table: one row per point instead of one per series\n"
           "  -F, --format F        table (default), json (one object per point and line),\n"
-          "                        csv (one row per point, with a header row)\n"
-          "  -h, --help            this text\n"
-          "\n"
-          "Times: RFC 3339 (2026-11-23T08:02:00Z, offsets and fractions allowed), epoch\n"
-          "seconds (1700000000), or relative to now (-30s, -5m, -2h, -1d, now).\n"
-          "Series are named metric{dim=value}, e.g. bps{vlan=100}, pps{proto=udp}; a VLAN or\n"
+          "                        csv (one row per point, with a header row)\n",
+          out);
+    pt_cli_usage_help_times(out);
+    fputs("Series are named metric{dim=value}, e.g. bps{vlan=100}, pps{proto=udp}; a VLAN or\n"
           "protocol series has no point in a second without traffic, which counts as 0.\n"
           "Exit status: 0 ok, 1 no store or no such series, 2 bad usage.\n",
           out);
@@ -151,75 +149,38 @@ static int parse_step(const char *s, uint64_t *step)
     return 0;
 }
 
-static int parse_series_opts(int argc, char **argv, struct series_opts *o)
+static int series_opt(void *ctx, int c, const char *arg)
 {
-    static const struct option lo[] = {
-        {"datadir", required_argument, NULL, 'd'},
-        {"metric", required_argument, NULL, 'm'},
-        {"iface", required_argument, NULL, 'i'},
-        {"by", required_argument, NULL, 'b'},
-        {"from", required_argument, NULL, 1000},
-        {"to", required_argument, NULL, 1001},
-        {"step", required_argument, NULL, 1002},
-        {"points", no_argument, NULL, 'p'},
-        {"format", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    uint64_t now = pt_cli_now_ns();
-    int c;
+    struct series_opts *o = ctx;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:m:i:b:pF:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->dir = optarg;
-            break;
-        case 'm':
-            o->metric = optarg;
-            break;
-        case 'i':
-            o->iface = optarg;
-            break;
-        case 'b':
-            if (strcmp(optarg, "iface") && strcmp(optarg, "vlan") && strcmp(optarg, "proto")) {
-                fprintf(stderr, "packettracer: --by: '%s' is not iface, vlan or proto\n", optarg);
-                return 2;
-            }
-            o->by = optarg;
-            break;
-        case 1000:
-        case 1001: {
-            bool from = c == 1000;
-            if (!pt_cli_parse_time(from ? "--from" : "--to", optarg, now,
-                                   from ? &o->from_ns : &o->to_ns))
-                return 2;
-            *(from ? &o->from_set : &o->to_set) = true;
-            break;
-        }
-        case 1002:
-            if (parse_step(optarg, &o->step))
-                return 2;
-            break;
-        case 'p':
-            o->points = true;
-            break;
-        case 'F':
-            if (!pt_cli_parse_qformat(optarg, &o->fmt))
-                return 2;
-            break;
-        case 'h':
-            series_usage(stdout);
-            return 0;
-        default:
-            series_usage(stderr);
+    switch (c) {
+    case 'm':
+        o->metric = arg;
+        return 0;
+    case 'i':
+        o->iface = arg;
+        return 0;
+    case 'b':
+        if (strcmp(arg, "iface") && strcmp(arg, "vlan") && strcmp(arg, "proto")) {
+            fprintf(stderr, "packettracer: --by: '%s' is not iface, vlan or proto\n", arg);
             return 2;
         }
+        o->by = arg;
+        return 0;
+    case OPT_STEP:
+        return parse_step(arg, &o->step);
+    case 'p':
+        o->points = true;
+        return 0;
+    default:
+        return -1;
     }
-    if (optind < argc) {
-        fprintf(stderr, "packettracer series: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+}
+
+static int series_check(void *ctx)
+{
+    const struct series_opts *o = ctx;
+
     if (!o->metric) {
         fputs("packettracer series: --metric is required (e.g. --metric bps)\n", stderr);
         return 2;
@@ -234,23 +195,28 @@ static int parse_series_opts(int argc, char **argv, struct series_opts *o)
               stderr);
         return 2;
     }
-    return -1;
+    return 0;
 }
+
+static const struct option series_longopts[] = {
+    {"metric", required_argument, NULL, 'm'}, {"iface", required_argument, NULL, 'i'},
+    {"by", required_argument, NULL, 'b'},     {"step", required_argument, NULL, OPT_STEP},
+    {"points", no_argument, NULL, 'p'},       {NULL, 0, NULL, 0},
+};
+
+static const struct pt_cli_qcmd series_cmd = {PT_CLI_CMD, series_longopts, series_usage, series_opt,
+                                              series_check};
 
 /* ---- reading ---- */
 
 static int push_point(const struct pt_store_value *v, void *arg)
 {
     struct series *se = arg;
+    struct pt_store_value *p = pt_cli_reserve(se->pts, se->n, &se->cap, sizeof *p, 256);
 
-    if (se->n == se->cap) {
-        size_t cap = se->cap ? se->cap * 2 : 256;
-        struct pt_store_value *p = realloc(se->pts, cap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        se->pts = p;
-        se->cap = cap;
-    }
+    if (!p)
+        return -ENOMEM;
+    se->pts = p;
     se->pts[se->n++] = *v;
     return 0;
 }
@@ -275,15 +241,11 @@ struct secs {
 static int push_sec(const struct pt_store_value *v, void *arg)
 {
     struct secs *s = arg;
+    uint64_t *p = pt_cli_reserve(s->v, s->n, &s->cap, sizeof *p, 64);
 
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        uint64_t *p = realloc(s->v, cap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        s->v = p;
-        s->cap = cap;
-    }
+    if (!p)
+        return -ENOMEM;
+    s->v = p;
     s->v[s->n++] = v->sum;
     return 0;
 }
@@ -415,16 +377,11 @@ static int summarize(const struct query *q, struct series *se)
 static int add_series(const char *name, uint32_t id, void *arg)
 {
     struct query *q = arg;
-    struct series *se;
+    struct series *p = pt_cli_reserve(q->ser, q->n_ser, &q->cap_ser, sizeof *p, 16), *se;
 
-    if (q->n_ser == q->cap_ser) {
-        size_t cap = q->cap_ser ? q->cap_ser * 2 : 16;
-        struct series *p = realloc(q->ser, cap * sizeof *p);
-        if (!p)
-            return -ENOMEM;
-        q->ser = p;
-        q->cap_ser = cap;
-    }
+    if (!p)
+        return -ENOMEM;
+    q->ser = p;
     se = &q->ser[q->n_ser++];
     memset(se, 0, sizeof *se);
     snprintf(se->name, sizeof se->name, "%s", name);
@@ -495,7 +452,7 @@ static int find_series(struct pt_store *st, const struct series_opts *o, struct 
             return 1;
         }
         if (q->n_ser == 0) {
-            fprintf(stderr, "packettracer series: no series %s...} in %s\n", name, o->dir);
+            fprintf(stderr, "packettracer series: no series %s...} in %s\n", name, o->base.dir);
             return 1;
         }
         qsort(q->ser, q->n_ser, sizeof *q->ser, cmp_name);
@@ -507,7 +464,7 @@ static int find_series(struct pt_store *st, const struct series_opts *o, struct 
         snprintf(name, sizeof name, "%s", q->m.stored);
     rc = pt_store_series_find(st, name, &id);
     if (rc == -ENOENT) {
-        fprintf(stderr, "packettracer series: no series '%s' in %s%s\n", name, o->dir,
+        fprintf(stderr, "packettracer series: no series '%s' in %s%s\n", name, o->base.dir,
                 o->iface ? " (check --iface)" : "");
         return 1;
     }
@@ -698,8 +655,7 @@ static int plan(struct pt_store *st, const struct series_opts *o, struct query *
 {
     int rc;
 
-    if ((rc = pt_cli_range_resolve(PT_CLI_CMD, st, o->from_set, o->from_ns, o->to_set, o->to_ns,
-                                   &q->from0, &q->to0)))
+    if ((rc = pt_cli_range_resolve(PT_CLI_CMD, st, &o->base, &q->from0, &q->to0)))
         return rc;
     rc = pt_store_span(st, &q->first, &q->last);
     if (rc < 0 && rc != -ENOENT) {
@@ -746,7 +702,7 @@ static int read_all(struct pt_store *st, const struct series_opts *o, struct que
         rc = pt_store_series_read(st, se->id, step_res(q->step), q->from, q->to, push_point, se);
         if (rc >= 0 && q->have_span)
             rc = fix_last_bucket(st, se, q, q->last);
-        if (rc >= 0 && o->fmt == PT_CLI_QFMT_TABLE && !o->points)
+        if (rc >= 0 && o->base.fmt == PT_CLI_QFMT_TABLE && !o->points)
             rc = summarize(q, se);
         if (rc < 0) {
             fprintf(stderr, "packettracer series: reading '%s': %s\n", se->name, pt_strerror(rc));
@@ -785,20 +741,18 @@ static int read_auto(struct pt_store *st, const struct series_opts *o, struct qu
 
 int pt_cli_series(int argc, char **argv)
 {
-    struct series_opts o = {.dir = PT_CLI_DATADIR_DEFAULT};
+    struct series_opts o = {0};
     struct query q = {0};
     struct pt_store *st;
     int rc;
 
-    if ((rc = parse_series_opts(argc, argv, &o)) >= 0)
+    if ((rc = pt_cli_query_begin(&series_cmd, argc, argv, &o, &o.base, &st)) >= 0)
         return rc;
-    if (!(st = pt_cli_store_open(PT_CLI_CMD, o.dir)))
-        return 1;
     if ((rc = resolve_metric(st, o.metric, &q.m)) || (rc = plan(st, &o, &q)) ||
         (rc = find_series(st, &o, &q)) || (rc = read_auto(st, &o, &q)))
         goto out;
-    if (o.fmt != PT_CLI_QFMT_TABLE) {
-        print_points_data(&q, o.fmt);
+    if (o.base.fmt != PT_CLI_QFMT_TABLE) {
+        print_points_data(&q, o.base.fmt);
     } else if (o.points) {
         rc = print_points_table(&q);
     } else {

@@ -30,13 +30,14 @@ enum top_by { BY_BYTES = 0, BY_PACKETS, BY_FLOWS };
 
 static const char *const by_name[] = {"bytes", "packets", "flows"};
 
+enum { OPT_HOSTS = PT_CLI_OPT_OWN, OPT_FLOWS };
+
 struct top_opts {
-    const char *dir;
-    bool from_set, to_set, flows;
-    uint64_t from_ns, to_ns;
+    struct pt_cli_qopts base;
+    bool flows;
     enum top_by by;
+    bool by_set;
     uint64_t n;
-    enum pt_cli_qformat fmt;
 };
 
 struct entry {
@@ -72,89 +73,61 @@ static void top_usage(FILE *out)
           "      --from T          start (default: --to minus 1 h)\n"
           "      --to T            end, exclusive (default: the newest second stored + 1)\n"
           "  -n, --count N         show the top N (default 10)\n"
-          "  -F, --format F        table (default), json (one object per line), csv\n"
-          "  -h, --help            this text\n"
-          "\n"
-          "Times: RFC 3339 (2026-11-23T08:02:00Z, offsets and fractions allowed), epoch\n"
-          "seconds (1700000000), or relative to now (-30s, -5m, -2h, -1d, now).\n"
-          "Exit status: 0 ok, 1 no store or an empty store, 2 bad usage.\n",
+          "  -F, --format F        table (default), json (one object per line), csv\n",
           out);
+    pt_cli_usage_help_times(out);
+    fputs("Exit status: 0 ok, 1 no store or an empty store, 2 bad usage.\n", out);
 }
 
-static int parse_top_opts(int argc, char **argv, struct top_opts *o)
+static int top_opt(void *ctx, int c, const char *arg)
 {
-    static const struct option lo[] = {
-        {"datadir", required_argument, NULL, 'd'}, {"hosts", no_argument, NULL, 1002},
-        {"flows", no_argument, NULL, 1003},        {"by", required_argument, NULL, 'b'},
-        {"from", required_argument, NULL, 1000},   {"to", required_argument, NULL, 1001},
-        {"count", required_argument, NULL, 'n'},   {"format", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    uint64_t now = pt_cli_now_ns();
-    bool by_set = false;
-    int c;
+    struct top_opts *o = ctx;
+    size_t i;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "d:b:n:F:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->dir = optarg;
-            break;
-        case 1000:
-            if (!pt_cli_parse_time("--from", optarg, now, &o->from_ns))
-                return 2;
-            o->from_set = true;
-            break;
-        case 1001:
-            if (!pt_cli_parse_time("--to", optarg, now, &o->to_ns))
-                return 2;
-            o->to_set = true;
-            break;
-        case 1002:
-        case 1003:
-            o->flows = c == 1003;
-            break;
-        case 'b': {
-            size_t i;
-            for (i = 0; i < PT_ARRAY_LEN(by_name) && strcmp(optarg, by_name[i]); i++)
-                ;
-            if (i == PT_ARRAY_LEN(by_name)) {
-                fprintf(stderr, "packettracer: --by: '%s' is not bytes, packets or flows\n",
-                        optarg);
-                return 2;
-            }
-            o->by = (enum top_by)i;
-            by_set = true;
-            break;
-        }
-        case 'n':
-            if (!pt_cli_parse_u64("-n", optarg, 1, 1000000, &o->n))
-                return 2;
-            break;
-        case 'F':
-            if (!pt_cli_parse_qformat(optarg, &o->fmt))
-                return 2;
-            break;
-        case 'h':
-            top_usage(stdout);
-            return 0;
-        default:
-            top_usage(stderr);
+    switch (c) {
+    case OPT_HOSTS:
+    case OPT_FLOWS:
+        o->flows = c == OPT_FLOWS;
+        return 0;
+    case 'b':
+        for (i = 0; i < PT_ARRAY_LEN(by_name) && strcmp(arg, by_name[i]); i++)
+            ;
+        if (i == PT_ARRAY_LEN(by_name)) {
+            fprintf(stderr, "packettracer: --by: '%s' is not bytes, packets or flows\n", arg);
             return 2;
         }
+        o->by = (enum top_by)i;
+        o->by_set = true;
+        return 0;
+    case 'n':
+        return pt_cli_parse_u64("-n", arg, 1, 1000000, &o->n) ? 0 : 2;
+    default:
+        return -1;
     }
-    if (optind < argc) {
-        fprintf(stderr, "packettracer top: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (by_set && o->flows && o->by == BY_FLOWS) {
+}
+
+static int top_check(void *ctx)
+{
+    const struct top_opts *o = ctx;
+
+    if (o->by_set && o->flows && o->by == BY_FLOWS) {
         fputs("packettracer top: --by flows ranks hosts; with --flows use --by bytes or "
               "packets\n",
               stderr);
         return 2;
     }
-    return -1;
+    return 0;
 }
+
+static const struct option top_longopts[] = {
+    {"hosts", no_argument, NULL, OPT_HOSTS},
+    {"flows", no_argument, NULL, OPT_FLOWS},
+    {"by", required_argument, NULL, 'b'},
+    {"count", required_argument, NULL, 'n'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct pt_cli_qcmd top_cmd = {PT_CLI_CMD, top_longopts, top_usage, top_opt, top_check};
 
 /* ---- merging (DESIGN 2) ---- */
 
@@ -344,7 +317,7 @@ static int print_table(const struct top_opts *o, const struct entry *e, size_t n
 
 static void print_data(const struct top_opts *o, const struct entry *e, size_t n)
 {
-    bool json = o->fmt == PT_CLI_QFMT_JSON;
+    bool json = o->base.fmt == PT_CLI_QFMT_JSON;
     char orig[48], resp[48], proto[16];
 
     if (!json)
@@ -388,7 +361,7 @@ static void print_data(const struct top_opts *o, const struct entry *e, size_t n
 
 int pt_cli_top(int argc, char **argv)
 {
-    struct top_opts o = {.dir = PT_CLI_DATADIR_DEFAULT, .n = 10};
+    struct top_opts o = {.n = 10};
     struct merge m = {0};
     struct entry *sorted = NULL;
     struct pt_store *st;
@@ -396,12 +369,9 @@ int pt_cli_top(int argc, char **argv)
     size_t k = 0;
     int rc;
 
-    if ((rc = parse_top_opts(argc, argv, &o)) >= 0)
+    if ((rc = pt_cli_query_begin(&top_cmd, argc, argv, &o, &o.base, &st)) >= 0)
         return rc;
-    if (!(st = pt_cli_store_open(PT_CLI_CMD, o.dir)))
-        return 1;
-    if ((rc = pt_cli_range_resolve(PT_CLI_CMD, st, o.from_set, o.from_ns, o.to_set, o.to_ns, &from,
-                                   &to)))
+    if ((rc = pt_cli_range_resolve(PT_CLI_CMD, st, &o.base, &from, &to)))
         goto out;
     m.flows = o.flows;
     if ((rc = merge_range(st, &m, from, to)) < 0)
@@ -416,7 +386,7 @@ int pt_cli_top(int argc, char **argv)
     qsort_r(sorted, k, sizeof *sorted, cmp_entry, &o.by);
     if (k > o.n)
         k = o.n;
-    if (o.fmt == PT_CLI_QFMT_TABLE) {
+    if (o.base.fmt == PT_CLI_QFMT_TABLE) {
         if ((rc = print_table(&o, sorted, k, from, to)) < 0)
             goto err;
     } else {

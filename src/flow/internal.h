@@ -127,8 +127,10 @@ struct pt_flow {
 struct flow_snap {
     uint64_t bytes;
     uint32_t pkts;
-    uint32_t tick; /* the walk that last visited it; 0 = never (a new flow) */
+    uint32_t tick;      /* the walk that last visited it; 0 = never (a new flow) */
+    uint32_t live_tick; /* the walk that last gave its live record */
 };
+_Static_assert(sizeof(struct flow_snap) == 24, "docs say 24 bytes per pool slot");
 
 struct pt_flow_worker {
     struct pt_flow_worker_stats st; /* owned by the worker; PT_CNT_* */
@@ -151,6 +153,7 @@ struct pt_flow_table {
     uint64_t evicted;         /* remover only, idem */
     unsigned sweep_next;      /* remover only: first shard of the next sweep */
     uint32_t tick_no;         /* remover only: number of the current tick walk */
+    uint32_t live_ticks;      /* cfg.live_ticks, or its default (immutable) */
     uint64_t min_timeout_ns;  /* shortest idle timeout or close delay (immutable) */
 };
 

@@ -55,7 +55,7 @@
  *    through call_rcu, and the walk runs inside rcu_read_lock. The visitor
  *    sees each flow once a tick with the packets and bytes since its
  *    previous visit. The snapshots behind those deltas live outside the flow
- *    (16 bytes per pool slot, allocated by the first tick), so a run without
+ *    (24 bytes per pool slot, allocated by the first tick), so a run without
  *    the store pays neither the memory nor the walk. A removed flow's
  *    snapshot is reset, so its slot's next flow is seen as new. */
 #include <errno.h>
@@ -115,7 +115,7 @@ size_t pt_flow_slot_size(void)
 
 const char *pt_flow_end_name(unsigned reason)
 {
-    static const char *const names[] = {"idle", "closed", "active", "flush", "evict"};
+    static const char *const names[] = {"idle", "closed", "active", "flush", "evict", "live"};
     return reason < PT_ARRAY_LEN(names) ? names[reason] : "unknown";
 }
 
@@ -134,6 +134,7 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
     if (!(t = calloc(1, sizeof *t)))
         goto err_out;
     t->cfg = *cfg;
+    t->live_ticks = cfg->live_ticks ? cfg->live_ticks : 60;
     t->min_timeout_ns = cfg->close_delay_ns;
     uint64_t idle[] = {cfg->idle_tcp_ns, cfg->idle_udp_ns, cfg->idle_icmp_ns, cfg->idle_other_ns};
     for (i = 0; i < PT_ARRAY_LEN(idle); i++)
@@ -552,9 +553,10 @@ struct sweep {
 };
 
 /* The tick's view of @f (caller holds the lock), from its snapshot, which it
- * then advances. */
+ * then advances. With @live (a live flow of the pool walk), the flow's live
+ * record goes there when one is due. */
 static void view_take(const struct sweep *sw, struct pt_flow_worker *w, struct pt_flow *f,
-                      struct pt_flow_view *v)
+                      struct pt_flow_view *v, struct pt_flow_record *live)
 {
     struct flow_snap *sn = &w->snap[f - w->pool];
     uint64_t bytes = f->ip_bytes[0] + f->ip_bytes[1];
@@ -573,6 +575,13 @@ static void view_take(const struct sweep *sw, struct pt_flow_worker *w, struct p
     v->bytes = bytes - sn->bytes;
     v->ended = false;
     v->over = __atomic_load_n(&f->state, __ATOMIC_RELAXED) >= FLOW_ENDED;
+    v->live = NULL;
+    if (live && !v->over &&
+        (v->is_new || (v->pkts && sw->t->tick_no - sn->live_tick >= sw->t->live_ticks))) {
+        flow_record_fill(live, f, PT_FLOW_END_LIVE);
+        v->live = live;
+        sn->live_tick = sw->t->tick_no;
+    }
     sn->pkts = pkts;
     sn->bytes = bytes;
     sn->tick = sw->t->tick_no;
@@ -610,7 +619,7 @@ static bool flow_remove(const struct sweep *sw, struct cds_lfht *ht, struct pt_f
     }
     flow_record_fill(&rec, f, (unsigned)why);
     if (sw->visit)
-        view_take(sw, w, f, &v);
+        view_take(sw, w, f, &v, NULL);
     __atomic_store_n(&f->state, FLOW_DEAD, __ATOMIC_RELAXED);
     flow_unlock(f);
     if (sw->emit)
@@ -730,6 +739,7 @@ static int snaps_alloc(struct pt_flow_table *t)
 static void pool_walk(const struct sweep *sw)
 {
     struct pt_flow_table *t = sw->t;
+    struct pt_flow_record live;
     struct pt_flow_view v;
 
     for (unsigned i = 0; i < t->cfg.workers; i++) {
@@ -749,7 +759,7 @@ static void pool_walk(const struct sweep *sw)
                 flow_unlock(f);
                 continue;
             }
-            view_take(sw, w, f, &v);
+            view_take(sw, w, f, &v, &live);
             flow_unlock(f);
             sw->visit(&v, sw->arg);
         }

@@ -25,7 +25,10 @@
  * 5. Schema. A writer opens (or creates) every database in one txn: a new
  *    store gets PT_STORE_SCHEMA; version 1 gets its flow_port index built
  *    from the flows and version 2, in that same txn; a newer version is
- *    PT_E_BADFILE and nothing is written. */
+ *    PT_E_BADFILE and nothing is written. The same txn creates "live" when
+ *    the store has none (it is additive: no new version) and empties it
+ *    (live.c DESIGN 3). Readers need every database but "live" (env's
+ *    has_live; store_live_dbi() looks again for one a writer made since). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -48,6 +51,7 @@ const char *const store_db_name[DB_N] = {
     [DB_FLOW_HOST] = "flow_host",
     [DB_FLOW_PORT] = "flow_port",
     [DB_IFACES] = "ifaces",
+    [DB_LIVE] = "live",
 };
 
 #define MIB             (1024ull * 1024ull)
@@ -277,6 +281,7 @@ int store_write_once(struct pt_store *s, store_body_fn body, void *arg)
     s->st.txns++;
     s->st.points += w.points;
     s->st.flows += w.flows;
+    s->st.live += w.live;
     s->st.retention_dels += w.ret_dels;
     s->st.dropped_old += w.dropped;
 out:
@@ -335,6 +340,45 @@ int store_write_run(struct pt_store *s, store_body_fn body, void *arg, uint64_t 
     }
 }
 
+int store_live_dbi(struct pt_store *s, MDB_dbi *dbi)
+{
+    struct store_env *e = s->e;
+    MDB_txn *txn;
+    MDB_dbi d;
+    int rc = 0;
+
+    if (__atomic_load_n(&e->has_live, __ATOMIC_ACQUIRE)) {
+        *dbi = e->dbi[DB_LIVE];
+        return 1;
+    }
+    /* Only a read-only env of a store made before "live" gets here. Every
+     * mdb_dbi_open() of the process runs under reg_lock (LMDB: one txn at a
+     * time may open databases), and the handle outlives the txn that opened
+     * it only once that txn commits. */
+    pthread_mutex_lock(&reg_lock);
+    if (!__atomic_load_n(&e->has_live, __ATOMIC_ACQUIRE)) {
+        if ((rc = store_rd_begin(s, &txn)) < 0)
+            goto out;
+        rc = mdb_dbi_open(txn, store_db_name[DB_LIVE], 0, &d);
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+            txn = NULL;
+        }
+        store_rd_end(s, txn);
+        if (rc) {
+            rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+            goto out;
+        }
+        e->dbi[DB_LIVE] = d;
+        __atomic_store_n(&e->has_live, true, __ATOMIC_RELEASE);
+    }
+    *dbi = e->dbi[DB_LIVE];
+    rc = 1;
+out:
+    pthread_mutex_unlock(&reg_lock);
+    return rc;
+}
+
 void store_sync_commits(struct pt_store *s, bool on)
 {
     if (s->cfg.nosync)
@@ -385,6 +429,7 @@ struct schema_arg {
     char *msg;
     size_t msglen;
     bool upgraded;
+    uint64_t live_cleared; /* live records of the previous writer */
 };
 
 static int schema_create(struct store_wtxn *w, struct schema_arg *a)
@@ -467,6 +512,7 @@ static int schema_body(struct store_wtxn *w, void *arg)
     int rc;
 
     a->upgraded = false;
+    a->live_cleared = 0;
     rc = mdb_dbi_open(w->txn, store_db_name[DB_META], 0, &a->dbi[DB_META]);
     if (rc == MDB_NOTFOUND)
         return schema_create(w, a);
@@ -478,7 +524,8 @@ static int schema_body(struct store_wtxn *w, void *arg)
         0)
         return rc;
     for (int i = 1; i < DB_N; i++) {
-        unsigned fl = (i == DB_FLOW_PORT && ver == STORE_SCHEMA_V1) ? MDB_CREATE : 0;
+        unsigned fl =
+            (i == DB_LIVE || (i == DB_FLOW_PORT && ver == STORE_SCHEMA_V1)) ? MDB_CREATE : 0;
         if ((rc = mdb_dbi_open(w->txn, store_db_name[i], fl, &a->dbi[i])) != 0) {
             snprintf(a->msg, a->msglen, "%s: database %s: %s", w->s->dir, store_db_name[i],
                      mdb_strerror(rc));
@@ -497,6 +544,8 @@ static int schema_body(struct store_wtxn *w, void *arg)
             return rc;
         a->upgraded = true;
     }
+    if ((rc = live_clear(w->txn, a->dbi[DB_LIVE], &a->live_cleared)) < 0)
+        return rc;
     return meta_load(w->txn, a->dbi[DB_META], &w->m);
 }
 
@@ -558,8 +607,10 @@ static int open_writer(struct pt_store *s, const struct stat *st, char *msg, siz
 
     struct schema_arg a = {.msg = msg, .msglen = msglen};
     rc = store_write_run(s, schema_body, &a, 0);
-    if (rc == 0)
+    if (rc == 0) {
         memcpy(e->dbi, a.dbi, sizeof e->dbi);
+        __atomic_store_n(&e->has_live, true, __ATOMIC_RELEASE);
+    }
     pthread_mutex_unlock(&reg_lock);
     if (rc < 0) {
         if (!msg[0])
@@ -568,6 +619,9 @@ static int open_writer(struct pt_store *s, const struct stat *st, char *msg, siz
     }
     if (a.upgraded)
         pt_log(PT_LOG_INFO, "store: %s upgraded to schema version %u", s->dir, PT_STORE_SCHEMA);
+    if (a.live_cleared)
+        pt_log(PT_LOG_INFO, "store: %s: cleared %llu live flows left by the previous writer",
+               s->dir, (unsigned long long)a.live_cleared);
 
     MDB_txn *txn;
     if ((rc = store_rd_begin(s, &txn)) < 0)
@@ -587,6 +641,7 @@ static int open_dbis_ro(struct store_env *e, const char *dir, char *msg, size_t 
     MDB_txn *txn;
     MDB_dbi dbi[DB_N];
     uint64_t ver;
+    bool live = true;
     int rc;
 
     if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -601,7 +656,12 @@ static int open_dbis_ro(struct store_env *e, const char *dir, char *msg, size_t 
     if ((rc = version_check(txn, dbi[DB_META], dir, true, msg, msglen, &ver)) < 0)
         goto out;
     for (int i = 1; i < DB_N; i++) {
-        if ((rc = mdb_dbi_open(txn, store_db_name[i], 0, &dbi[i])) != 0) {
+        if ((rc = mdb_dbi_open(txn, store_db_name[i], 0, &dbi[i])) == MDB_NOTFOUND &&
+            i == DB_LIVE) {
+            live = false; /* a store made before it: no live flows */
+            continue;
+        }
+        if (rc != 0) {
             snprintf(msg, msglen, "%s: database %s: %s", dir, store_db_name[i], mdb_strerror(rc));
             rc = rc == MDB_NOTFOUND ? PT_E_BADFILE : store_err(rc);
             goto out;
@@ -610,6 +670,7 @@ static int open_dbis_ro(struct store_env *e, const char *dir, char *msg, size_t 
     if ((rc = mdb_txn_commit(txn)) != 0) /* keeps the DBI handles */
         return store_err(rc);
     memcpy(e->dbi, dbi, sizeof e->dbi);
+    __atomic_store_n(&e->has_live, live, __ATOMIC_RELEASE);
     return 0;
 out:
     mdb_txn_abort(txn);
@@ -735,6 +796,7 @@ void pt_store_close(struct pt_store *s)
         close(s->lock_fd);
     series_map_free(&s->smap);
     flow_prep_free(&s->fp);
+    live_prep_free(&s->lp);
     free(s->scratch);
     free(s);
 }

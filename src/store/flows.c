@@ -269,12 +269,6 @@ static int tuple_peek(const MDB_val *d, struct tuple *t)
     return 0;
 }
 
-static void uid_pad(uint8_t out[UID_LEN], const char *uid)
-{
-    memset(out, 0, UID_LEN);
-    memcpy(out, uid, strnlen(uid, UID_LEN - 1));
-}
-
 /* Index key (DESIGN 2): end second (u32, saturated), @prefix (address or
  * port), then the flows key. */
 static void ikey(uint8_t *k, const uint8_t *prefix, size_t plen, const uint8_t *fkey)
@@ -385,6 +379,8 @@ static void ifmap_build(struct pt_store *s, const struct pt_store_batch *b)
     fp->n_new_if = 0;
     for (size_t i = 0; i < b->n_flows; i++)
         all |= b->flows[i].ifaces;
+    for (size_t i = 0; i < b->n_live; i++)
+        all |= b->live[i].ifaces;
     for (unsigned i = 0; i < STORE_IFACES; i++) {
         fp->ifmap[i] = 0;
         if (!(all & (1u << i)))
@@ -397,7 +393,7 @@ static void ifmap_build(struct pt_store *s, const struct pt_store_batch *b)
     }
 }
 
-static uint32_t ifaces_remap(const struct flow_prep *fp, uint32_t v)
+uint32_t ifaces_remap(const struct flow_prep *fp, uint32_t v)
 {
     uint32_t o = 0;
 
@@ -408,7 +404,7 @@ static uint32_t ifaces_remap(const struct flow_prep *fp, uint32_t v)
 
 /* ---- preparing a batch ---- */
 
-static int grow(void **p, size_t *cap, size_t want, size_t sz)
+int prep_grow(void **p, size_t *cap, size_t want, size_t sz)
 {
     if (want <= *cap)
         return 0;
@@ -475,7 +471,7 @@ static inline void row_copy(uint8_t *d, const uint8_t *a, size_t size)
  * Quicksort (median of three, the smaller side first, insertion sort for
  * short runs) on the rows themselves: no comparator calls, no indirection;
  * about three times faster than qsort() on these keys. */
-static void rows_sort(uint8_t *base, size_t n, size_t size, size_t klen)
+void rows_sort(uint8_t *base, size_t n, size_t size, size_t klen)
 {
     struct {
         size_t lo, hi;
@@ -528,7 +524,7 @@ static void rows_sort(uint8_t *base, size_t n, size_t size, size_t klen)
 }
 
 /* Sort @n keys of @len bytes and drop repeats; returns the new count. */
-static size_t sort_uniq(uint8_t *keys, size_t n, size_t len)
+size_t sort_uniq(uint8_t *keys, size_t n, size_t len)
 {
     size_t o = 0;
 
@@ -563,10 +559,10 @@ int flows_prepare(struct pt_store *s, const struct pt_store_batch *b)
     ifmap_build(s, b);
     if (!n)
         return 0;
-    if ((rc = grow((void **)&fp->ent, &fp->cap, n, sizeof *fp->ent)) < 0 ||
-        (rc = grow((void **)&fp->buf, &fp->buf_cap, n * FLOW_ENC_MAX, 1)) < 0 ||
-        (rc = grow((void **)&fp->hkeys, &fp->cap_h, 2 * n, KEY_HOST_LEN)) < 0 ||
-        (rc = grow((void **)&fp->pkeys, &fp->cap_p, 2 * n, KEY_PORT_LEN)) < 0)
+    if ((rc = prep_grow((void **)&fp->ent, &fp->cap, n, sizeof *fp->ent)) < 0 ||
+        (rc = prep_grow((void **)&fp->buf, &fp->buf_cap, n * FLOW_ENC_MAX, 1)) < 0 ||
+        (rc = prep_grow((void **)&fp->hkeys, &fp->cap_h, 2 * n, KEY_HOST_LEN)) < 0 ||
+        (rc = prep_grow((void **)&fp->pkeys, &fp->cap_p, 2 * n, KEY_PORT_LEN)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
         const struct pt_flow_record *r = &b->flows[i];

@@ -1,7 +1,7 @@
 /* internal.h - private to src/store: the per-process environment, the
  * writer's state, key and value codecs, and the helpers the store files
- * share (env.c, series.c, top.c, flows.c, write.c). Nothing here is part of
- * the public contract; include/pt/store.h is. */
+ * share (env.c, series.c, top.c, flows.c, live.c, write.c). Nothing here is
+ * part of the public contract; include/pt/store.h is. */
 #ifndef PT_STORE_INTERNAL_H
 #define PT_STORE_INTERNAL_H
 
@@ -31,6 +31,7 @@ enum store_db {
     DB_FLOW_HOST,
     DB_FLOW_PORT,
     DB_IFACES,
+    DB_LIVE, /* not in stores made before it: optional to readers (env.c) */
     DB_N,
 };
 
@@ -64,6 +65,8 @@ struct store_env {
     bool has_writer;
     MDB_env *env;
     MDB_dbi dbi[DB_N];
+    /* dbi[DB_LIVE] is valid (atomic: a reader may open it after the env) */
+    bool has_live;
     /* Read txns and the writer's txns hold it shared; mdb_env_set_mapsize()
      * holds it exclusive (it needs no txn of this process open). */
     pthread_rwlock_t lock;
@@ -111,6 +114,25 @@ struct flow_prep {
     uint64_t bytes; /* keys + values + node overhead, all dbs */
 };
 
+/* A live record of a batch (live.c): its key, its place in the batch, and
+ * its encoding in the prep buffer once it survived the dedup. */
+struct live_ent {
+    uint8_t key[UID_LEN];
+    uint8_t seq[4]; /* position in the batch, big-endian: sorts after the key */
+    uint32_t off, len;
+};
+
+/* A batch's live records and ended uids prepared outside the txn (live.c). */
+struct live_prep {
+    struct live_ent *ent; /* sorted by uid, unique, none of them ended */
+    size_t n, cap;
+    uint8_t *buf;
+    size_t buf_cap;
+    uint8_t *dead; /* UID_LEN each: the uids of the batch's flows, sorted, unique */
+    size_t n_dead, cap_dead;
+    uint64_t bytes; /* keys + values + node overhead */
+};
+
 struct pt_store {
     struct store_env *e;
     bool readonly;
@@ -125,6 +147,7 @@ struct pt_store {
     char ifname[STORE_IFACES][STORE_IFNAMLEN];
     unsigned n_if;
     struct flow_prep fp;
+    struct live_prep lp;
     uint64_t *scratch;                /* rollup values (3600) */
     uint64_t log_ns, log_quiet;       /* lost batches */
     uint64_t drop_log_ns, drop_quiet; /* drops at map_max */
@@ -135,7 +158,7 @@ struct store_wtxn {
     struct pt_store *s;
     MDB_txn *txn;
     struct store_meta m; /* tentative */
-    uint64_t points, flows, ret_dels, dropped;
+    uint64_t points, flows, live, ret_dels, dropped;
 };
 
 /* ---- byte order ---- */
@@ -181,6 +204,13 @@ static inline uint64_t sat_sub(uint64_t a, uint64_t b)
     return a > b ? a - b : 0;
 }
 
+/* A uid as the keys hold it: its bytes (at most UID_LEN - 1), NUL-padded. */
+static inline void uid_pad(uint8_t out[UID_LEN], const char *uid)
+{
+    memset(out, 0, UID_LEN);
+    memcpy(out, uid, strnlen(uid, UID_LEN - 1));
+}
+
 /* ---- env.c ---- */
 
 /* Map an LMDB return code to 0 / -errno / PT_E_*: MDB_MAP_FULL is
@@ -210,6 +240,11 @@ int store_write_once(struct pt_store *s, store_body_fn body, void *arg);
  * pages in use). */
 int store_map_hard(struct pt_store *s, bool hard);
 uint64_t store_headroom(const struct pt_store *s);
+
+/* The "live" db of @s's store: 1 and *@dbi when it exists, 0 when the
+ * store has none (made before it; a reader opens it once a writer made it),
+ * or an error. Any thread. */
+int store_live_dbi(struct pt_store *s, MDB_dbi *dbi);
 
 /* Commits fsync'd (@on) or not, unless cfg.nosync made them never so. */
 void store_sync_commits(struct pt_store *s, bool on);
@@ -256,6 +291,14 @@ int top_first_1s(struct store_wtxn *w, uint64_t *first);
 int top_drop_before(struct store_wtxn *w, uint64_t cut);
 
 /* ---- flows.c ---- */
+/* Make *@p hold at least @want elements of @sz bytes (doubling). */
+int prep_grow(void **p, size_t *cap, size_t want, size_t sz);
+/* Sort @n rows of @size (<= 64) bytes in place by their first @klen bytes. */
+void rows_sort(uint8_t *base, size_t n, size_t size, size_t klen);
+/* Sort @n keys of @len bytes and drop repeats; returns the new count. */
+size_t sort_uniq(uint8_t *keys, size_t n, size_t len);
+/* A run's ifaces bits as the store's (the map flows_prepare() built). */
+uint32_t ifaces_remap(const struct flow_prep *fp, uint32_t v);
 size_t flow_encode(uint8_t *out, const struct pt_flow_record *r, uint32_t ifaces);
 int flow_decode(const uint8_t *p, size_t n, struct pt_flow_record *r);
 int flows_prepare(struct pt_store *s, const struct pt_store_batch *b);
@@ -269,5 +312,16 @@ int flows_drop_oldest(struct store_wtxn *w, uint64_t n);
 int flows_build_port_index(MDB_txn *txn, const MDB_dbi *dbi);
 int ifaces_load(struct pt_store *s, MDB_txn *txn);
 void ifaces_commit(struct pt_store *s);
+
+/* ---- live.c ---- */
+/* Encode and sort the batch's live records, drop those whose uid ended in
+ * the batch, and collect the ended uids. After flows_prepare() (it builds
+ * the interface map). */
+int live_prepare(struct pt_store *s, const struct pt_store_batch *b);
+void live_prep_free(struct live_prep *lp);
+/* Delete the ended uids from "live" and put the live records. */
+int live_put(struct store_wtxn *w);
+/* Empty "live" (a writer's open); *@n gets how many records it held. */
+int live_clear(MDB_txn *txn, MDB_dbi dbi, uint64_t *n);
 
 #endif

@@ -1,6 +1,6 @@
-/* write.c - one second's write: points, top lists and flows in one txn,
- * with the rollups it triggers and retention; making room at map_max; the
- * final rollup.
+/* write.c - one second's write: points, top lists, flows and live flows in
+ * one txn, with the rollups it triggers and retention; making room at
+ * map_max; the final rollup.
  *
  * DESIGN
  * 1. Pending rollups. meta pend_1m is the minute whose 1 s points have
@@ -31,7 +31,9 @@
  *    of the flow records in txns sized to the headroom (halved when one
  *    does not fit, doubled when it does); one more small txn records the count in meta (LMDB
  *    reuses the pages a txn frees only from the txn after next); and the
- *    batch is tried once more. */
+ *    batch is tried once more. The live flows (live.c) are part of the
+ *    batch, so they grow the map and retry with it; the drop leaves them
+ *    alone (they are only the flow table's open flows). */
 #include <errno.h>
 
 #include "internal.h"
@@ -131,7 +133,7 @@ static int write_body(struct store_wtxn *w, void *arg)
     int rc;
 
     if ((rc = roll_pending(w, mm, hh, false)) < 0 || (rc = series_points_put(w, b, rewrite)) < 0 ||
-        (rc = top_put(w, b, rewrite)) < 0 || (rc = flows_put(w)) < 0)
+        (rc = top_put(w, b, rewrite)) < 0 || (rc = flows_put(w)) < 0 || (rc = live_put(w)) < 0)
         return rc;
     m->has_p1m = true;
     m->p1m = mm;
@@ -272,7 +274,7 @@ static int drop_oldest(struct pt_store *s)
 static int batch_check(const struct pt_store *s, const struct pt_store_batch *b)
 {
     if ((b->n_points && !b->points) || (b->n_hosts && !b->hosts) || (b->n_tflows && !b->tflows) ||
-        (b->n_flows && !b->flows))
+        (b->n_flows && !b->flows) || (b->n_live && !b->live))
         return PT_E_BADARG;
     for (size_t i = 0; i < b->n_points; i++)
         if (!series_id_valid(s, b->points[i].series))
@@ -293,10 +295,10 @@ int pt_store_write(struct pt_store *s, const struct pt_store_batch *b)
         why = "bad batch (unknown series id or missing array)";
         goto lost;
     }
-    if ((rc = flows_prepare(s, b)) < 0)
+    if ((rc = flows_prepare(s, b)) < 0 || (rc = live_prepare(s, b)) < 0)
         goto lost;
-    uint64_t est = s->fp.bytes + b->n_points * (KEY_POINT_LEN + 8 + 10) + b->n_hosts * 40 +
-                   b->n_tflows * 76 + 256;
+    uint64_t est = s->fp.bytes + s->lp.bytes + b->n_points * (KEY_POINT_LEN + 8 + 10) +
+                   b->n_hosts * 40 + b->n_tflows * 76 + 256;
     if (est > s->map_soft) {
         rc = PT_E_FULL;
         why = "larger than the whole map";

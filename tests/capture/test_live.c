@@ -667,6 +667,17 @@ Test(live, store_query_while_capturing)
         seen = series_json_sum(out, &npts);
         cr_assert_eq(seen, 100 * (long)(burst + 1),
                      "after burst %u the store holds %ld packets:\n%s", burst, seen, out);
+        /* the flows still open are readable too */
+        snprintf(cmd, sizeof cmd, "%s flows -d %s --live --format json", pt_test_bin(), dir);
+        free(out);
+        cr_assert_eq(pt_test_run(cmd, &out, NULL), 0);
+        unsigned open_flows = 0;
+        for (const char *p = out; (p = strstr(p, "\"end_reason\":\"live\"")); p++)
+            open_flows++;
+        cr_expect_eq(open_flows, burst + 1, "after burst %u, open flows:\n%s", burst, out);
+        char port[32];
+        snprintf(port, sizeof port, "\"id.orig_p\":%u", 4000 + burst);
+        cr_expect(strstr(out, port) != NULL, "no open flow from port %u:\n%s", 4000 + burst, out);
     }
     err = finish_sensor(pid);
     cr_expect_eq(final_stat(err, "veth0", "packets"), 300, "%s", err);
@@ -685,6 +696,10 @@ Test(live, store_query_while_capturing)
     for (const char *p = out; (p = strstr(p, "\"_path\":\"conn\"")); p++)
         nflows++;
     cr_expect_eq(nflows, 3, "stored flows:\n%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s flows -d %s --live --format json", pt_test_bin(), dir);
+    cr_assert_eq(pt_test_run(cmd, &out, NULL), 0);
+    cr_expect_eq(strstr(out, "\"_path\""), NULL, "flows still open after the run:\n%s", out);
     free(out);
     free(err);
 }
