@@ -35,7 +35,7 @@
  *   flow_port (u32 BE end second, u16 BE port, u64 BE end ns, uid[20]) ->
  *             empty (both ports)
  *   ifaces    interface name -> u8 bit (the bits of stored records' ifaces)
- *   live      uid[20] -> encoded flow record: the flows still open, as of
+ *   live      (u64 BE start ns, uid[20]) -> encoded flow record: the flows still open, as of
  *             their last refresh (struct pt_store_batch.live); emptied when
  *             a writer opens the store; absent in stores made before it (no
  *             schema change: a writer creates it)
@@ -227,7 +227,7 @@ struct pt_store_batch {
      * longest 1 s list of the minute. */
     unsigned top_n;
     /* Flows still open: their record as of this second (end_reason
-     * PT_FLOW_END_LIVE), written to db "live" under their uid, replacing the
+     * PT_FLOW_END_LIVE), written to db "live" under (start, uid), replacing the
      * previous one (the later of one uid in the batch wins; ifaces remapped
      * as for @flows). A uid in @flows (it ended) is deleted from "live" in
      * the same transaction, and a record here with that uid is not written. */
@@ -325,7 +325,7 @@ int pt_store_flows_read(struct pt_store *s, const struct pt_store_flow_query *q,
 
 /* Call @cb for each flow still open as the writer last saw it (db "live"),
  * matching @q's host, port and uid (its time range applies to the records'
- * start time, ts_ns), in uid order, in one read transaction. Records carry
+ * start time, ts_ns), in start-time order, in one read transaction. Records carry
  * end_reason PT_FLOW_END_LIVE and their counts as of their last refresh;
  * ifaces are the store's bits, as for pt_store_flows_read(). A writer
  * clears "live" when it opens the store (a new run starts with an empty

@@ -116,19 +116,21 @@ struct flow_prep {
 
 /* A live record of a batch (live.c): its key, its place in the batch, and
  * its encoding in the prep buffer once it survived the dedup. */
+#define LIVE_KEY_LEN (8 + UID_LEN) /* "live" keys: u64 BE start ns, then the uid */
+
 struct live_ent {
-    uint8_t key[UID_LEN];
+    uint8_t key[LIVE_KEY_LEN];
     uint8_t seq[4]; /* position in the batch, big-endian: sorts after the key */
     uint32_t off, len;
 };
 
 /* A batch's live records and ended uids prepared outside the txn (live.c). */
 struct live_prep {
-    struct live_ent *ent; /* sorted by uid, unique, none of them ended */
+    struct live_ent *ent; /* sorted by key (start, uid), unique, none of them ended */
     size_t n, cap;
     uint8_t *buf;
     size_t buf_cap;
-    uint8_t *dead; /* UID_LEN each: the uids of the batch's flows, sorted, unique */
+    uint8_t *dead; /* LIVE_KEY_LEN each: the keys of the batch's flows, sorted, unique */
     size_t n_dead, cap_dead;
     uint64_t bytes; /* keys + values + node overhead */
 };

@@ -1,21 +1,26 @@
-/* live.c - the live flows: db "live", uid[20] -> the encoded record (the
+/* live.c - the live flows: db "live", (u64 BE start ns, uid[20]) -> the encoded record (the
  * flows db's encoding, flows.c) of each flow still open as the writer last
  * saw it; its upkeep in the batch's transaction, its clearing when a writer
  * opens the store, and its read.
  *
  * DESIGN
- * 1. One key per open flow, its uid (NUL-padded as in the flows keys): a
- *    refresh replaces the value in place, and a flow's end deletes it by
- *    the uid its finished record carries, with no other index to keep.
- *    Readers filter while they walk: the db holds the flow table's open
- *    flows, not 30 days of them.
+ * 1. One key per open flow: its start time (the first packet, which never
+ *    changes) then its uid (NUL-padded as in the flows keys). A refresh
+ *    replaces the value in place, and a flow's end deletes it by the start
+ *    and uid its finished record carries, with no other index to keep. The
+ *    time prefix keeps writes local: new flows append at the end of the
+ *    tree, and the flows that end in one second mostly started close
+ *    together (an idle timeout ago), where uid keys (hashes) would touch a
+ *    page per record once a million flows are open. Readers seek to --from
+ *    and filter the rest while they walk: the db holds the flow table's
+ *    open flows, not 30 days of them.
  * 2. A batch, prepared outside the txn like the flows (live_prepare): the
- *    live records sorted by uid, a later one of the same uid winning; the
- *    uids of the batch's finished flows sorted; a live record whose uid is
+ *    live records sorted by key, a later one of the same key winning; the
+ *    keys of the batch's finished flows sorted; a live record whose key is
  *    among them is left out, since the flow has ended (otherwise nothing
- *    would ever delete it again). The txn then deletes the ended uids and
+ *    would ever delete it again). The txn then deletes the ended keys and
  *    puts the records in key order with one cursor; records beyond the
- *    newest stored uid are MDB_APPENDed (the first batch of a run, into an
+ *    newest stored key are MDB_APPENDed (the first batch of a run, into an
  *    empty db, is all appends).
  * 3. A writer empties the db in its open txn (env.c, live_clear): a run
  *    starts with an empty flow table, and after kill -9 the last run's
@@ -26,6 +31,7 @@
  *    no live flow until a writer has made it (store_live_dbi()). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -39,27 +45,34 @@ void live_prep_free(struct live_prep *lp)
     memset(lp, 0, sizeof *lp);
 }
 
-/* Whether uid key @k is among the @n sorted @dead uids, moving *@j (a
- * cursor into them) forward: @k come in increasing order. */
+/* The "live" key of @r: start time, then uid. */
+static void live_key(uint8_t k[LIVE_KEY_LEN], const struct pt_flow_record *r)
+{
+    be64_put(k, r->ts_ns);
+    uid_pad(k + 8, r->uid);
+}
+
+/* Whether key @k is among the @n sorted @dead keys, moving *@j (a cursor
+ * into them) forward: @k come in increasing order. */
 static bool dead_has(const uint8_t *dead, size_t n, size_t *j, const uint8_t *k)
 {
     int c = 1;
 
-    while (*j < n && (c = memcmp(dead + *j * UID_LEN, k, UID_LEN)) < 0)
+    while (*j < n && (c = memcmp(dead + *j * LIVE_KEY_LEN, k, LIVE_KEY_LEN)) < 0)
         (*j)++;
     return *j < n && c == 0;
 }
 
-/* The ended uids: every uid among the batch's finished flows. */
+/* The ended keys: those of every one of the batch's finished flows. */
 static int dead_prepare(struct live_prep *lp, const struct pt_store_batch *b)
 {
     int rc;
 
-    if ((rc = prep_grow((void **)&lp->dead, &lp->cap_dead, b->n_flows, UID_LEN)) < 0)
+    if ((rc = prep_grow((void **)&lp->dead, &lp->cap_dead, b->n_flows, LIVE_KEY_LEN)) < 0)
         return rc;
     for (size_t i = 0; i < b->n_flows; i++)
-        uid_pad(lp->dead + i * UID_LEN, b->flows[i].uid);
-    lp->n_dead = sort_uniq(lp->dead, b->n_flows, UID_LEN);
+        live_key(lp->dead + i * LIVE_KEY_LEN, &b->flows[i]);
+    lp->n_dead = sort_uniq(lp->dead, b->n_flows, LIVE_KEY_LEN);
     return 0;
 }
 
@@ -78,13 +91,13 @@ int live_prepare(struct pt_store *s, const struct pt_store_batch *b)
     if ((rc = prep_grow((void **)&lp->ent, &lp->cap, n, sizeof *lp->ent)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        uid_pad(lp->ent[i].key, b->live[i].uid);
+        live_key(lp->ent[i].key, &b->live[i]);
         be32_put(lp->ent[i].seq, (uint32_t)i);
     }
-    rows_sort((uint8_t *)lp->ent, n, sizeof *lp->ent, UID_LEN + 4);
-    /* DESIGN 2: the later of a uid wins (seq sorts it last); ended uids go */
+    rows_sort((uint8_t *)lp->ent, n, sizeof *lp->ent, LIVE_KEY_LEN + 4);
+    /* DESIGN 2: the later of a key wins (seq sorts it last); ended keys go */
     for (size_t i = 0; i < n; i++) {
-        if (i + 1 < n && memcmp(lp->ent[i].key, lp->ent[i + 1].key, UID_LEN) == 0)
+        if (i + 1 < n && memcmp(lp->ent[i].key, lp->ent[i + 1].key, LIVE_KEY_LEN) == 0)
             continue;
         if (dead_has(lp->dead, lp->n_dead, &j, lp->ent[i].key))
             continue;
@@ -101,7 +114,7 @@ int live_prepare(struct pt_store *s, const struct pt_store_batch *b)
         used += e->len;
     }
     lp->n = o;
-    lp->bytes = used + o * (UID_LEN + 10);
+    lp->bytes = used + o * (LIVE_KEY_LEN + 10);
     return 0;
 }
 
@@ -113,7 +126,7 @@ static int dead_del(MDB_cursor *c, const struct live_prep *lp)
     int rc;
 
     for (size_t i = 0; i < lp->n_dead; i++) {
-        k = mval(lp->dead + i * UID_LEN, UID_LEN);
+        k = mval(lp->dead + i * LIVE_KEY_LEN, LIVE_KEY_LEN);
         rc = mdb_cursor_get(c, &k, &d, MDB_SET);
         if (rc == MDB_NOTFOUND) /* a flow that ended before any refresh */
             continue;
@@ -142,10 +155,10 @@ int live_put(struct store_wtxn *w)
         return store_err(rc);
     if (st.ms_entries && (rc = dead_del(c, lp)) < 0)
         goto out;
-    /* The records beyond the newest stored uid are a suffix: appended. */
+    /* The records beyond the newest stored key are a suffix: appended. */
     rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
     if (rc == 0) {
-        size_t ln = k.mv_size < UID_LEN ? k.mv_size : UID_LEN;
+        size_t ln = k.mv_size < LIVE_KEY_LEN ? k.mv_size : LIVE_KEY_LEN;
         while (split < lp->n && memcmp(lp->ent[split].key, k.mv_data, ln) <= 0)
             split++;
     } else if (rc != MDB_NOTFOUND) {
@@ -154,7 +167,7 @@ int live_put(struct store_wtxn *w)
     }
     rc = 0;
     for (size_t i = 0; i < lp->n && rc == 0; i++) {
-        k = mval(lp->ent[i].key, UID_LEN);
+        k = mval(lp->ent[i].key, LIVE_KEY_LEN);
         d = mval(lp->buf + lp->ent[i].off, lp->ent[i].len);
         rc = store_err(mdb_cursor_put(c, &k, &d, i >= split ? MDB_APPEND : 0));
     }
@@ -200,6 +213,8 @@ static int lq_visit(struct lq *f, const MDB_val *d)
     }
     if (r.ts_ns < q->from_ns || r.ts_ns >= f->to)
         return 0;
+    if (q->uid && strncmp(r.uid, q->uid, sizeof r.uid) != 0)
+        return 0;
     if (q->by_host && memcmp(r.orig_h, q->host, 16) && memcmp(r.resp_h, q->host, 16))
         return 0;
     if (q->by_port && r.orig_p != q->port && r.resp_p != q->port)
@@ -207,27 +222,28 @@ static int lq_visit(struct lq *f, const MDB_val *d)
     return f->cb(&r, f->arg);
 }
 
-/* The walk (DESIGN 1): one uid is one lookup, else every record. */
+/* The walk (DESIGN 1): from the first key at or after --from, in start
+ * order, until --to. */
 static int lq_walk(MDB_txn *txn, MDB_dbi dbi, struct lq *f)
 {
-    uint8_t ub[UID_LEN];
+    uint8_t from[8];
     MDB_cursor *c;
     MDB_val k, d;
     int rc, r = 0;
 
-    if (f->q->uid) {
-        uid_pad(ub, f->q->uid);
-        k = mval(ub, UID_LEN);
-        if ((rc = mdb_get(txn, dbi, &k, &d)) != 0)
-            return rc == MDB_NOTFOUND ? 0 : store_err(rc);
-        return lq_visit(f, &d);
-    }
     if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
         return store_err(rc);
-    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
-        if (k.mv_size == UID_LEN && (r = lq_visit(f, &d)) != 0)
+    be64_put(from, f->q->from_ns);
+    k = mval(from, sizeof from);
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        if (k.mv_size != LIVE_KEY_LEN)
+            continue;
+        if (be64_get(k.mv_data) >= f->to)
             break;
+        if ((r = lq_visit(f, &d)) != 0)
+            break;
+    }
     mdb_cursor_close(c);
     return r ? r : rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }

@@ -18,16 +18,34 @@ static struct pt_flow_record recs[NLIVE];
 
 static const char *const ifn3[] = {"eth0", "eth1", "eth2"};
 
-/* st_rec() as a live record: open since ts_ns, refreshed at @now_ns. */
+/* The start of flow @i: fixed for the flow's life, as a real flow's first
+ * packet is (its uid is made from it). "live" keys are (start, uid). */
+static uint64_t live_start(uint64_t i)
+{
+    return (SEC0 - 1000) * NS + i * 1000 + 7;
+}
+
+/* st_rec() as a live record: open since live_start(@i), refreshed at @now_ns. */
 static void live_rec(struct pt_flow_record *r, uint64_t i, uint64_t now_ns)
 {
     st_rec(r, i, now_ns);
+    r->ts_ns = live_start(i);
     r->end_reason = PT_FLOW_END_LIVE;
 }
 
-static int by_uid(const void *a, const void *b)
+/* st_rec() as the finished record of live flow @i, ending at @end_ns. */
+static void fin_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
+{
+    st_rec(r, i, end_ns);
+    r->ts_ns = live_start(i);
+}
+
+/* The store's order: start time, then uid. */
+static int by_key(const void *a, const void *b)
 {
     const struct pt_flow_record *x = a, *y = b;
+    if (x->ts_ns != y->ts_ns)
+        return x->ts_ns < y->ts_ns ? -1 : 1;
     return strcmp(x->uid, y->uid);
 }
 
@@ -89,7 +107,7 @@ static size_t count_all(struct pt_store *s)
 }
 
 /* The query's result equals the brute force filter of the @n records in
- * @want_all, in uid order. */
+ * @want_all, in (start, uid) order. */
 static size_t check_query(struct pt_store *s, const struct pt_store_flow_query *q,
                           const struct pt_flow_record *want_all, size_t n_all)
 {
@@ -100,7 +118,7 @@ static size_t check_query(struct pt_store *s, const struct pt_store_flow_query *
     for (size_t i = 0; i < n_all; i++)
         if (match(&want_all[i], q))
             want[n++] = want_all[i];
-    qsort(want, n, sizeof *want, by_uid);
+    qsort(want, n, sizeof *want, by_key);
     to_store_bits(s, want, n);
     cr_assert_eq(pt_store_live_read(s, q, st_recs_add, &got), 0);
     cr_assert_eq(got.n, n, "query returned %zu records, expected %zu", got.n, n);
@@ -110,7 +128,7 @@ static size_t check_query(struct pt_store *s, const struct pt_store_flow_query *
     return n;
 }
 
-/* NLIVE live records refreshed at SEC0 + 1000, started up to 300 s before;
+/* NLIVE live records refreshed at SEC0 + 1000, started at live_start(i);
  * written in two batches. */
 static void write_live(struct pt_store *s)
 {
@@ -182,7 +200,7 @@ Test(store_live, ifaces_remapped_to_store_table)
     char names[32][64];
     unsigned n;
 
-    st_rec(&f, 1, SEC0 * NS);
+    fin_rec(&f, 1, SEC0 * NS);
     f.ifaces = 3; /* a and b: store bits 0 and 1 */
     struct pt_store_batch b1 = {
         .sec = SEC0, .flows = &f, .n_flows = 1, .ifnames = run1, .n_ifnames = 2};
@@ -262,7 +280,7 @@ Test(store_live, finished_flow_deletes_uid)
     f[0].end_reason = PT_FLOW_END_CLOSED;
     f[1].end_reason = PT_FLOW_END_IDLE;
     f[0].last_ns = f[1].last_ns = (SEC0 + 1) * NS;
-    st_rec(&f[2], 999, (SEC0 + 1) * NS);
+    fin_rec(&f[2], 999, (SEC0 + 1) * NS);
     struct pt_flow_record live2[2] = {l[1], {0}};
     live_rec(&live2[1], 103, (SEC0 + 1) * NS);
     l[3] = live2[1];
@@ -324,7 +342,7 @@ Test(store_live, queries)
     cr_assert_eq(check_query(s, &q, recs, NLIVE), 0, "uid and a port it does not have");
 
     /* start time: [from, to), to 0 = no bound */
-    uint64_t mid = (SEC0 + 1000 - 150) * NS;
+    uint64_t mid = live_start(NLIVE / 2);
     q = (struct pt_store_flow_query){.from_ns = mid};
     size_t late = check_query(s, &q, recs, NLIVE);
     q = (struct pt_store_flow_query){.to_ns = mid};
@@ -368,7 +386,7 @@ Test(store_live, writer_open_clears)
     struct pt_flow_record f;
 
     write_live(s);
-    st_rec(&f, NLIVE + 5, (SEC0 + 1002) * NS); /* a uid that was never live */
+    fin_rec(&f, NLIVE + 5, (SEC0 + 1002) * NS); /* a uid that was never live */
     struct pt_store_batch b = {.sec = SEC0 + 1002, .flows = &f, .n_flows = 1};
     cr_assert_eq(pt_store_write(s, &b), 0);
     pt_store_close(s);
@@ -406,7 +424,7 @@ static _Noreturn void live_child(int out)
         for (size_t i = 0; i < 100; i++)
             live_rec(&l[i], t * 20 + i, (SEC0 + t) * NS + i);
         for (size_t i = 0; i < 20 && t; i++)
-            st_rec(&f[i], (t - 1) * 20 + i, (SEC0 + t) * NS + i);
+            fin_rec(&f[i], (t - 1) * 20 + i, (SEC0 + t) * NS + i);
         struct pt_store_batch b = {
             .sec = SEC0 + t, .live = l, .n_live = 100, .flows = f, .n_flows = t ? 20 : 0};
         if (pt_store_write(s, &b) != 0)
@@ -492,7 +510,7 @@ Test(store_live, store_without_live_db, .timeout = 60)
     int status;
 
     write_live(s);
-    st_rec(&f, NLIVE + 1, (SEC0 + 1002) * NS);
+    fin_rec(&f, NLIVE + 1, (SEC0 + 1002) * NS);
     struct pt_store_batch b = {.sec = SEC0 + 1002, .flows = &f, .n_flows = 1};
     cr_assert_eq(pt_store_write(s, &b), 0);
     pt_store_close(s);
