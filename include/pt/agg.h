@@ -108,9 +108,11 @@ struct pt_agg_counters *pt_agg_worker_counters(struct pt_agg *a, unsigned i);
 
 /* What the caller knows at a tick besides the counters. Borrowed. */
 struct pt_agg_tick_in {
-    uint64_t sec;              /* the epoch second the tick closes */
-    uint64_t now_ns;           /* expiry time (packet time offline, wall clock live) */
-    bool flush;                /* remove every flow (end of the run) */
+    uint64_t sec;    /* the epoch second the tick closes */
+    uint64_t now_ns; /* expiry time (packet time offline, wall clock live) */
+    bool flush;      /* remove every flow (end of the run) */
+    bool gap_fill;   /* offline: zero points for short gaps of packet time (cfg.gap_fill_s);
+                      * live, a skipped second gets no point rather than a false zero */
     const char (*ifnames)[64]; /* names of interface indices 0..n_ifnames-1 (grows offline) */
     unsigned n_ifnames;
     const uint64_t *kernel_drops; /* cumulative per interface; NULL when none */
@@ -128,6 +130,10 @@ struct pt_agg_stats {
     uint64_t ticks;        /* seconds written (gap-filled ones included) */
     uint64_t points;       /* series points handed to the store */
     uint64_t store_errors; /* seconds the store did not take (map full, I/O) */
+    uint64_t points_lost;  /* points, hosts of the top lists and flow records (finished or
+                            * live) left out of a second for want of memory */
+    uint64_t hosts_lost;
+    uint64_t recs_lost;
     uint64_t late_ticks;   /* ticks asked for a second not after the previous one */
     uint64_t last_tick_ns; /* CPU time of the last tick (thread clock) */
     uint64_t max_tick_ns;  /* the longest so far */

@@ -216,13 +216,21 @@ struct pt_flow_view {
 
 typedef void (*pt_flow_visit_fn)(const struct pt_flow_view *v, void *arg);
 
+/* Allocate the snapshots pt_flow_table_tick() needs (24 bytes per pool
+ * slot), all or none: 0 or -ENOMEM. Calling it before workers start lets the
+ * aggregation thread fail at start rather than run ticks without visits.
+ * Thread: the remover, or any thread before workers start. */
+int pt_flow_table_snaps_alloc(struct pt_flow_table *t);
+
 /* The aggregation thread's once-a-second pass: pt_flow_table_expire() (the
  * same rotating share of the shards), then @visit for every flow in the
  * table, and for each flow the expiry removed, with the packets and bytes
  * it carried since its previous visit; each flow is visited once per call,
  * so the visits of one call sum to what the table counted since the
  * previous call. The first call allocates 24 bytes per pool slot for these
- * snapshots (-ENOMEM: nothing is visited; expiry still runs). @emit sees a
+ * snapshots unless pt_flow_table_snaps_alloc() did (-ENOMEM: nothing is
+ * visited; expiry still runs). pt_flow_table_expire() may be mixed with it:
+ * a flow it removes is then never shown to a visitor. @emit sees a
  * removed flow's record before @visit sees its last view. Returns the
  * records emitted. Thread: the single remover, registered QSBR reader,
  * online. */

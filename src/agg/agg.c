@@ -114,7 +114,6 @@ struct pt_agg {
     size_t n_recs, cap_recs;
     struct pt_flow_record *live; /* records of open flows due this tick */
     size_t n_live, cap_live;
-    int rec_err;
     pt_flow_emit_fn emit;
     void *emit_arg;
 
@@ -177,6 +176,10 @@ struct pt_agg *pt_agg_create(const struct pt_agg_config *cfg, struct pt_flow_tab
         goto err_free;
     memset(a->ctr, 0, csz * a->nw);
     memset(a->prev, 0, csz * a->nw);
+    if (pt_flow_table_snaps_alloc(ft) < 0) {
+        snprintf(msg, msglen, "out of memory for the flow snapshots (24 bytes per flow)");
+        goto err_free;
+    }
     a->store = pt_store_open(cfg->datadir, &cfg->store, false, err, msg, msglen);
     if (!a->store)
         goto err_free;
@@ -248,8 +251,10 @@ static void point_add(struct pt_agg *a, sid_t *slot, const char *name, uint64_t 
     if (a->n_pts == a->cap_pts) {
         size_t nc = a->cap_pts ? a->cap_pts * 2 : 256;
         struct pt_store_point *np = realloc(a->pts, nc * sizeof *np);
-        if (!np)
-            return; /* the point is lost; the tick's batch is short by it */
+        if (!np) {
+            a->st.points_lost++; /* the tick's batch is short by it */
+            return;
+        }
         a->pts = np;
         a->cap_pts = nc;
     }
@@ -329,8 +334,10 @@ static void host_insert(struct pt_agg *a, const struct host_pend *p)
     uint64_t bytes = p->bytes, pkts = p->pkts;
     size_t j;
 
-    if (a->host_used * 4 >= a->host_cap * 3 && hosts_grow(a) < 0) /* load <= 3/4 */
-        return; /* out of memory: this tick's host list misses the host */
+    if (a->host_used * 4 >= a->host_cap * 3 && hosts_grow(a) < 0) { /* load <= 3/4 */
+        a->st.hosts_lost++; /* this tick's host list misses the host */
+        return;
+    }
     j = p->hash & (a->host_cap - 1);
     for (;;) {
         struct host_ent *e = &a->hosts[j];
@@ -361,8 +368,10 @@ static void host_add(struct pt_agg *a, const uint8_t addr[16], uint64_t bytes, u
 {
     struct host_pend *p;
 
-    if (a->host_cap == 0 && hosts_grow(a) < 0)
+    if (a->host_cap == 0 && hosts_grow(a) < 0) {
+        a->st.hosts_lost++;
         return;
+    }
     if (a->pend_n == HOST_PEND) {
         host_insert(a, &a->pend[a->pend_head]);
         a->pend_head = (a->pend_head + 1) % HOST_PEND;
@@ -505,7 +514,7 @@ static void visit(const struct pt_flow_view *v, void *arg)
     struct pt_agg *a = arg;
 
     if (v->live && !rec_push(&a->live, &a->n_live, &a->cap_live, v->live))
-        a->rec_err = -ENOMEM; /* the live view misses it until its next refresh */
+        a->st.recs_lost++; /* the live view misses it until its next refresh */
 
     if (v->is_new)
         count_bits(a->f_new, v->ifaces, 1);
@@ -533,7 +542,7 @@ static void emit_rec(const struct pt_flow_record *rec, void *arg)
     if (a->emit)
         a->emit(rec, a->emit_arg);
     if (!rec_push(&a->recs, &a->n_recs, &a->cap_recs, rec))
-        a->rec_err = -ENOMEM; /* not stored; counted as a store error below */
+        a->st.recs_lost++; /* emitted, but not stored */
 }
 
 /* ---- top lists ---- */
@@ -793,7 +802,7 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     const char *ifn[PT_MAX_IFACES];
     uint64_t sec = in->sec;
 
-    /* 2: the flow walk */
+    /* DESIGN 2: the flow walk */
     memset(a->f_new, 0, sizeof a->f_new);
     memset(a->f_active, 0, sizeof a->f_active);
     memset(a->f_ended, 0, sizeof a->f_ended);
@@ -804,13 +813,12 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     a->fheap_n = 0;
     a->n_recs = 0;
     a->n_live = 0;
-    a->rec_err = 0;
     a->emit = emit;
     a->emit_arg = emit_arg;
     n = pt_flow_table_tick(a->ft, in->now_ns, in->flush, emit_rec, visit, a);
     hosts_drain(a);
 
-    /* 1: the counters */
+    /* DESIGN 1: the counters */
     counters_collect(a);
     for (unsigned w = 0; w < a->nw; w++)
         refused += PT_CNT_GET(pt_flow_worker_stats(pt_flow_worker_get(a->ft, w))->full_flows);
@@ -821,7 +829,8 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
         a->st.late_ticks++;
         sec = a->last_sec + 1;
     }
-    gap_fill(a, in, sec);
+    if (in->gap_fill)
+        gap_fill(a, in, sec);
     a->n_pts = 0;
     points_build(a, in, d_refused);
 
@@ -840,8 +849,6 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
         ifn[i] = in->ifnames[i];
     b.ifnames = ifn;
     store_batch(a, &b);
-    if (a->rec_err)
-        a->st.store_errors++;
     a->last_sec = sec;
 
     a->st.last_tick_ns = thread_cpu_ns() - t0;

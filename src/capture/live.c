@@ -637,9 +637,11 @@ static void expire(struct live *L, bool flush)
         gather(L); /* the kernel's drop counters, up to now */
         for (unsigned i = 0; i < L->nw; i++)
             kdrops[L->wk[i].iface] = kdrops[L->wk[i].iface] + L->wk[i].ks.drops;
-        /* A tick runs just after a wall-clock second ends and closes it; the
-         * last one, at stop, closes the second under way. */
-        struct pt_agg_tick_in in = {.sec = now / TICK_NS - (flush ? 0 : 1),
+        /* A tick runs 100 ms after a wall-clock second ends and closes it;
+         * the last one, at stop, closes the second the data since the
+         * previous tick mostly belongs to (that of 100 ms ago). */
+        struct pt_agg_tick_in in = {.sec =
+                                        flush ? (now - 100000000ull) / TICK_NS : now / TICK_NS - 1,
                                     .now_ns = now,
                                     .flush = flush,
                                     .ifnames = (const char(*)[64])L->res->ifaces.name,

@@ -163,6 +163,7 @@ static void expire_round(struct run *r, bool flush)
         struct pt_agg_tick_in in = {.sec = sec,
                                     .now_ns = r->clock_ns,
                                     .flush = flush,
+                                    .gap_fill = true,
                                     .ifnames = (const char(*)[64])r->res->ifaces.name,
                                     .n_ifnames = r->res->ifaces.n};
         pt_agg_tick(r->agg, &in, collect, &r->recs);

@@ -120,6 +120,9 @@ static void print_summary(const struct pt_offline_result *res, double secs)
         fprintf(stderr, "store_points: %llu\n", (unsigned long long)a->points);
         fprintf(stderr, "store_flows: %llu\n", (unsigned long long)a->store.flows);
         fprintf(stderr, "store_seconds_lost: %llu\n", (unsigned long long)a->store_errors);
+        fprintf(stderr, "store_lost_no_memory: points %llu hosts %llu records %llu\n",
+                (unsigned long long)a->points_lost, (unsigned long long)a->hosts_lost,
+                (unsigned long long)a->recs_lost);
         fprintf(stderr, "store_map_bytes: %llu\n", (unsigned long long)a->store.map_size);
         fprintf(stderr, "agg_tick_cpu_max_ms: %.3f\n", (double)a->max_tick_ns / 1e6);
     }

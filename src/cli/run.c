@@ -174,12 +174,14 @@ static void print_final(const struct pt_live_status *st)
 {
     fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
     if (st->agg)
-        fprintf(stderr,
-                "store: seconds %llu points %llu flows %llu seconds_lost %llu map_bytes %llu "
-                "tick_cpu_max_ms %.3f\n",
-                (unsigned long long)st->agg->ticks, (unsigned long long)st->agg->points,
-                (unsigned long long)st->agg->store.flows, (unsigned long long)st->agg->store_errors,
-                (unsigned long long)st->agg->store.map_size, (double)st->agg->max_tick_ns / 1e6);
+        fprintf(
+            stderr,
+            "store: seconds %llu points %llu flows %llu seconds_lost %llu map_bytes %llu "
+            "tick_cpu_max_ms %.3f lost_no_memory %llu\n",
+            (unsigned long long)st->agg->ticks, (unsigned long long)st->agg->points,
+            (unsigned long long)st->agg->store.flows, (unsigned long long)st->agg->store_errors,
+            (unsigned long long)st->agg->store.map_size, (double)st->agg->max_tick_ns / 1e6,
+            (unsigned long long)(st->agg->points_lost + st->agg->hosts_lost + st->agg->recs_lost));
     if (st->filter_reloads)
         fprintf(stderr, "filter reloads: %llu\n", (unsigned long long)st->filter_reloads);
     for (unsigned i = 0; i < st->ifaces->n; i++) {

@@ -129,6 +129,7 @@ struct flow_snap {
     uint32_t pkts;
     uint32_t tick;      /* the walk that last visited it; 0 = never (a new flow) */
     uint32_t live_tick; /* the walk that last gave its live record */
+    uint32_t live_pkts; /* its packets then */
 };
 _Static_assert(sizeof(struct flow_snap) == 24, "docs say 24 bytes per pool slot");
 

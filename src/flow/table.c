@@ -576,11 +576,15 @@ static void view_take(const struct sweep *sw, struct pt_flow_worker *w, struct p
     v->ended = false;
     v->over = __atomic_load_n(&f->state, __ATOMIC_RELAXED) >= FLOW_ENDED;
     v->live = NULL;
+    /* a live record at the first visit, then when the flow has carried
+     * packets since its last one, at most every live_ticks ticks */
     if (live && !v->over &&
-        (v->is_new || (v->pkts && sw->t->tick_no - sn->live_tick >= sw->t->live_ticks))) {
+        (v->is_new ||
+         (pkts != sn->live_pkts && sw->t->tick_no - sn->live_tick >= sw->t->live_ticks))) {
         flow_record_fill(live, f, PT_FLOW_END_LIVE);
         v->live = live;
         sn->live_tick = sw->t->tick_no;
+        sn->live_pkts = pkts;
     }
     sn->pkts = pkts;
     sn->bytes = bytes;
@@ -628,8 +632,9 @@ static bool flow_remove(const struct sweep *sw, struct cds_lfht *ht, struct pt_f
         v.ended = true;
         v.over = true;
         sw->visit(&v, sw->arg);
-        w->snap[f - w->pool].tick = 0; /* the slot's next flow is a new one */
     }
+    if (w->snap) /* also on a plain expire: the slot's next flow is a new one */
+        w->snap[f - w->pool].tick = 0;
     f->owner = w;
     PT_TSAN_RELEASE(f);
     call_rcu(&f->rcu, flow_free_cb);
@@ -725,12 +730,17 @@ uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flu
 }
 
 /* Allocate the tick's snapshots on first use (DESIGN 8). */
-static int snaps_alloc(struct pt_flow_table *t)
+int pt_flow_table_snaps_alloc(struct pt_flow_table *t)
 {
     for (unsigned i = 0; i < t->cfg.workers; i++) {
         struct pt_flow_worker *w = &t->w[i];
-        if (!w->snap && !(w->snap = calloc(w->cap, sizeof *w->snap)))
+        if (!w->snap && !(w->snap = calloc(w->cap, sizeof *w->snap))) {
+            for (unsigned k = 0; k < t->cfg.workers; k++) { /* all or nothing */
+                free(t->w[k].snap);
+                t->w[k].snap = NULL;
+            }
             return -ENOMEM;
+        }
     }
     return 0;
 }
@@ -778,7 +788,7 @@ uint64_t pt_flow_table_tick(struct pt_flow_table *t, uint64_t now_ns, bool flush
     unsigned from = 0, count = t->cfg.shards;
     uint64_t n;
 
-    if (visit && snaps_alloc(t) < 0)
+    if (visit && pt_flow_table_snaps_alloc(t) < 0)
         sw.visit = NULL;
     if (++t->tick_no == 0) /* 0 means "never visited" */
         t->tick_no = 1;

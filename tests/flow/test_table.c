@@ -535,3 +535,87 @@ Test(flow_table, short_idle_timeout_ends_on_arrival)
     cr_assert_eq(recs.r[0].orig_pkts + recs.r[1].orig_pkts, 2);
     cr_assert_eq(recs.r[0].orig_pkts, 1);
 }
+
+/* ---- the aggregation thread's tick ---- */
+
+struct tick_seen {
+    unsigned visits, live, is_new, ended;
+    uint64_t pkts, live_pkts;
+};
+
+static void tick_visit(const struct pt_flow_view *v, void *arg)
+{
+    struct tick_seen *s = arg;
+    s->visits++;
+    s->pkts += v->pkts;
+    s->is_new += v->is_new;
+    s->ended += v->ended;
+    if (v->live) {
+        s->live++;
+        s->live_pkts = v->live->orig_pkts + v->live->resp_pkts;
+        cr_assert_eq(v->live->end_reason, PT_FLOW_END_LIVE);
+    }
+}
+
+/* One callback argument serves both: records go to `recs`. */
+static void tick_emit(const struct pt_flow_record *rec, void *arg)
+{
+    (void)arg;
+    collect(rec, &recs);
+}
+
+static struct tick_seen tick_at(uint64_t now)
+{
+    struct tick_seen s = {0};
+    pt_flow_table_tick(t, now, false, tick_emit, tick_visit, &s);
+    return s;
+}
+
+/* Live records: at the first visit, then once the flow carried packets since
+ * its last one and live_ticks ticks have passed, even when those packets came
+ * in an earlier tick than the one that is due. */
+Test(flow_table, tick_live_records_follow_packets)
+{
+    struct pt_flow_config c;
+    uint8_t a[16], b[16];
+    int err = 0;
+
+    pt_flow_config_default(&c);
+    c.shards = 4;
+    c.live_ticks = 3;
+    t = pt_flow_table_create(&c, &err);
+    cr_assert_not_null(t);
+    w = pt_flow_worker_get(t, 0);
+    v4(a, 10, 0, 0, 1);
+    v4(b, 10, 0, 0, 2);
+
+    udp(1000, a, 1111, b, 53, 10);
+    struct tick_seen s = tick_at(2000); /* tick 1 */
+    cr_assert_eq(s.visits, 1);
+    cr_assert_eq(s.is_new, 1);
+    cr_assert_eq(s.pkts, 1);
+    cr_assert_eq(s.live, 1, "a live record at the first visit");
+    cr_assert_eq(s.live_pkts, 1);
+
+    udp(3000, b, 53, a, 1111, 10);
+    s = tick_at(4000); /* tick 2: a packet, but only one tick since the record */
+    cr_assert_eq(s.pkts, 1);
+    cr_assert_eq(s.is_new, 0);
+    cr_assert_eq(s.live, 0);
+    s = tick_at(5000); /* tick 3 */
+    cr_assert_eq(s.pkts, 0);
+    cr_assert_eq(s.live, 0);
+    s = tick_at(6000); /* tick 4: three ticks on, with a packet since the record */
+    cr_assert_eq(s.pkts, 0);
+    cr_assert_eq(s.live, 1, "the packet of tick 2 is in a live record at last");
+    cr_assert_eq(s.live_pkts, 2);
+    for (uint64_t k = 0; k < 5; k++) /* nothing new: no more live records */
+        cr_assert_eq(tick_at(7000 + k * 1000).live, 0);
+
+    struct tick_seen fin = {0};
+    pt_flow_table_tick(t, 0, true, tick_emit, tick_visit, &fin);
+    cr_assert_eq(fin.ended, 1);
+    cr_assert_eq(fin.live, 0, "removed flows get their record, not a live one");
+    cr_assert_eq(recs.n, 1);
+    cr_assert_eq(recs.r[0].orig_pkts + recs.r[0].resp_pkts, 2);
+}
