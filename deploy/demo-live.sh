@@ -11,7 +11,8 @@
 #       TESTDATA/pcap/mixed/zeek_wikipedia.pcap  at twice its recorded speed (~3 s; 136 frames)
 #       TESTDATA/pcap/vlan/zeek_q-in-q.pcap      at top speed (5 frames, QinQ 13/10)
 #  4. Stops the sensor with SIGTERM (it flushes every flow), prints one line per flow from
-#     DIR/flows.json and the sensor's final statistics.
+#     DIR/flows.json and the sensor's final statistics, then what the store holds: bits/s
+#     per protocol (`series --by proto`) and the top hosts (`top`).
 #  5. Deletes both namespaces (the veths go with them) and DIR on exit, whatever happened.
 # Root only. Every step is bounded: tcpreplay under timeout(1), the sensor reaped within 20 s.
 set -u
@@ -116,4 +117,10 @@ grep 'pkt/s' "$DIR/sensor.err" | tail -n 3
 echo
 echo "== final statistics of the sensor (exit status $RC)"
 sed -n '/^capturing on/,$p' "$DIR/sensor.err" | grep -v 'pkt/s'
+echo
+echo "== what the store remembers: $PT_BIN series -d $DIR --metric bps --by proto --from 0"
+"$PT_BIN" series -d "$DIR" --metric bps --by proto --from 0 --step 1s || RC=1
+echo
+echo "== $PT_BIN top -d $DIR --from 0 -n 5"
+"$PT_BIN" top -d "$DIR" --from 0 -n 5 || RC=1
 exit "$RC"
