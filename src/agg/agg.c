@@ -527,6 +527,8 @@ static void visit(const struct pt_flow_view *v, void *arg)
     host_add(a, v->key->addr[0], v->bytes, v->pkts);
     if (memcmp(v->key->addr[0], v->key->addr[1], 16) != 0)
         host_add(a, v->key->addr[1], v->bytes, v->pkts);
+    if (a->fheap_n == a->top_n && v->bytes < a->fheap[0].bytes)
+        return; /* below the smallest of a full list: no need to build the entry */
     struct flow_ent e = {.key = *v->key,
                          .orig_side = v->orig_side,
                          .first_ns = v->first_ns,
