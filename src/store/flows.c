@@ -895,7 +895,9 @@ out:
     return r ? r : rc == 0 || rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
-static int fq_scan(struct pt_store *s, MDB_txn *txn, struct fq *f)
+/* Walk @dbi, whose keys are (u64 BE time, uid), from the first key at or
+ * after the query's from_ns, in key order, until its to. */
+static int fq_scan(MDB_txn *txn, MDB_dbi dbi, struct fq *f)
 {
     uint8_t kb[KEY_FLOW_LEN] = {0};
     MDB_cursor *c;
@@ -903,7 +905,7 @@ static int fq_scan(struct pt_store *s, MDB_txn *txn, struct fq *f)
     int rc, r = 0;
 
     be64_put(kb, f->q->from_ns);
-    if ((rc = mdb_cursor_open(txn, s->e->dbi[DB_FLOWS], &c)) != 0)
+    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
         return store_err(rc);
     for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
@@ -936,12 +938,26 @@ int pt_store_flows_read(struct pt_store *s, const struct pt_store_flow_query *q,
         be16_put(pb, q->port);
         rc = fq_index(s, txn, &f, s->e->dbi[DB_FLOW_PORT], pb, 2);
     } else {
-        rc = fq_scan(s, txn, &f);
+        rc = fq_scan(txn, s->e->dbi[DB_FLOWS], &f);
     }
     store_rd_end(s, txn);
     if (f.bad)
         pt_log(PT_LOG_WARN, "store: %s: %llu flow records could not be decoded (skipped)", s->dir,
                (unsigned long long)f.bad);
+    return rc;
+}
+
+int flow_query_walk(MDB_txn *txn, MDB_dbi dbi, const struct pt_store_flow_query *q,
+                    int (*cb)(const struct pt_flow_record *rec, void *arg), void *arg,
+                    uint64_t *bad)
+{
+    struct fq f = {.q = q, .cb = cb, .arg = arg, .to = q->to_ns ? q->to_ns : UINT64_MAX};
+    int rc;
+
+    if (q->uid)
+        uid_pad(f.uid, q->uid);
+    rc = fq_scan(txn, dbi, &f);
+    *bad = f.bad;
     return rc;
 }
 

@@ -320,6 +320,15 @@ void ifaces_commit(struct pt_store *s);
  * the batch, and collect the ended uids. After flows_prepare() (it builds
  * the interface map). */
 int live_prepare(struct pt_store *s, const struct pt_store_batch *b);
+/* flows.c: walk @dbi, keyed (u64 BE time, uid[20]) -> encoded flow record
+ * ("flows": end time; "live": start time), over q's [from_ns, to_ns) of the
+ * key's time, in key order, keeping the records that match q's uid, host and
+ * port. Returns @cb's non-zero return, 0, or an error; *@bad gets the number
+ * of records that could not be decoded (skipped). Caller holds @txn. */
+int flow_query_walk(MDB_txn *txn, MDB_dbi dbi, const struct pt_store_flow_query *q,
+                    int (*cb)(const struct pt_flow_record *rec, void *arg), void *arg,
+                    uint64_t *bad);
+
 void live_prep_free(struct live_prep *lp);
 /* Delete the ended uids from "live" and put the live records. */
 int live_put(struct store_wtxn *w);

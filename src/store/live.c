@@ -194,76 +194,24 @@ int live_clear(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
 
 /* ---- reading ---- */
 
-struct lq {
-    const struct pt_store_flow_query *q;
-    uint64_t to;
-    int (*cb)(const struct pt_flow_record *rec, void *arg);
-    void *arg;
-    uint64_t bad;
-};
-
-static int lq_visit(struct lq *f, const MDB_val *d)
-{
-    const struct pt_store_flow_query *q = f->q;
-    struct pt_flow_record r;
-
-    if (flow_decode(d->mv_data, d->mv_size, &r) < 0) {
-        f->bad++;
-        return 0;
-    }
-    if (r.ts_ns < q->from_ns || r.ts_ns >= f->to)
-        return 0;
-    if (q->uid && strncmp(r.uid, q->uid, sizeof r.uid) != 0)
-        return 0;
-    if (q->by_host && memcmp(r.orig_h, q->host, 16) && memcmp(r.resp_h, q->host, 16))
-        return 0;
-    if (q->by_port && r.orig_p != q->port && r.resp_p != q->port)
-        return 0;
-    return f->cb(&r, f->arg);
-}
-
-/* The walk (DESIGN 1): from the first key at or after --from, in start
- * order, until --to. */
-static int lq_walk(MDB_txn *txn, MDB_dbi dbi, struct lq *f)
-{
-    uint8_t from[8];
-    MDB_cursor *c;
-    MDB_val k, d;
-    int rc, r = 0;
-
-    if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-        return store_err(rc);
-    be64_put(from, f->q->from_ns);
-    k = mval(from, sizeof from);
-    for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        if (k.mv_size != LIVE_KEY_LEN)
-            continue;
-        if (be64_get(k.mv_data) >= f->to)
-            break;
-        if ((r = lq_visit(f, &d)) != 0)
-            break;
-    }
-    mdb_cursor_close(c);
-    return r ? r : rc == MDB_NOTFOUND ? 0 : store_err(rc);
-}
+_Static_assert(LIVE_KEY_LEN == KEY_FLOW_LEN, "live keys are laid out as the flows keys");
 
 int pt_store_live_read(struct pt_store *s, const struct pt_store_flow_query *q,
                        int (*cb)(const struct pt_flow_record *rec, void *arg), void *arg)
 {
-    struct lq f = {.q = q, .cb = cb, .arg = arg, .to = q->to_ns ? q->to_ns : UINT64_MAX};
+    uint64_t to = q->to_ns ? q->to_ns : UINT64_MAX, bad = 0;
     MDB_dbi dbi;
     MDB_txn *txn;
     int rc;
 
-    if ((rc = store_live_dbi(s, &dbi)) <= 0 || f.to <= q->from_ns)
+    if ((rc = store_live_dbi(s, &dbi)) <= 0 || to <= q->from_ns)
         return rc < 0 ? rc : 0;
     if ((rc = store_rd_begin(s, &txn)) < 0)
         return rc;
-    rc = lq_walk(txn, dbi, &f);
+    rc = flow_query_walk(txn, dbi, q, cb, arg, &bad); /* DESIGN 1: the key is (start, uid) */
     store_rd_end(s, txn);
-    if (f.bad)
+    if (bad)
         pt_log(PT_LOG_WARN, "store: %s: %llu live flow records could not be decoded (skipped)",
-               s->dir, (unsigned long long)f.bad);
+               s->dir, (unsigned long long)bad);
     return rc;
 }
