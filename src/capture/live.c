@@ -574,7 +574,8 @@ static void filter_reload(struct live *L)
     pt_log(PT_LOG_INFO, "filter reloaded: '%s'", expr);
 }
 
-/* Counter snapshot for the status callback. Thread: the remover. */
+/* Counter snapshot for the agg and the status callback, once a tick (in
+ * expire()). Thread: the remover. */
 static void gather(struct live *L)
 {
     for (unsigned i = 0; i < L->nw; i++) {
@@ -614,7 +615,7 @@ static void report(struct live *L, bool final)
         .agg = L->agg ? &L->agg_st : NULL,
     };
 
-    gather(L);
+    /* the counters gathered by the expire() that precedes every report() */
     if (L->o->status)
         L->o->status(&st, L->o->status_arg);
 }
@@ -631,10 +632,10 @@ static void expire(struct live *L, bool flush)
 {
     uint64_t now = realtime_ns();
 
+    gather(L); /* the counters of this tick: kernel drops for the agg, then the status line */
     rcu_thread_online();
     if (L->agg) {
         uint64_t kdrops[PT_MAX_IFACES] = {0};
-        gather(L); /* the kernel's drop counters, up to now */
         for (unsigned i = 0; i < L->nw; i++)
             kdrops[L->wk[i].iface] = kdrops[L->wk[i].iface] + L->wk[i].ks.drops;
         /* A tick runs 100 ms after a wall-clock second ends and closes it;
