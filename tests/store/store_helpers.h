@@ -158,6 +158,22 @@ static inline void st_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
     r->end_reason = (uint8_t)(i % 5);
 }
 
+/* The brute-force filter a query is checked against: @t is the record's
+ * time the store selects by (end for flows, start for live flows). */
+static inline bool st_match(const struct pt_flow_record *r, const struct pt_store_flow_query *q,
+                            uint64_t t)
+{
+    if (t < q->from_ns || (q->to_ns && t >= q->to_ns))
+        return false;
+    if (q->by_host && memcmp(r->orig_h, q->host, 16) && memcmp(r->resp_h, q->host, 16))
+        return false;
+    if (q->by_port && r->orig_p != q->port && r->resp_p != q->port)
+        return false;
+    if (q->uid && strcmp(r->uid, q->uid))
+        return false;
+    return true;
+}
+
 /* Field-by-field equality, with a message naming the first difference. */
 static inline void st_rec_eq(const struct pt_flow_record *a, const struct pt_flow_record *b)
 {

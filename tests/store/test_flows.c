@@ -40,17 +40,10 @@ static int by_end_uid(const void *a, const void *b)
     return strcmp(x->uid, y->uid);
 }
 
+/* The store's flows are selected by end time. */
 static bool match(const struct pt_flow_record *r, const struct pt_store_flow_query *q)
 {
-    if (r->last_ns < q->from_ns || (q->to_ns && r->last_ns >= q->to_ns))
-        return false;
-    if (q->by_host && memcmp(r->orig_h, q->host, 16) && memcmp(r->resp_h, q->host, 16))
-        return false;
-    if (q->by_port && r->orig_p != q->port && r->resp_p != q->port)
-        return false;
-    if (q->uid && strcmp(r->uid, q->uid))
-        return false;
-    return true;
+    return st_match(r, q, r->last_ns);
 }
 
 /* The query's result equals the brute force filter of recs, in order. */

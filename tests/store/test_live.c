@@ -49,17 +49,10 @@ static int by_key(const void *a, const void *b)
     return strcmp(x->uid, y->uid);
 }
 
+/* Live flows are selected by start time. */
 static bool match(const struct pt_flow_record *r, const struct pt_store_flow_query *q)
 {
-    if (r->ts_ns < q->from_ns || (q->to_ns && r->ts_ns >= q->to_ns))
-        return false;
-    if (q->by_host && memcmp(r->orig_h, q->host, 16) && memcmp(r->resp_h, q->host, 16))
-        return false;
-    if (q->by_port && r->orig_p != q->port && r->resp_p != q->port)
-        return false;
-    if (q->uid && strcmp(r->uid, q->uid))
-        return false;
-    return true;
+    return st_match(r, q, r->ts_ns);
 }
 
 /* Interface names of the run that wrote the records a test compares with
