@@ -11,7 +11,10 @@
  *    since its previous visit. New flows (first visit) and ended ones
  *    (removed now) are counted per interface bit; active = visited and not
  *    ended. Bytes go to a per-tick host table (both endpoints) and to a
- *    bounded min-heap of the top flows.
+ *    bounded min-heap of the top flows. The host table is a dense array in
+ *    order of arrival, found through an index of (position, hash tag)
+ *    slots: at a million hosts the index (16 MB) is what inserts miss on,
+ *    and the top-N scan reads only the hosts there are, not a sparse table.
  * 3. Top lists. Hosts: the union of the top N by bytes, by packets and by
  *    flows. Flows: the top N by bytes. Ties are broken by address / key so
  *    that a capture gives the same lists for any number of workers.
@@ -54,11 +57,16 @@ static const char *const metric_name[M_DENSE] = {
 /* Cached series id: 0 = not resolved yet, else id + 1. */
 typedef uint64_t sid_t;
 
-struct host_ent { /* 40 bytes */
+struct host_ent { /* 40 bytes, dense: this tick's hosts in order of arrival */
     uint8_t addr[16];
     uint64_t bytes, pkts;
     uint32_t flows;
-    uint32_t gen; /* tick that filled it; other values mean empty */
+};
+
+/* A host index slot: 0, or the dense index + 1 and the address hash's high
+ * half, which settles most mismatches without touching the dense entry. */
+struct host_slot {
+    uint32_t idx1, tag;
 };
 
 #define HOST_PEND 16 /* inserts in flight (host_add) */
@@ -96,11 +104,11 @@ struct pt_agg {
 
     /* per tick, from the flow walk */
     uint64_t f_new[PT_MAX_IFACES + 1], f_active[PT_MAX_IFACES + 1], f_ended[PT_MAX_IFACES + 1];
-    struct host_ent *hosts;
-    size_t host_cap, host_used;
+    struct host_ent *hosts;  /* host_used of host_max */
+    struct host_slot *hslot; /* host_cap (a power of two), load <= 1/2 */
+    size_t host_cap, host_used, host_max;
     struct host_pend pend[HOST_PEND];
     unsigned pend_head, pend_n;
-    uint32_t gen;
     struct flow_ent *fheap; /* min-heap by (bytes, key) of top_n */
     size_t fheap_n;
     struct pt_top_host *th; /* 3 * top_n: the batch's host list */
@@ -207,6 +215,7 @@ void pt_agg_destroy(struct pt_agg *a)
     free(a->tf);
     free(a->idx);
     free(a->hosts);
+    free(a->hslot);
     free(a->pts);
     free(a->recs);
     free(a->live);
@@ -306,69 +315,88 @@ static void counters_collect(struct pt_agg *a)
 
 /* ---- flow walk (DESIGN 2, 3) ---- */
 
-static int hosts_grow(struct pt_agg *a)
+/* Double the index (and rehash this tick's hosts into it). */
+static int hosts_index_grow(struct pt_agg *a)
 {
     size_t nc = a->host_cap ? a->host_cap * 2 : 65536;
-    struct host_ent *nh = calloc(nc, sizeof *nh);
+    struct host_slot *ns = calloc(nc, sizeof *ns);
 
-    if (!nh)
+    if (!ns)
         return -ENOMEM;
-    for (size_t i = 0; i < a->host_cap; i++) {
-        struct host_ent *e = &a->hosts[i];
-        if (e->gen != a->gen)
-            continue;
-        size_t j = pt_addr_hash(e->addr) & (nc - 1);
-        while (nh[j].gen == a->gen)
+    for (size_t i = 0; i < a->host_used; i++) {
+        uint64_t h = pt_addr_hash(a->hosts[i].addr);
+        size_t j = h & (nc - 1);
+        while (ns[j].idx1)
             j = (j + 1) & (nc - 1);
-        nh[j] = *e;
+        ns[j] = (struct host_slot){.idx1 = (uint32_t)i + 1, .tag = (uint32_t)(h >> 32)};
     }
-    free(a->hosts);
-    a->hosts = nh;
+    free(a->hslot);
+    a->hslot = ns;
     a->host_cap = nc;
     return 0;
 }
 
+/* Room for one more host: the dense array and the index (load <= 1/2). */
+static bool hosts_room(struct pt_agg *a)
+{
+    if (a->host_used == a->host_max) {
+        size_t nm = a->host_max ? a->host_max * 2 : 32768;
+        struct host_ent *nh = nm < UINT32_MAX ? realloc(a->hosts, nm * sizeof *nh) : NULL;
+        if (!nh)
+            return false;
+        a->hosts = nh;
+        a->host_max = nm;
+    }
+    return a->host_used * 2 < a->host_cap || hosts_index_grow(a) == 0;
+}
+
 static void host_insert(struct pt_agg *a, const struct host_pend *p)
 {
-    const uint8_t *addr = p->addr;
-    uint64_t bytes = p->bytes, pkts = p->pkts;
-    size_t j;
+    uint32_t tag = (uint32_t)(p->hash >> 32);
+    size_t j = p->hash & (a->host_cap - 1);
 
-    if (a->host_used * 4 >= a->host_cap * 3 && hosts_grow(a) < 0) { /* load <= 3/4 */
-        a->st.hosts_lost++; /* this tick's host list misses the host */
-        return;
-    }
-    j = p->hash & (a->host_cap - 1);
     for (;;) {
-        struct host_ent *e = &a->hosts[j];
-        if (e->gen != a->gen) {
-            memcpy(e->addr, addr, 16);
-            e->gen = a->gen;
-            e->bytes = bytes;
-            e->pkts = pkts;
-            e->flows = 1;
-            a->host_used++;
-            return;
-        }
-        if (memcmp(e->addr, addr, 16) == 0) {
-            e->bytes += bytes;
-            e->pkts += pkts;
-            e->flows++;
-            return;
+        struct host_slot *sl = &a->hslot[j];
+        if (!sl->idx1)
+            break;
+        if (sl->tag == tag) {
+            struct host_ent *e = &a->hosts[sl->idx1 - 1];
+            if (memcmp(e->addr, p->addr, 16) == 0) {
+                e->bytes += p->bytes;
+                e->pkts += p->pkts;
+                e->flows++;
+                return;
+            }
         }
         j = (j + 1) & (a->host_cap - 1);
     }
+    size_t cap = a->host_cap;
+    if (!hosts_room(a)) {
+        a->st.hosts_lost++; /* this tick's host list misses the host */
+        return;
+    }
+    if (a->host_cap != cap) { /* the index was rebuilt: find the free slot again */
+        j = p->hash & (a->host_cap - 1);
+        while (a->hslot[j].idx1)
+            j = (j + 1) & (a->host_cap - 1);
+    }
+    struct host_ent *e = &a->hosts[a->host_used++];
+    memcpy(e->addr, p->addr, 16);
+    e->bytes = p->bytes;
+    e->pkts = p->pkts;
+    e->flows = 1;
+    a->hslot[j] = (struct host_slot){.idx1 = (uint32_t)a->host_used, .tag = tag};
 }
 
-/* Add @bytes and @pkts to host @addr. The table is far larger than the
+/* Add @bytes and @pkts to host @addr. The index is far larger than the
  * cache at a million hosts, so inserts go through a short queue: the slot
- * of each address is prefetched when it is queued and written HOST_PEND
+ * of each address is prefetched when it is queued and looked at HOST_PEND
  * visits later, when its line has arrived. */
 static void host_add(struct pt_agg *a, const uint8_t addr[16], uint64_t bytes, uint64_t pkts)
 {
     struct host_pend *p;
 
-    if (a->host_cap == 0 && hosts_grow(a) < 0) {
+    if (a->host_cap == 0 && hosts_index_grow(a) < 0) {
         a->st.hosts_lost++;
         return;
     }
@@ -383,7 +411,7 @@ static void host_add(struct pt_agg *a, const uint8_t addr[16], uint64_t bytes, u
     p->bytes = bytes;
     p->pkts = pkts;
     a->pend_n++;
-    __builtin_prefetch(&a->hosts[p->hash & (a->host_cap - 1)], 1);
+    __builtin_prefetch(&a->hslot[p->hash & (a->host_cap - 1)], 1);
 }
 
 static void hosts_drain(struct pt_agg *a)
@@ -395,25 +423,28 @@ static void hosts_drain(struct pt_agg *a)
     }
 }
 
-/* A table grown by a busy second shrinks again when later ones are quiet,
- * so the top-N scan stays proportional to the hosts of a second. */
-static void hosts_trim(struct pt_agg *a)
+/* Empty the host table for a new tick. An index grown by a busy second
+ * shrinks again when later ones are quiet, so clearing it stays
+ * proportional to the hosts of a second. */
+static void hosts_reset(struct pt_agg *a)
 {
     size_t want = 65536;
 
-    if (a->host_cap <= want || a->host_used * 8 >= a->host_cap)
-        return;
-    while (want < a->host_used * 2)
-        want *= 2;
-    free(a->hosts);
-    a->hosts = NULL;
-    a->host_cap = 0;
-    a->host_used = 0;
-    struct host_ent *nh = calloc(want, sizeof *nh);
-    if (nh) {
-        a->hosts = nh;
-        a->host_cap = want;
+    if (a->host_cap > want && a->host_used * 8 < a->host_cap) {
+        while (want < a->host_used * 2)
+            want *= 2;
+        struct host_slot *ns = calloc(want, sizeof *ns);
+        if (ns) {
+            free(a->hslot);
+            a->hslot = ns;
+            a->host_cap = want;
+            a->host_used = 0;
+            return;
+        }
     }
+    if (a->host_used)
+        memset(a->hslot, 0, a->host_cap * sizeof *a->hslot);
+    a->host_used = 0;
 }
 
 /* Byte order of two 16-byte addresses, as memcmp() would give it, inline:
@@ -624,9 +655,7 @@ static size_t top_hosts_build(const struct pt_agg *a, struct pt_top_host *th, si
     size_t n = 0, k[3] = {0}, tn = a->top_n;
 
     /* one scan of the table feeds the three rankings' heaps */
-    for (size_t j = 0; a->host_used && j < a->host_cap; j++) {
-        if (a->hosts[j].gen != a->gen)
-            continue;
+    for (size_t j = 0; j < a->host_used; j++) {
         for (int by = BY_BYTES; by <= BY_FLOWS; by++)
             heap_offer(a, idx + (size_t)by * tn, &k[by], tn, j, by);
     }
@@ -808,10 +837,7 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     memset(a->f_new, 0, sizeof a->f_new);
     memset(a->f_active, 0, sizeof a->f_active);
     memset(a->f_ended, 0, sizeof a->f_ended);
-    if (++a->gen == 0)
-        a->gen = 1;
-    hosts_trim(a);
-    a->host_used = 0;
+    hosts_reset(a);
     a->fheap_n = 0;
     a->n_recs = 0;
     a->n_live = 0;

@@ -133,6 +133,15 @@ struct flow_snap {
 };
 _Static_assert(sizeof(struct flow_snap) == 24, "docs say 24 bytes per pool slot");
 
+/* A flow the tick's pool walk found over in a shard of this tick's sweep,
+ * removed after the walk in the order the sweep's hash walk would have met
+ * it (DESIGN 8). Remover only. */
+struct flow_cand {
+    unsigned pos;     /* the shard's place in the sweep */
+    unsigned long rh; /* its node's reverse hash: the order inside a shard */
+    struct pt_flow *f;
+};
+
 struct pt_flow_worker {
     struct pt_flow_worker_stats st; /* owned by the worker; PT_CNT_* */
     struct pt_flow_table *t;
@@ -156,6 +165,8 @@ struct pt_flow_table {
     uint32_t tick_no;         /* remover only: number of the current tick walk */
     uint32_t live_ticks;      /* cfg.live_ticks, or its default (immutable) */
     uint64_t min_timeout_ns;  /* shortest idle timeout or close delay (immutable) */
+    struct flow_cand *cand;   /* remover only: the tick walk's flows to remove */
+    size_t cand_n, cand_cap;
 };
 
 /* key.c */

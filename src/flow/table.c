@@ -41,10 +41,8 @@
  *    a fraction of the table; with one call a second every flow is looked at
  *    every 8 s. Thanks to 5, this delays only when a quiet flow's record is
  *    written and its slot freed, never what the record says.
- * 8. Tick (pt_flow_table_tick, the aggregation thread). First the same
- *    sweep as an expire (the rotating share; every shard at flush), whose
- *    removed flows the visitor sees with their last packets. Then a walk of
- *    every worker pool in slot order, not of the hash tables: sequential
+ * 8. Tick (pt_flow_table_tick, the aggregation thread). A walk of every
+ *    worker pool in slot order, not of the hash tables: sequential
  *    memory the prefetcher follows, where a hash-order walk misses the
  *    cache on every flow (at 1 M flows about 2.5x slower). A slot is visited
  *    when its state (acquire load) is live or ended; then under its lock,
@@ -56,8 +54,17 @@
  *    sees each flow once a tick with the packets and bytes since its
  *    previous visit. The snapshots behind those deltas live outside the flow
  *    (24 bytes per pool slot, allocated by the first tick), so a run without
- *    the store pays neither the memory nor the walk. A removed flow's
- *    snapshot is reset, so its slot's next flow is seen as new. */
+ *    the store pays neither the memory nor the walk. The walk also does
+ *    the expire's sweep: a flow of the rotating share of shards that is
+ *    over is not visited but noted, and after the walk the noted flows are
+ *    removed (the visitor sees each with its last packets) in the order the
+ *    hash walk of those shards would have met them, shard by shard and by
+ *    reverse hash inside one, so records leave exactly as from an expire.
+ *    A noted flow that a packet kept alive meanwhile is visited instead. At
+ *    flush, the expire's own sweep of every shard runs first. Eviction (6)
+ *    runs before the walk, which then sees evicted flows only as ended. A
+ *    removed flow's snapshot is reset, so its slot's next flow is seen as
+ *    new. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -183,16 +190,25 @@ void pt_flow_table_destroy(struct pt_flow_table *t)
 {
     if (!t)
         return;
+    /* A QSBR thread that stays online here would deadlock: cds_lfht_destroy
+     * waits for a pending resize, whose worker waits for a grace period,
+     * which waits for this thread to go quiescent. */
+    bool online = rcu_read_ongoing();
+    if (online)
+        rcu_thread_offline();
     rcu_barrier(); /* every pending call_rcu has pushed its flow home */
     PT_TSAN_ACQUIRE(t);
     for (unsigned i = 0; i < t->cfg.shards; i++)
         cds_lfht_destroy(t->shard[i], NULL);
+    if (online)
+        rcu_thread_online();
     for (unsigned i = 0; i < t->cfg.workers; i++) {
         free(t->w[i].pool);
         free(t->w[i].snap);
     }
     free(t->w);
     free(t->shard);
+    free(t->cand);
     free(t);
 }
 
@@ -685,6 +701,17 @@ static uint64_t evict(struct sweep *sw)
     return n;
 }
 
+/* Evict when a timeouts sweep leaves the table too full (DESIGN 6). */
+static uint64_t evict_if_full(struct sweep *sw)
+{
+    struct pt_flow_table *t = sw->t;
+
+    if (sw->mode == SWEEP_TIMEOUTS && t->cfg.full_policy == PT_FLOW_FULL_EVICT &&
+        pt_flow_table_count(t) > t->cfg.max_flows * 9 / 10)
+        return evict(sw);
+    return 0;
+}
+
 /* Walk @count shards from @from with @sw, then evict if the table is too full. */
 static uint64_t sweep_run(struct sweep *sw, unsigned from, unsigned count)
 {
@@ -703,10 +730,7 @@ static uint64_t sweep_run(struct sweep *sw, unsigned from, unsigned count)
         }
         rcu_read_unlock();
     }
-    if (sw->mode == SWEEP_TIMEOUTS && t->cfg.full_policy == PT_FLOW_FULL_EVICT &&
-        pt_flow_table_count(t) > t->cfg.max_flows * 9 / 10)
-        n += evict(sw);
-    return n;
+    return n + evict_if_full(sw);
 }
 
 uint64_t pt_flow_table_expire(struct pt_flow_table *t, uint64_t now_ns, bool flush,
@@ -745,13 +769,74 @@ int pt_flow_table_snaps_alloc(struct pt_flow_table *t)
     return 0;
 }
 
-/* Visit every flow in the table, pool by pool in slot order (DESIGN 8). */
-static void pool_walk(const struct sweep *sw)
+/* The hash a node was added with: cds_lfht keeps it bit-reversed. */
+static inline uint64_t node_hash(const struct cds_lfht_node *n)
+{
+    uint64_t x = __builtin_bswap64((uint64_t)n->reverse_hash);
+
+    x = ((x >> 4) & 0x0f0f0f0f0f0f0f0full) | ((x & 0x0f0f0f0f0f0f0f0full) << 4);
+    x = ((x >> 2) & 0x3333333333333333ull) | ((x & 0x3333333333333333ull) << 2);
+    return ((x >> 1) & 0x5555555555555555ull) | ((x & 0x5555555555555555ull) << 1);
+}
+
+/* Note @f (locked) for removal after the walk. False when the list cannot
+ * grow: the caller then removes it at once (only the order changes). */
+static bool cand_push(struct pt_flow_table *t, struct pt_flow *f, unsigned pos)
+{
+    if (t->cand_n == t->cand_cap) {
+        size_t nc = t->cand_cap ? t->cand_cap * 2 : 1024;
+        struct flow_cand *nv = realloc(t->cand, nc * sizeof *nv);
+        if (!nv)
+            return false;
+        t->cand = nv;
+        t->cand_cap = nc;
+    }
+    t->cand[t->cand_n++] = (struct flow_cand){.pos = pos, .rh = f->node.reverse_hash, .f = f};
+    return true;
+}
+
+static int cand_cmp(const void *x, const void *y)
+{
+    const struct flow_cand *a = x, *b = y;
+
+    if (a->pos != b->pos)
+        return a->pos < b->pos ? -1 : 1;
+    if (a->rh != b->rh)
+        return a->rh < b->rh ? -1 : 1;
+    return memcmp(&a->f->key, &b->f->key, sizeof a->f->key);
+}
+
+/* Lock @f, visit it if it is live or ended, unlock. */
+static void visit_one(const struct sweep *sw, struct pt_flow_worker *w, struct pt_flow *f,
+                      struct pt_flow_record *live)
+{
+    struct pt_flow_view v;
+    uint8_t st;
+
+    flow_lock(f, NULL);
+    PT_TSAN_ACQUIRE(f);
+    st = __atomic_load_n(&f->state, __ATOMIC_RELAXED);
+    if (st != FLOW_LIVE && st < FLOW_ENDED) { /* lost an insert race, or removed */
+        flow_unlock(f);
+        return;
+    }
+    view_take(sw, w, f, &v, live);
+    flow_unlock(f);
+    sw->visit(&v, sw->arg);
+}
+
+/* Visit every flow in the table, pool by pool in slot order, and remove the
+ * flows that are over in the @count shards from @from (DESIGN 8). Returns
+ * the number removed. */
+static uint64_t pool_walk(const struct sweep *sw, unsigned from, unsigned count)
 {
     struct pt_flow_table *t = sw->t;
     struct pt_flow_record live;
     struct pt_flow_view v;
+    unsigned shards = t->cfg.shards;
+    uint64_t n = 0;
 
+    t->cand_n = 0;
     for (unsigned i = 0; i < t->cfg.workers; i++) {
         struct pt_flow_worker *w = &t->w[i];
         uint64_t used = __atomic_load_n(&w->used, __ATOMIC_RELAXED);
@@ -769,11 +854,32 @@ static void pool_walk(const struct sweep *sw)
                 flow_unlock(f);
                 continue;
             }
+            unsigned pos =
+                ((unsigned)((node_hash(&f->node) >> 32) % shards) + shards - from) % shards;
+            if (pos < count && (st >= FLOW_ENDED || flow_ended(t, f, sw->now) >= 0)) {
+                bool noted = cand_push(t, f, pos);
+                flow_unlock(f);
+                if (!noted && flow_remove(sw, t->shard[(from + pos) % shards], f))
+                    n++;
+                continue;
+            }
             view_take(sw, w, f, &v, &live);
             flow_unlock(f);
             sw->visit(&v, sw->arg);
         }
     }
+    /* remove in the sweep's hash order, so records leave in the same order
+     * as from pt_flow_table_expire() */
+    if (t->cand_n > 1)
+        qsort(t->cand, t->cand_n, sizeof *t->cand, cand_cmp);
+    for (size_t i = 0; i < t->cand_n; i++) {
+        struct pt_flow *f = t->cand[i].f;
+        if (flow_remove(sw, t->shard[(from + t->cand[i].pos) % shards], f))
+            n++;
+        else /* a packet came meanwhile and kept it alive */
+            visit_one(sw, slot_owner(t, f), f, &live);
+    }
+    return n;
 }
 
 uint64_t pt_flow_table_tick(struct pt_flow_table *t, uint64_t now_ns, bool flush,
@@ -799,10 +905,13 @@ uint64_t pt_flow_table_tick(struct pt_flow_table *t, uint64_t now_ns, bool flush
         from = t->sweep_next;
         t->sweep_next = (from + count) % t->cfg.shards;
     }
-    n = sweep_run(&sw, from, count);
+    if (!sw.visit || flush)
+        n = sweep_run(&sw, from, count);
+    else /* evict first: the walk then sees evicted flows only as ended */
+        n = evict_if_full(&sw);
     if (sw.visit) {
         rcu_read_lock(); /* slots are not freed under a reader: call_rcu waits */
-        pool_walk(&sw);
+        n += pool_walk(&sw, from, flush ? 0 : count);
         rcu_read_unlock();
     }
     return n;

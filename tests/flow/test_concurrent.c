@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flow/flow_helpers.h"
 
@@ -25,6 +26,17 @@ static void tally(const struct pt_flow_record *r, void *arg)
     cr_assert(p >= 10000 && p < 10000 + N_FLOWS, "ports %u %u", r->orig_p, r->resp_p);
     got[p - 10000] += r->orig_pkts + r->resp_pkts;
     records++;
+}
+
+static uint64_t passes; /* remover loops done (atomic) */
+
+/* Wait (offline, at most 10 s) until the remover has looped @n times. */
+static void wait_passes(uint64_t n)
+{
+    rcu_thread_offline();
+    for (int i = 0; i < 10000 && __atomic_load_n(&passes, __ATOMIC_ACQUIRE) < n; i++)
+        usleep(1000);
+    rcu_thread_online();
 }
 
 static void *worker(void *arg)
@@ -51,6 +63,8 @@ static void *worker(void *arg)
         sent[id][f]++;
         if (i % 64 == 63)
             rcu_quiescent_state();
+        if (i == PKTS / 2) /* let the remover run at least twice meanwhile, on a busy host too */
+            wait_passes(2);
     }
     rcu_unregister_thread();
     return NULL;
@@ -79,6 +93,7 @@ static void *remover(void *arg)
         } else {
             pt_flow_table_expire(t, now, false, tally, NULL);
         }
+        __atomic_add_fetch(&passes, 1, __ATOMIC_RELEASE);
         rcu_quiescent_state();
     }
     rcu_unregister_thread();

@@ -619,3 +619,80 @@ Test(flow_table, tick_live_records_follow_packets)
     cr_assert_eq(recs.n, 1);
     cr_assert_eq(recs.r[0].orig_pkts + recs.r[0].resp_pkts, 2);
 }
+
+/* Record uids in the order they are emitted. */
+struct uid_seq {
+    char (*uid)[24];
+    unsigned n, cap;
+    unsigned ended; /* views of removed flows (the tick's visitor) */
+};
+
+static void uid_push(const struct pt_flow_record *rec, void *arg)
+{
+    struct uid_seq *q = arg;
+    cr_assert_lt(q->n, q->cap);
+    snprintf(q->uid[q->n++], sizeof q->uid[0], "%s", rec->uid);
+}
+
+static void count_ended(const struct pt_flow_view *v, void *arg)
+{
+    struct uid_seq *q = arg;
+    q->ended += v->ended;
+}
+
+/* The tick removes flows in its pool walk, yet records must leave in the
+ * order of the expire's hash walk, whatever the number of workers and the
+ * order in which flows arrived: `read` output depends on it. */
+Test(flow_table, tick_removes_in_the_expire_order)
+{
+    enum { N = 3000 };
+    struct pt_flow_config c;
+    struct pt_flow_table *t1, *t2;
+    struct uid_seq q1 = {0}, q2 = {0};
+    uint8_t a[16], b[16];
+    struct pt_pkt p;
+    int err = 0;
+
+    pt_flow_config_default(&c);
+    c.shards = 16;
+    c.max_flows = 2 * N;
+    c.idle_udp_ns = 60 * SEC;
+    t1 = pt_flow_table_create(&c, &err);
+    c.workers = 3;
+    t2 = pt_flow_table_create(&c, &err);
+    cr_assert(t1 && t2);
+    q1.cap = q2.cap = N;
+    q1.uid = calloc(N, sizeof *q1.uid);
+    q2.uid = calloc(N, sizeof *q2.uid);
+    cr_assert(q1.uid && q2.uid);
+    v4(b, 10, 9, 0, 254);
+    for (unsigned i = 0; i < N; i++) { /* t1 in order on one worker, t2 backwards on three */
+        unsigned j = N - 1 - i;
+        uint64_t ts = (i % 3 ? 1 : 9) * SEC; /* a third stay alive at 65 s */
+        v4(a, 10, 9, (uint8_t)(i >> 8), (uint8_t)i);
+        pkt_init(&p, ts, 17, a, (uint16_t)(1024 + i), b, 53, 20);
+        pt_flow_process(pt_flow_worker_get(t1, 0), &p);
+        ts = (j % 3 ? 1 : 9) * SEC;
+        v4(a, 10, 9, (uint8_t)(j >> 8), (uint8_t)j);
+        pkt_init(&p, ts, 17, a, (uint16_t)(1024 + j), b, 53, 20);
+        pt_flow_process(pt_flow_worker_get(t2, i % 3), &p);
+    }
+    for (int call = 0; call < 8; call++) {
+        unsigned n1 = q1.n;
+        pt_flow_table_expire(t1, 65 * SEC, false, uid_push, &q1);
+        pt_flow_table_tick(t2, 65 * SEC, false, uid_push, count_ended, &q2);
+        cr_assert_gt(q1.n, n1, "call %d removed nothing", call);
+    }
+    cr_assert_eq(q1.n, 2000);
+    cr_assert_eq(q2.n, q1.n);
+    cr_assert_eq(q2.ended, q2.n, "each removed flow is visited once as ended");
+    for (unsigned i = 0; i < q1.n; i++)
+        cr_assert_str_eq(q2.uid[i], q1.uid[i], "record %u", i);
+    cr_assert_eq(pt_flow_table_count(t2), N - 2000);
+    pt_flow_table_expire(t1, 0, true, NULL, NULL);
+    pt_flow_table_expire(t2, 0, true, NULL, NULL);
+    pt_flow_table_destroy(t1);
+    pt_flow_table_destroy(t2);
+    free(q1.uid);
+    free(q2.uid);
+}
