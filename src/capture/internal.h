@@ -1,5 +1,5 @@
 /* internal.h - private helpers of src/capture: the TPACKET_V3 ring of one
- * capture socket (ring.c) and BPF compilation, used by the live pipeline
+ * capture socket (rx.c) and BPF compilation, used by the live pipeline
  * (live.c). Not part of the public surface. */
 #ifndef PT_CAPTURE_INTERNAL_H
 #define PT_CAPTURE_INTERNAL_H
@@ -18,7 +18,7 @@
 int pt_bpf_compile(const char *expr, struct sock_fprog *prog, char *msg, size_t msglen);
 void pt_bpf_free(struct sock_fprog *prog);
 
-struct pt_ring_opts {
+struct pt_rx_opts {
     int ifindex;
     uint32_t block_size;  /* bytes, a multiple of the page size */
     uint32_t block_count; /* >= 1 */
@@ -26,12 +26,12 @@ struct pt_ring_opts {
     bool promisc;
     uint16_t fanout_id;           /* group to join; 0 = a new group with a kernel-chosen id */
     uint16_t fanout_type;         /* PACKET_FANOUT_* mode | PACKET_FANOUT_FLAG_* */
-    const struct sock_fprog *bpf; /* borrowed during pt_ring_open(); NULL = everything */
+    const struct sock_fprog *bpf; /* borrowed during pt_rx_open(); NULL = everything */
 };
 
 /* Kernel statistics of one socket, accumulated (PACKET_STATISTICS resets on
  * every read). */
-struct pt_ring_kstats {
+struct pt_rx_kstats {
     uint64_t packets; /* passed the filter (delivered + dropped), as the kernel counts */
     uint64_t drops;   /* no room in the ring */
     uint64_t freeze_q;
@@ -39,7 +39,7 @@ struct pt_ring_kstats {
 
 /* One capture socket and its mapped RX ring. Owned by one worker thread,
  * except fd, which the remover uses for getsockopt(PACKET_STATISTICS). */
-struct pt_ring {
+struct pt_rx {
     int fd;
     uint8_t *map;
     size_t map_len;
@@ -56,13 +56,13 @@ struct pt_ring {
  * interface never share a group; r->fanout_id is the id joined.
  * Returns 0 or a negative errno; @msg names the step that failed.
  * -EPERM/-EACCES: the caller lacks CAP_NET_RAW. Thread: any. */
-int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, size_t msglen);
+int pt_rx_open(struct pt_rx *r, const struct pt_rx_opts *o, char *msg, size_t msglen);
 
 /* Walk every ready block (at most block_count per call): each frame goes to
  * pt_worker_packet() with p->iface = @iface, then the block goes back to the
  * kernel (release store) and pt_worker_block_done() is called. Returns the
  * number of blocks walked. Thread: the ring's worker, online. No syscall. */
-unsigned pt_ring_walk(struct pt_ring *r, struct pt_worker *w, uint16_t iface);
+unsigned pt_rx_walk(struct pt_rx *r, struct pt_worker *w, uint16_t iface);
 
 /* Wait up to @timeout_ms for a ready block. Returns > 0 when one may be
  * ready, 0 on timeout or EINTR, negative errno on failure. -ENETDOWN,
@@ -70,24 +70,24 @@ unsigned pt_ring_walk(struct pt_ring *r, struct pt_worker *w, uint16_t iface);
  * call reads and so clears) that its interface went down or away; the
  * socket captures nothing until it is reopened (see live.c). Thread: the
  * ring's worker, offline for RCU. */
-int pt_ring_wait(struct pt_ring *r, int timeout_ms);
+int pt_rx_wait(struct pt_rx *r, int timeout_ms);
 
 /* Replace the socket's filter with @bpf (borrowed during the call), or
  * remove it (every frame) when @bpf is NULL. The kernel swaps it atomically.
  * Returns 0 or a negative errno (-EBADF on a closed ring). Thread: any (the
  * remover: filter reload). */
-int pt_ring_set_filter(struct pt_ring *r, const struct sock_fprog *bpf);
+int pt_rx_set_filter(struct pt_rx *r, const struct sock_fprog *bpf);
 
 /* Swap in a filter that drops everything: no new frame enters the ring, so
  * after the retire timeout every frame the kernel counted is in a block we
  * can walk. Thread: any (the remover at stop). */
-int pt_ring_stop_input(struct pt_ring *r);
+int pt_rx_stop_input(struct pt_rx *r);
 
 /* Add the kernel's counters since the last call to @acc. Thread: one at a
  * time (the remover). */
-int pt_ring_kstats_read(struct pt_ring *r, struct pt_ring_kstats *acc);
+int pt_rx_kstats_read(struct pt_rx *r, struct pt_rx_kstats *acc);
 
 /* Unmap and close; safe on a closed ring (fd < 0, map NULL). */
-void pt_ring_close(struct pt_ring *r);
+void pt_rx_close(struct pt_rx *r);
 
 #endif

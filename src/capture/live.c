@@ -3,7 +3,7 @@
  * DESIGN
  * Threads (docs/THREADS.md):
  * - Capture workers: per interface opts->workers threads, each owning one
- *   socket and ring (ring.c) in the interface's fanout group, and one
+ *   socket and ring (rx.c) in the interface's fanout group, and one
  *   pt_worker (worker.c, the code path `read` uses). Worker k of the run is
  *   flow-table worker k. The loop is: walk every ready block (a quiescent
  *   state after each), and when none is ready go offline for RCU and poll the
@@ -85,7 +85,7 @@
 struct lworker {
     /* owned by the worker thread while it runs, by the remover while the
      * worker is parked (the DESIGN comment's handover) */
-    struct pt_ring ring;
+    struct pt_rx ring;
     struct pt_worker *w;
     uint16_t iface;
     int cpu; /* -1 = not pinned */
@@ -97,7 +97,7 @@ struct lworker {
     /* owned by the remover */
     pthread_t th;
     bool started;
-    struct pt_ring_kstats ks;
+    struct pt_rx_kstats ks;
 };
 
 enum link_state { LINK_ATTACHED = 0, LINK_DETACHING, LINK_DETACHED };
@@ -150,12 +150,12 @@ static void drain(struct lworker *k)
     for (;;) {
         uint64_t now;
 
-        pt_ring_walk(&k->ring, k->w, k->iface);
+        pt_rx_walk(&k->ring, k->w, k->iface);
         now = pt_now_ns();
         if (now >= deadline)
             break;
         rcu_thread_offline();
-        pt_ring_wait(&k->ring, (int)((deadline - now) / 1000000ull) + 1);
+        pt_rx_wait(&k->ring, (int)((deadline - now) / 1000000ull) + 1);
         rcu_thread_online();
     }
 }
@@ -191,14 +191,14 @@ static void *worker_main(void *arg)
     while (!__atomic_load_n(&L->stop, __ATOMIC_ACQUIRE)) {
         int rc;
 
-        if (pt_ring_walk(&k->ring, k->w, k->iface))
+        if (pt_rx_walk(&k->ring, k->w, k->iface))
             continue;
         if (__atomic_load_n(&k->park, __ATOMIC_ACQUIRE)) {
             park(k);
             continue;
         }
         rcu_thread_offline();
-        rc = pt_ring_wait(&k->ring, POLL_MS);
+        rc = pt_rx_wait(&k->ring, POLL_MS);
         rcu_thread_online();
         if (rc == -ENETDOWN || rc == -ENXIO || rc == -ENODEV)
             __atomic_store_n(&k->link_err, 1, __ATOMIC_RELAXED); /* the remover looks */
@@ -271,7 +271,7 @@ static int open_iface_rings(struct live *L, unsigned ifi, int ifindex, char *msg
 
     for (unsigned j = 0; j < o->workers; j++) {
         unsigned i = ifi * o->workers + j;
-        struct pt_ring_opts ro = {
+        struct pt_rx_opts ro = {
             .ifindex = ifindex,
             .block_size = o->block_size ? o->block_size : PT_LIVE_BLOCK_SIZE,
             .block_count = o->block_count ? o->block_count : PT_LIVE_BLOCK_COUNT,
@@ -282,12 +282,12 @@ static int open_iface_rings(struct live *L, unsigned ifi, int ifindex, char *msg
             .bpf = L->have_bpf ? &L->bpf : NULL,
         };
 
-        if ((rc = pt_ring_open(&L->wk[i].ring, &ro, msg, len)) < 0)
+        if ((rc = pt_rx_open(&L->wk[i].ring, &ro, msg, len)) < 0)
             break;
     }
     if (rc < 0)
         for (unsigned j = 0; j < o->workers; j++)
-            pt_ring_close(&L->wk[ifi * o->workers + j].ring);
+            pt_rx_close(&L->wk[ifi * o->workers + j].ring);
     return rc;
 }
 
@@ -424,7 +424,7 @@ static void link_detach(struct live *L, unsigned ifi, int now_index, bool up)
            W, W > 1 ? "s" : "");
     for (unsigned j = 0; j < W; j++) {
         struct lworker *k = &L->wk[ifi * W + j];
-        pt_ring_stop_input(&k->ring);
+        pt_rx_stop_input(&k->ring);
         __atomic_store_n(&k->park, 1, __ATOMIC_RELEASE);
     }
     L->link[ifi].state = LINK_DETACHING;
@@ -440,8 +440,8 @@ static bool link_release(struct live *L, unsigned ifi)
             return false;
     for (unsigned j = 0; j < W; j++) {
         struct lworker *k = &L->wk[ifi * W + j];
-        pt_ring_kstats_read(&k->ring, &k->ks);
-        pt_ring_close(&k->ring);
+        pt_rx_kstats_read(&k->ring, &k->ks);
+        pt_rx_close(&k->ring);
     }
     L->ifst[ifi].attached = false;
     L->ifst[ifi].ifindex = 0;
@@ -528,13 +528,13 @@ static int attach_all(struct live *L, const struct sock_fprog *bpf, const struct
     for (i = 0; i < L->nw; i++) {
         if (L->link[L->wk[i].iface].state != LINK_ATTACHED)
             continue;
-        if ((rc = pt_ring_set_filter(&L->wk[i].ring, bpf)) < 0)
+        if ((rc = pt_rx_set_filter(&L->wk[i].ring, bpf)) < 0)
             break;
     }
     if (rc < 0)
         while (i-- > 0)
             if (L->link[L->wk[i].iface].state == LINK_ATTACHED)
-                pt_ring_set_filter(&L->wk[i].ring, old);
+                pt_rx_set_filter(&L->wk[i].ring, old);
     return rc;
 }
 
@@ -587,7 +587,7 @@ static void gather(struct live *L)
 
         for (unsigned e = 1; e < PT_DEC_ERR_MAX; e++)
             errs += PT_CNT_GET(d->err[e]);
-        pt_ring_kstats_read(&k->ring, &k->ks);
+        pt_rx_kstats_read(&k->ring, &k->ks);
         s->iface = k->iface;
         s->packets = PT_CNT_GET(d->frames);
         s->bytes = PT_CNT_GET(d->bytes);
@@ -733,7 +733,7 @@ static void stop_workers(struct live *L)
 {
     for (unsigned i = 0; i < L->nw; i++) /* closes the door; workers drain what came in */
         if (L->wk[i].ring.fd >= 0)
-            pt_ring_stop_input(&L->wk[i].ring);
+            pt_rx_stop_input(&L->wk[i].ring);
     __atomic_store_n(&L->stop, 1, __ATOMIC_RELEASE); /* parked workers: rings settled */
     for (unsigned i = 0; i < L->nw; i++)
         if (L->wk[i].started) {
@@ -819,7 +819,7 @@ static void teardown(struct live *L)
 {
     for (unsigned i = 0; L->wk && i < L->nw; i++) {
         pt_worker_destroy(L->wk[i].w);
-        pt_ring_close(&L->wk[i].ring);
+        pt_rx_close(&L->wk[i].ring);
     }
     pt_agg_destroy(L->agg); /* last rollups; closes the store */
     L->agg = NULL;

@@ -1,4 +1,4 @@
-/* ring.c - one AF_PACKET capture socket with a TPACKET_V3 RX ring, and BPF
+/* rx.c - one AF_PACKET capture socket with a TPACKET_V3 RX ring, and BPF
  * compilation with libpcap.
  *
  * DESIGN
@@ -97,14 +97,14 @@ static int setopt(int fd, int level, int name, const void *v, socklen_t len)
 
 static struct sock_filter drop_all[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
 
-int pt_ring_stop_input(struct pt_ring *r)
+int pt_rx_stop_input(struct pt_rx *r)
 {
     struct sock_fprog drop = {.len = 1, .filter = drop_all};
 
     return setopt(r->fd, SOL_SOCKET, SO_ATTACH_FILTER, &drop, sizeof drop);
 }
 
-int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, size_t msglen)
+int pt_rx_open(struct pt_rx *r, const struct pt_rx_opts *o, char *msg, size_t msglen)
 {
     struct sock_fprog drop = {.len = 1, .filter = drop_all};
     struct tpacket_req3 req;
@@ -173,16 +173,16 @@ int pt_ring_open(struct pt_ring *r, const struct pt_ring_opts *o, char *msg, siz
         }
         r->fanout_id = (uint16_t)(fanout & 0xffff);
     }
-    if ((rc = pt_ring_set_filter(r, o->bpf)) < 0)
+    if ((rc = pt_rx_set_filter(r, o->bpf)) < 0)
         FAIL("attaching the filter");
     return 0;
 
 err_close:
-    pt_ring_close(r);
+    pt_rx_close(r);
     return rc;
 }
 
-void pt_ring_close(struct pt_ring *r)
+void pt_rx_close(struct pt_rx *r)
 {
     if (r->map)
         munmap(r->map, r->map_len);
@@ -195,7 +195,7 @@ void pt_ring_close(struct pt_ring *r)
 /* Frames of one block that the kernel handed over (block_status read with
  * acquire). Offsets come from the kernel; they are checked against the block
  * anyway, so a surprise ends the block instead of reading past it. */
-static void walk_block(struct pt_ring *r, struct tpacket_block_desc *bd, struct pt_worker *w,
+static void walk_block(struct pt_rx *r, struct tpacket_block_desc *bd, struct pt_worker *w,
                        uint16_t iface)
 {
     uint32_t n = bd->hdr.bh1.num_pkts;
@@ -225,7 +225,7 @@ static void walk_block(struct pt_ring *r, struct tpacket_block_desc *bd, struct 
     }
 }
 
-unsigned pt_ring_walk(struct pt_ring *r, struct pt_worker *w, uint16_t iface)
+unsigned pt_rx_walk(struct pt_rx *r, struct pt_worker *w, uint16_t iface)
 {
     unsigned done = 0;
 
@@ -243,7 +243,7 @@ unsigned pt_ring_walk(struct pt_ring *r, struct pt_worker *w, uint16_t iface)
     return done;
 }
 
-int pt_ring_wait(struct pt_ring *r, int timeout_ms)
+int pt_rx_wait(struct pt_rx *r, int timeout_ms)
 {
     struct pollfd pfd = {.fd = r->fd, .events = POLLIN | POLLERR};
     int n = poll(&pfd, 1, timeout_ms);
@@ -261,7 +261,7 @@ int pt_ring_wait(struct pt_ring *r, int timeout_ms)
     return n;
 }
 
-int pt_ring_set_filter(struct pt_ring *r, const struct sock_fprog *bpf)
+int pt_rx_set_filter(struct pt_rx *r, const struct sock_fprog *bpf)
 {
     int unused = 0; /* the kernel wants an int-sized option even for detach */
 
@@ -272,7 +272,7 @@ int pt_ring_set_filter(struct pt_ring *r, const struct sock_fprog *bpf)
     return setopt(r->fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
 }
 
-int pt_ring_kstats_read(struct pt_ring *r, struct pt_ring_kstats *acc)
+int pt_rx_kstats_read(struct pt_rx *r, struct pt_rx_kstats *acc)
 {
     struct tpacket_stats_v3 st;
     socklen_t len = sizeof st;
