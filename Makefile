@@ -56,6 +56,7 @@ all: $(BIN)
 
 $(O)/libpt.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
+	@rm -f $@ # ar keeps members whose source file is gone
 	$(AR) rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(O)/libpt.a

@@ -28,6 +28,7 @@
 #include "pt/decode.h"
 #include "pt/agg.h"
 #include "pt/flow.h"
+#include "pt/ring.h"
 
 /* Interface names of a run; index = pt_pkt.iface. Owned by the run. */
 struct pt_iface_table {
@@ -58,6 +59,11 @@ void pt_worker_set_agg(struct pt_worker *w, struct pt_agg_counters *c);
 /* Decode @p (input fields set) and account it to the flow table.
  * Thread: the worker's own, online. No allocation, no syscall. */
 void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p);
+
+/* Give the worker its staging area of the pcap ring (NULL: none): every
+ * frame it handles is copied there, and each block done may hand over a
+ * partial chunk. Call before its first packet. */
+void pt_worker_set_ring(struct pt_worker *w, struct pt_ring_prod *prod);
 
 /* End of one block of frames: announce a quiescent state (no flow pointer is
  * held across this call). */
@@ -112,6 +118,9 @@ struct pt_offline_opts {
      * packet time (pt_agg_tick), workers counting into the agg's counters.
      * .workers is set from @workers. */
     const struct pt_agg_config *agg;
+    /* When not NULL: write every frame to the pcap ring (docs/RING.md), the
+     * reader being its one producer, so the ring holds the files' order. */
+    const struct pt_ring_config *ring;
 };
 
 struct pt_offline_result {
@@ -129,6 +138,10 @@ struct pt_offline_result {
     struct pt_agg_stats agg_stats; /* the aggregation thread's and the store's counters */
     int agg_err;                   /* the store could not be opened (nothing was read) */
     char agg_msg[256];
+    bool ring_on;                    /* opts->ring was set: ring_stats is valid */
+    struct pt_ring_stats ring_stats; /* the ring writer's counters, final */
+    int ring_err;                    /* the ring could not be opened (nothing was read) */
+    char ring_msg[256];
 };
 
 /* Run the offline pipeline over every file in order. Flow records are
@@ -184,9 +197,10 @@ struct pt_live_status {
     const struct pt_live_worker_stats *worker;
     const struct pt_live_iface_stats *iface; /* ifaces->n entries */
     uint64_t filter_reloads;                 /* filters swapped in on request (opts->reload) */
-    uint64_t active_flows;          /* flows in the table now (approximate while running) */
-    uint64_t flows_emitted;         /* records emitted so far */
-    const struct pt_agg_stats *agg; /* the store's side; NULL without a store */
+    uint64_t active_flows;            /* flows in the table now (approximate while running) */
+    uint64_t flows_emitted;           /* records emitted so far */
+    const struct pt_agg_stats *agg;   /* the store's side; NULL without a store */
+    const struct pt_ring_stats *ring; /* the pcap ring's side; NULL without a ring */
 };
 
 typedef void (*pt_live_status_fn)(const struct pt_live_status *st, void *arg);
@@ -229,6 +243,9 @@ struct pt_live_opts {
      * .workers is set from the worker count. An unopenable store fails the
      * start (res->msg names it). */
     const struct pt_agg_config *agg;
+    /* When not NULL: every frame goes to the pcap ring (docs/RING.md), each
+     * worker its own producer. An unopenable ring fails the start. */
+    const struct pt_ring_config *ring;
 };
 
 struct pt_live_result {

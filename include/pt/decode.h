@@ -130,6 +130,8 @@ struct pt_pkt {
     int linktype;        /* PT_LINK_* */
     uint16_t iface;      /* index into the run's interface table */
     uint16_t hw_vlan;    /* VLAN TCI the kernel stripped (tp_vlan_tci), PT_VLAN_NONE if none */
+    uint32_t hw_tag;     /* that tag whole, tpid << 16 | TCI, 0 if none: the pcap ring
+                          * writes it back into the frame (wirelen already counts it) */
 
     /* Output. */
     uint8_t flags;      /* PT_PKT_* */

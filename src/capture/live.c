@@ -129,6 +129,8 @@ struct live {
     struct pt_live_iface_stats ifst[PT_MAX_IFACES];
     struct pt_agg *agg; /* NULL without a store */
     struct pt_agg_stats agg_st;
+    struct pt_ring *ring; /* the pcap ring, NULL without one; worker k is producer k */
+    struct pt_ring_stats ring_st;
 };
 
 static uint64_t realtime_ns(void)
@@ -613,6 +615,7 @@ static void report(struct live *L, bool final)
         .active_flows = pt_flow_table_count(L->ft),
         .flows_emitted = L->emitted,
         .agg = L->agg ? &L->agg_st : NULL,
+        .ring = L->ring ? &L->ring_st : NULL,
     };
 
     /* the counters gathered by the expire() that precedes every report() */
@@ -633,6 +636,8 @@ static void expire(struct live *L, bool flush)
     uint64_t now = realtime_ns();
 
     gather(L); /* the counters of this tick: kernel drops for the agg, then the status line */
+    if (L->ring)
+        pt_ring_stats(L->ring, &L->ring_st);
     rcu_thread_online();
     if (L->agg) {
         uint64_t kdrops[PT_MAX_IFACES] = {0};
@@ -804,6 +809,15 @@ static int setup(struct live *L, int *ifindex)
             return rc;
         }
     }
+    if (L->o->ring) {
+        char msg[300];
+        if (!(L->ring = pt_ring_open(L->o->ring, L->nw, &rc, msg, sizeof msg))) {
+            snprintf(L->res->msg, sizeof L->res->msg, "pcap ring: %s", msg);
+            return rc;
+        }
+        for (unsigned i = 0; i < L->res->ifaces.n; i++)
+            pt_ring_iface_name(L->ring, (uint16_t)i, L->res->ifaces.name[i]);
+    }
     for (unsigned i = 0; i < L->nw; i++) {
         if (!(L->wk[i].w = pt_worker_create(i, L->ft, &rc))) {
             snprintf(L->res->msg, sizeof L->res->msg, "worker %u: %s", i, pt_strerror(rc));
@@ -811,8 +825,22 @@ static int setup(struct live *L, int *ifindex)
         }
         if (L->agg)
             pt_worker_set_agg(L->wk[i].w, pt_agg_worker_counters(L->agg, i));
+        if (L->ring)
+            pt_worker_set_ring(L->wk[i].w, pt_ring_producer(L->ring, i));
     }
     return 0;
+}
+
+/* After the workers are joined: hand over their last partial chunks (the
+ * join orders their writes before ours), write and close the ring. */
+static void ring_close(struct live *L)
+{
+    if (!L->ring)
+        return;
+    for (unsigned i = 0; i < L->nw; i++)
+        pt_ring_flush(pt_ring_producer(L->ring, i), true);
+    pt_ring_close(L->ring, &L->ring_st);
+    L->ring = NULL;
 }
 
 static void teardown(struct live *L)
@@ -864,6 +892,7 @@ int pt_live_run(const struct pt_live_opts *opts, struct pt_live_result *res)
         remover_loop(&L);
     }
     stop_workers(&L);
+    ring_close(&L);
     if (L.ft) {
         expire(&L, true); /* every flow, also after a failed start (none then) */
         if (rc == 0)

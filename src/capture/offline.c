@@ -30,6 +30,7 @@
  *    later files are still read, every flow is still emitted, and the first
  *    error is returned. */
 #include "pt/capture.h"
+#include "pt/ring.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -141,7 +142,9 @@ struct run {
     const struct pt_offline_opts *opts;
     struct pt_offline_result *res;
     struct pt_flow_table *ft;
-    struct pt_agg *agg; /* NULL without a store */
+    struct pt_agg *agg;         /* NULL without a store */
+    struct pt_ring *ring;       /* NULL without a pcap ring */
+    struct pt_ring_prod *rprod; /* the reader is the ring's one producer: file order */
     struct wthread *wt;
     unsigned nw;
     struct recvec recs;
@@ -186,6 +189,7 @@ static void pkt_input(struct pt_pkt *p, const uint8_t *data, uint32_t caplen, ui
     p->linktype = linktype;
     p->iface = iface;
     p->hw_vlan = PT_VLAN_NONE;
+    p->hw_tag = 0;
 }
 
 /* ---- worker threads (N > 1) ---- */
@@ -446,8 +450,11 @@ static int read_file(struct run *r, const char *path, struct pt_worker *solo, ui
         uint16_t iface;
 
         if (ifmap[fi] < 0) {
-            int idx = pt_iface_table_add(&res->ifaces, pt_reader_ifname(rd, rec.ifidx));
+            const char *name = pt_reader_ifname(rd, rec.ifidx);
+            int idx = pt_iface_table_add(&res->ifaces, name);
             ifmap[fi] = (int16_t)(idx < 0 ? IF_MERGED : idx);
+            if (r->ring && idx >= 0)
+                pt_ring_iface_name(r->ring, (uint16_t)idx, name);
         }
         if (ifmap[fi] == IF_MERGED || rec.ifidx >= MAX_FILE_IFS)
             res->ifaces_merged++; /* no slot of its own: counted in the last one */
@@ -455,6 +462,15 @@ static int read_file(struct run *r, const char *path, struct pt_worker *solo, ui
         res->frames++;
         res->bytes += rec.wirelen;
         tick(r, rec.ts_ns);
+        if (r->rprod) {
+            struct pt_ring_pkt rp = {.data = rec.data,
+                                     .caplen = rec.caplen,
+                                     .wirelen = rec.wirelen,
+                                     .ts_ns = rec.ts_ns,
+                                     .linktype = rec.linktype,
+                                     .iface = iface};
+            pt_ring_put(r->rprod, &rp);
+        }
         if (solo) {
             struct pt_pkt p;
             pkt_input(&p, rec.data, rec.caplen, rec.wirelen, rec.ts_ns, rec.linktype, iface);
@@ -520,6 +536,20 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
         }
         res->agg_on = true;
     }
+    if (opts->ring) {
+        struct pt_ring_config rc = *opts->ring;
+        rc.sync = false;          /* as the store: a killed reader loses nothing committed */
+        rc.wait_when_full = true; /* a file can wait for the disk; a wire cannot */
+        r.ring = pt_ring_open(&rc, 1, &err, res->ring_msg, sizeof res->ring_msg);
+        if (!r.ring) {
+            res->ring_err = err;
+            pt_agg_destroy(r.agg);
+            pt_flow_table_destroy(r.ft);
+            return err;
+        }
+        r.rprod = pt_ring_producer(r.ring, 0);
+        res->ring_on = true;
+    }
     /* The reader is registered for the remover role. With one worker it is
      * the worker too and stays online; otherwise it is online only while it
      * expires flows. */
@@ -558,6 +588,11 @@ out:
     if (r.nw > 1)
         rcu_thread_online();
     res->flows_evicted = pt_flow_table_evicted(r.ft);
+    if (r.ring) {
+        pt_ring_flush(r.rprod, true);
+        pt_ring_close(r.ring, &res->ring_stats);
+        r.ring = NULL;
+    }
     if (r.agg) {
         pt_agg_stats(r.agg, &res->agg_stats);
         pt_agg_destroy(r.agg); /* final rollups, sync, close */

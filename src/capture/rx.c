@@ -218,6 +218,12 @@ static void walk_block(struct pt_rx *r, struct tpacket_block_desc *bd, struct pt
         p.iface = iface;
         p.hw_vlan = (h->tp_status & TP_STATUS_VLAN_VALID) ? (uint16_t)(h->hv1.tp_vlan_tci & 0x0fff)
                                                           : PT_VLAN_NONE;
+        p.hw_tag = 0;
+        if (h->tp_status & TP_STATUS_VLAN_VALID) {
+            uint32_t tpid =
+                (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : 0x8100;
+            p.hw_tag = tpid << 16 | (h->hv1.tp_vlan_tci & 0xffff);
+        }
         pt_worker_packet(w, &p);
         if (h->tp_next_offset == 0)
             break;

@@ -19,6 +19,7 @@ struct pt_worker {
     struct pt_decode_stats dec;
     struct pt_flow_worker *fw;
     struct pt_agg_counters *agg; /* owned by the agg, written only here; NULL = no store */
+    struct pt_ring_prod *ring;   /* this worker's pcap ring staging; NULL = no ring */
     unsigned id;
 } __attribute__((aligned(PT_CACHELINE)));
 
@@ -75,17 +76,33 @@ void pt_worker_set_agg(struct pt_worker *w, struct pt_agg_counters *c)
     w->agg = c;
 }
 
+void pt_worker_set_ring(struct pt_worker *w, struct pt_ring_prod *prod)
+{
+    w->ring = prod;
+}
+
 void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
 {
     pt_decode(p, &w->dec);
     if (w->agg)
         pt_agg_count(w->agg, p);
     pt_flow_process(w->fw, p);
+    if (w->ring) {
+        struct pt_ring_pkt rp = {.data = p->data,
+                                 .caplen = p->caplen,
+                                 .wirelen = p->hw_tag ? p->wirelen - 4 : p->wirelen,
+                                 .ts_ns = p->ts_ns,
+                                 .linktype = p->linktype,
+                                 .iface = p->iface,
+                                 .hw_tag = p->hw_tag};
+        pt_ring_put(w->ring, &rp);
+    }
 }
 
 void pt_worker_block_done(struct pt_worker *w)
 {
-    (void)w;
+    if (w->ring)
+        pt_ring_flush(w->ring, false);
     rcu_quiescent_state();
 }
 

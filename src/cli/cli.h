@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pt/common.h"
 
@@ -16,6 +17,9 @@ int pt_cli_ifaces(int argc, char **argv);
 int pt_cli_series(int argc, char **argv);
 int pt_cli_flows(int argc, char **argv);
 int pt_cli_top(int argc, char **argv);
+/* The pcap ring of DIR/ring, read-only (extract.c). */
+int pt_cli_extract(int argc, char **argv);
+int pt_cli_status(int argc, char **argv);
 
 /* Parse an unsigned decimal in [min, max]; false with a message on stderr
  * naming @opt when @s is not one. */
@@ -28,5 +32,14 @@ bool pt_cli_parse_duration(const char *opt, const char *s, uint64_t *secs);
 /* Parse a size: bytes, or a number with K, M, G, T (powers of 1024, "KiB" and
  * "KB" accepted alike). false with a message naming @opt. */
 bool pt_cli_parse_size(const char *opt, const char *s, uint64_t *bytes);
+
+/* The pcap ring's settings for DATADIR/ring (read.c; run and read). */
+struct pt_ring_config;
+void pt_cli_ring_config(struct pt_ring_config *rc, const char *datadir, uint64_t ring_size,
+                        uint64_t segment_size, unsigned keep_free_pct, unsigned snaplen);
+
+/* Print the ring writer's counters, one "ring_<name>: value" line each. */
+struct pt_ring_stats;
+void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st);
 
 #endif

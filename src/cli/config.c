@@ -31,7 +31,7 @@
 #include "pt/common.h"
 #include "pt/flow.h"
 
-enum ctype { T_BOOL, T_UINT, T_SIZE, T_DURATION, T_ENUM, T_STRING, T_LIST };
+enum ctype { T_BOOL, T_UINT, T_SIZE, T_DURATION, T_ENUM, T_STRING, T_LIST, T_PERCENT };
 
 struct centry {
     const char *name; /* YAML key */
@@ -91,7 +91,17 @@ static const struct centry table[] = {
     {"retention_1h", NULL, T_DURATION, FIELD(keep_ns[2]), DAY, 100 * 365 * DAY, .def = "2y"},
     {"retention_flows", NULL, T_DURATION, FIELD(keep_flows_ns), 60, 100 * 365 * DAY, .def = "30d"},
     {"store_max_size", NULL, T_SIZE, FIELD(store_max), 1u << 20, 1ull << 50, .def = "16G"},
+    /* pcap ring (DATADIR/ring): every packet, indexed */
+    {"ring", "--no-ring", T_BOOL, FIELD(ring), .def = "true"},
+    {"ring_size", "--ring-size", T_SIZE, FIELD(ring_size), 0, 1ull << 60, .def = "0",
+     .zero = "0 (bounded by ring_keep_free only)"},
+    {"segment_size", "--segment-size", T_SIZE, FIELD(segment_size), 1u << 20, 1ull << 40,
+     .def = "256M"},
+    {"ring_keep_free", "--ring-keep-free", T_PERCENT, FIELD(ring_keep_free), 0, 90, .def = "10%",
+     .zero = "0% (bounded by ring_size only)"},
+    {"snaplen", "--snaplen", T_UINT, FIELD(snaplen), 64, 262144, .def = "262144"},
 };
+_Static_assert(PT_ARRAY_LEN(table) <= 64, "apply_pair's seen mask has 64 bits");
 
 _Static_assert(PT_ARRAY_LEN(table) <= PT_CONFIG_MAX_KEYS, "PT_CONFIG_MAX_KEYS too small");
 
@@ -230,6 +240,8 @@ static int parse_number(const struct centry *e, const char *s, uint64_t *out, ch
         default:
             goto not_number;
         }
+    } else if (e->type == T_PERCENT && *end == '%') {
+        end++;
     } else if (e->type == T_DURATION && *end) {
         switch (*end++) {
         case 's':
@@ -280,6 +292,9 @@ not_number:
         return bad(why, len, "'%s' is not a size (bytes, or with a K, M or G suffix)", s);
     if (e->type == T_DURATION)
         return bad(why, len, "'%s' is not a duration (seconds, or with an s, m or h suffix)", s);
+    if (e->type == T_PERCENT)
+        return bad(why, len, "'%s' is not a percentage in %llu..%llu (e.g. 10%%)", s,
+                   (unsigned long long)e->min, (unsigned long long)e->max);
     return bad(why, len, "'%s' is not a number in %llu..%llu", s, (unsigned long long)e->min,
                (unsigned long long)e->max);
 }
@@ -311,6 +326,7 @@ static int set_scalar(struct pt_config *cfg, const struct centry *e, const char 
         memcpy(field(cfg, e), &b, sizeof b);
         return 0;
     case T_UINT:
+    case T_PERCENT:
     case T_SIZE:
     case T_DURATION:
         if ((rc = parse_number(e, s, &v, why, len)) < 0)
@@ -364,6 +380,8 @@ static const char *type_name(const struct centry *e)
         return "true or false";
     case T_UINT:
         return "a number";
+    case T_PERCENT:
+        return "a percentage";
     case T_SIZE:
         return "a size";
     case T_DURATION:
@@ -387,7 +405,7 @@ static const char *node_kind(const yaml_node_t *n)
 
 /* Apply one `key: value` pair of the top-level mapping. */
 static int apply_pair(struct pt_config *cfg, yaml_document_t *doc, yaml_node_pair_t *pair,
-                      uint32_t *seen, const char *path, char *msg, size_t len)
+                      uint64_t *seen, const char *path, char *msg, size_t len)
 {
     yaml_node_t *k = yaml_document_get_node(doc, pair->key);
     yaml_node_t *v = yaml_document_get_node(doc, pair->value);
@@ -406,10 +424,10 @@ static int apply_pair(struct pt_config *cfg, yaml_document_t *doc, yaml_node_pai
     if (!(e = find_key(key)))
         return bad(msg, len, "%s:%zu: unknown key '%.64s'", path, line, key);
     idx = (size_t)(e - table);
-    if (*seen & (1u << idx))
+    if (*seen & (1ull << idx))
         return bad(msg, len, "%s:%zu: key '%s' given twice (first on line %u)", path, line, key,
                    cfg->line[idx]);
-    *seen |= 1u << idx;
+    *seen |= 1ull << idx;
     line = v->start_mark.line + 1;
 
     if (e->type == T_LIST && v->type == YAML_SEQUENCE_NODE) {
@@ -457,7 +475,7 @@ int pt_config_load(const char *path, struct pt_config *cfg, char *msg, size_t le
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_node_t *root;
-    uint32_t seen = 0;
+    uint64_t seen = 0;
     FILE *f;
     int rc = 0;
 
@@ -520,6 +538,8 @@ int pt_config_finish(struct pt_config *cfg, char *msg, size_t len)
 {
     if (cfg->live.n_ifaces == 0)
         return bad(msg, len, "no interface given (-i IF, or interfaces: in the config file)");
+    if (cfg->ring && cfg->ring_size && cfg->ring_size < 2 * cfg->segment_size)
+        return bad(msg, len, "ring_size must hold at least two segments of segment_size");
     for (unsigned i = 0; i < cfg->live.n_ifaces; i++)
         cfg->ifname_ptrs[i] = cfg->ifname[i];
     cfg->live.ifaces = cfg->ifname_ptrs;
@@ -548,8 +568,17 @@ static void fmt_value(const struct pt_config *cfg, const struct centry *e, char 
     case T_UINT:
         snprintf(buf, len, "%llu", (unsigned long long)load_uint(cfg, e));
         return;
+    case T_PERCENT:
+        if (!(v = load_uint(cfg, e)) && e->zero)
+            snprintf(buf, len, "%s", e->zero);
+        else
+            snprintf(buf, len, "%llu%%", (unsigned long long)v);
+        return;
     case T_SIZE:
-        fmt_size(buf, len, load_uint(cfg, e));
+        if (!(v = load_uint(cfg, e)) && e->zero)
+            snprintf(buf, len, "%s", e->zero);
+        else
+            fmt_size(buf, len, v);
         return;
     case T_DURATION:
         if (!(v = load_uint(cfg, e)) && e->zero)

@@ -43,11 +43,16 @@ struct pt_config {
     struct pt_live_opts live;
     char datadir[4096];
     bool quiet;
-    bool store;             /* fill DATADIR/store (series, top lists, flow records) */
-    unsigned top_n;         /* entries per top list */
-    uint64_t keep_ns[3];    /* retention of 1 s, 1 min, 1 h points */
-    uint64_t keep_flows_ns; /* retention of flow records */
-    uint64_t store_max;     /* largest map size, bytes */
+    bool store;              /* fill DATADIR/store (series, top lists, flow records) */
+    unsigned top_n;          /* entries per top list */
+    uint64_t keep_ns[3];     /* retention of 1 s, 1 min, 1 h points */
+    uint64_t keep_flows_ns;  /* retention of flow records */
+    uint64_t store_max;      /* largest map size, bytes */
+    bool ring;               /* write the pcap ring DATADIR/ring */
+    uint64_t ring_size;      /* its bound, bytes (0: ring_keep_free only) */
+    uint64_t segment_size;   /* bytes per segment file */
+    unsigned ring_keep_free; /* percent of the filesystem kept free */
+    unsigned snaplen;        /* bytes kept per packet */
 
     /* storage behind live.ifaces and live.filter */
     char ifname[PT_MAX_IFACES][PT_CONFIG_IFNAME_LEN];

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "cli.h"
+#include "pt/ring.h"
 #include "pt/capture.h"
 
 struct out_ctx {
@@ -42,6 +43,14 @@ static void read_usage(FILE *out)
           "      --keep-1s D          keep 1 s points for D (default 48h; also --keep-1m 30d,\n"
           "                           --keep-1h 2y, --keep-flows 30d)\n"
           "      --store-max SIZE     largest the store's map may grow (default 16G)\n"
+          "      --no-ring            with -d: do not write the pcap ring DIR/ring (by default\n"
+          "                           every packet is kept there, indexed, as `run` does;\n"
+          "                           see `extract`, `status`)\n"
+          "      --ring-size SIZE     bound on the ring's files (default 0: none but\n"
+          "                           --ring-keep-free)\n"
+          "      --segment-size SIZE  bytes per ring segment file (default 256M)\n"
+          "      --ring-keep-free P%  keep P% of the filesystem free (default 10%)\n"
+          "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
           "  -q, --quiet              no summary\n"
           "  -h, --help               this text\n",
           out);
@@ -126,6 +135,8 @@ static void print_summary(const struct pt_offline_result *res, double secs)
         fprintf(stderr, "store_map_bytes: %llu\n", (unsigned long long)a->store.map_size);
         fprintf(stderr, "agg_tick_cpu_max_ms: %.3f\n", (double)a->max_tick_ns / 1e6);
     }
+    if (res->ring_on)
+        pt_cli_ring_stats_print(stderr, &res->ring_stats);
     fprintf(stderr, "elapsed_s: %.3f\n", secs);
     if (secs > 0)
         fprintf(stderr, "packets_per_s: %.0f\n", (double)res->frames / secs);
@@ -133,8 +144,16 @@ static void print_summary(const struct pt_offline_result *res, double secs)
         fprintf(stderr, "peak_rss_bytes: %llu\n", (unsigned long long)ru.ru_maxrss * 1024ull);
 }
 
+/* The ring settings of `read` before they become a pt_ring_config. */
+struct ring_opts {
+    bool off;
+    uint64_t size, segment;
+    unsigned keep_free, snaplen;
+};
+
 static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, struct out_ctx *oc,
-                           const char **outpath, bool *quiet, struct pt_agg_config *ac)
+                           const char **outpath, bool *quiet, struct pt_agg_config *ac,
+                           struct ring_opts *ro)
 {
     static const struct option lo[] = {
         {"format", required_argument, NULL, 'F'},
@@ -151,6 +170,11 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         {"keep-1h", required_argument, NULL, 1002},
         {"keep-flows", required_argument, NULL, 1003},
         {"store-max", required_argument, NULL, 1004},
+        {"no-ring", no_argument, NULL, 1005},
+        {"ring-size", required_argument, NULL, 1006},
+        {"segment-size", required_argument, NULL, 1007},
+        {"ring-keep-free", required_argument, NULL, 1008},
+        {"snaplen", required_argument, NULL, 1009},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -195,6 +219,37 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
             ac->store.map_max = v;
             if (ac->store.map_size > v)
                 ac->store.map_size = v;
+            break;
+        case 1005:
+            ro->off = true;
+            break;
+        case 1006:
+            if (!pt_cli_parse_size("--ring-size", optarg, &ro->size))
+                return 2;
+            break;
+        case 1007:
+            if (!pt_cli_parse_size("--segment-size", optarg, &ro->segment))
+                return 2;
+            if (ro->segment < (1u << 20)) {
+                fputs("packettracer: --segment-size: at least 1M\n", stderr);
+                return 2;
+            }
+            break;
+        case 1008: {
+            char num[16];
+            size_t n = strlen(optarg);
+            if (n && optarg[n - 1] == '%')
+                n--;
+            snprintf(num, sizeof num, "%.*s", (int)(n < sizeof num ? n : sizeof num - 1), optarg);
+            if (!pt_cli_parse_u64("--ring-keep-free", num, 0, 90, &v))
+                return 2;
+            ro->keep_free = (unsigned)v;
+            break;
+        }
+        case 1009:
+            if (!pt_cli_parse_u64("--snaplen", optarg, 64, 262144, &v))
+                return 2;
+            ro->snaplen = (unsigned)v;
             break;
         case 'F':
             if (strcmp(optarg, "json") == 0)
@@ -252,9 +307,51 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         read_usage(stderr);
         return 2;
     }
+    if (ro->size && ro->size < 2 * ro->segment) {
+        fputs("packettracer: --ring-size must hold at least two segments of --segment-size\n",
+              stderr);
+        return 2;
+    }
     o->files = (const char *const *)argv + optind;
     o->n_files = (unsigned)(argc - optind);
     return -1;
+}
+
+void pt_cli_ring_config(struct pt_ring_config *rc, const char *datadir, uint64_t ring_size,
+                        uint64_t segment_size, unsigned keep_free_pct, unsigned snaplen)
+{
+    pt_ring_config_default(rc);
+    snprintf(rc->dir, sizeof rc->dir, "%s/ring", datadir);
+    rc->ring_size = ring_size;
+    rc->segment_size = segment_size;
+    rc->keep_free_pct = keep_free_pct;
+    rc->snaplen = snaplen;
+}
+
+void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"packets", st->packets},
+        {"bytes", st->bytes},
+        {"lost_full_packets", st->lost_full_pkts},
+        {"lost_full_bytes", st->lost_full_bytes},
+        {"lost_io_packets", st->lost_io_pkts},
+        {"lost_io_bytes", st->lost_io_bytes},
+        {"cutoff_packets", st->cutoff_pkts},
+        {"cutoff_bytes", st->cutoff_bytes},
+        {"segments_created", st->segments_created},
+        {"segments_recycled", st->segments_recycled},
+        {"segments_recycled_disk_full", st->segments_early},
+        {"index_commits", st->index_commits},
+        {"index_errors", st->index_errors},
+        {"write_errors", st->write_errors},
+        {"reconciled_bytes", st->reconciled_bytes},
+    };
+    for (size_t i = 0; i < PT_ARRAY_LEN(f); i++)
+        fprintf(out, "ring_%s: %llu\n", f[i].name, (unsigned long long)f[i].v);
 }
 
 int pt_cli_read(int argc, char **argv)
@@ -262,6 +359,9 @@ int pt_cli_read(int argc, char **argv)
     static struct pt_offline_result res; /* large (decode stats): not on the stack */
     struct pt_offline_opts o = {.workers = 1};
     struct pt_agg_config ac = {0};
+    struct ring_opts ro = {
+        .segment = PT_RING_SEGMENT_SIZE, .keep_free = 10, .snaplen = PT_RING_SNAPLEN};
+    struct pt_ring_config ring;
     struct out_ctx oc = {.out = stdout, .fmt = PT_FMT_JSON, .res = &res};
     const char *outpath = NULL;
     bool quiet = false;
@@ -270,8 +370,12 @@ int pt_cli_read(int argc, char **argv)
 
     pt_flow_config_default(&o.flow);
     pt_store_config_default(&ac.store);
-    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet, &ac)) >= 0)
+    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet, &ac, &ro)) >= 0)
         return rc;
+    if (o.agg && !ro.off) {
+        pt_cli_ring_config(&ring, ac.datadir, ro.size, ro.segment, ro.keep_free, ro.snaplen);
+        o.ring = &ring;
+    }
     if (outpath && !(oc.out = fopen(outpath, "w"))) {
         fprintf(stderr, "packettracer: %s: %s\n", outpath, strerror(errno));
         return 1;
@@ -286,6 +390,10 @@ int pt_cli_read(int argc, char **argv)
     rc = pt_offline_run(&o, &res);
     if (res.agg_err) {
         fprintf(stderr, "packettracer: %s\n", res.agg_msg);
+        return 1;
+    }
+    if (res.ring_err) {
+        fprintf(stderr, "packettracer: pcap ring: %s\n", res.ring_msg);
         return 1;
     }
     if (fflush(oc.out) != 0 || (outpath && fclose(oc.out) != 0))

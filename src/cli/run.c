@@ -80,6 +80,12 @@ static void run_usage(FILE *out)
           "      --duration SECONDS   stop by itself after this long (s/m/h suffix allowed)\n"
           "      --no-store           do not fill DATADIR/store (per-second series, top lists,\n"
           "                           flow records; see `series`, `top`, `flows`)\n"
+          "      --no-ring            do not keep packets in the pcap ring DATADIR/ring\n"
+          "      --ring-size SIZE     bound on the ring's files (K/M/G/T; default 0: none but\n"
+          "                           --ring-keep-free)\n"
+          "      --segment-size SIZE  bytes per ring segment file (default 256M)\n"
+          "      --ring-keep-free P%  keep P% of the filesystem free (default 10%)\n"
+          "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
           "  -q, --quiet              no status line, no final statistics\n"
           "  -h, --help               this text\n",
           out);
@@ -182,6 +188,8 @@ static void print_final(const struct pt_live_status *st)
             (unsigned long long)st->agg->store.flows, (unsigned long long)st->agg->store_errors,
             (unsigned long long)st->agg->store.map_size, (double)st->agg->max_tick_ns / 1e6,
             (unsigned long long)(st->agg->points_lost + st->agg->hosts_lost + st->agg->recs_lost));
+    if (st->ring)
+        pt_cli_ring_stats_print(stderr, st->ring);
     if (st->filter_reloads)
         fprintf(stderr, "filter reloads: %llu\n", (unsigned long long)st->filter_reloads);
     for (unsigned i = 0; i < st->ifaces->n; i++) {
@@ -254,8 +262,14 @@ static void print_status(struct run_ctx *c, const struct pt_live_status *st)
         n += (size_t)snprintf(line + n, sizeof line - n, "flows %llu",
                               (unsigned long long)st->active_flows);
     if (st->agg && st->agg->store_errors && n < sizeof line)
-        snprintf(line + n, sizeof line - n, " | store: %llu seconds lost",
-                 (unsigned long long)st->agg->store_errors);
+        n += (size_t)snprintf(line + n, sizeof line - n, " | store: %llu seconds lost",
+                              (unsigned long long)st->agg->store_errors);
+    if (st->ring && n < sizeof line &&
+        (st->ring->lost_full_pkts || st->ring->lost_io_pkts || st->ring->degraded))
+        snprintf(line + n, sizeof line - n, " | ring: lost %llu pkts (writer behind) %llu (disk)%s",
+                 (unsigned long long)st->ring->lost_full_pkts,
+                 (unsigned long long)st->ring->lost_io_pkts,
+                 st->ring->degraded ? ", degraded" : "");
     c->prev_ns = st->now_ns;
     fprintf(stderr, "%s\n", line);
 }
@@ -275,7 +289,20 @@ static void on_status(const struct pt_live_status *st, void *arg)
 }
 
 /* Command-line options; each sets one config key (config.c), except -c and -h. */
-enum { O_FANOUT = 256, O_NOPROMISC, O_BSIZE, O_BCOUNT, O_PIN, O_DURATION, O_NOSTORE };
+enum {
+    O_FANOUT = 256,
+    O_NOPROMISC,
+    O_BSIZE,
+    O_BCOUNT,
+    O_PIN,
+    O_DURATION,
+    O_NOSTORE,
+    O_NORING,
+    O_RINGSIZE,
+    O_SEGSIZE,
+    O_KEEPFREE,
+    O_SNAPLEN,
+};
 static const struct option run_lo[] = {
     {"interface", required_argument, NULL, 'i'},
     {"workers", required_argument, NULL, 'w'},
@@ -289,6 +316,11 @@ static const struct option run_lo[] = {
     {"cpu-pin", no_argument, NULL, O_PIN},
     {"duration", required_argument, NULL, O_DURATION},
     {"no-store", no_argument, NULL, O_NOSTORE},
+    {"no-ring", no_argument, NULL, O_NORING},
+    {"ring-size", required_argument, NULL, O_RINGSIZE},
+    {"segment-size", required_argument, NULL, O_SEGSIZE},
+    {"ring-keep-free", required_argument, NULL, O_KEEPFREE},
+    {"snaplen", required_argument, NULL, O_SNAPLEN},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -324,6 +356,17 @@ static const char *opt_key(int ch, const char **value)
     case O_NOSTORE:
         *value = "false";
         return "store";
+    case O_NORING:
+        *value = "false";
+        return "ring";
+    case O_RINGSIZE:
+        return "ring_size";
+    case O_SEGSIZE:
+        return "segment_size";
+    case O_KEEPFREE:
+        return "ring_keep_free";
+    case O_SNAPLEN:
+        return "snaplen";
     case 'q':
         *value = "true";
         return "quiet";
@@ -455,6 +498,13 @@ int pt_cli_run(int argc, char **argv)
         if (ac.store.map_size > ac.store.map_max)
             ac.store.map_size = ac.store.map_max;
         o.agg = &ac;
+    }
+    struct pt_ring_config ring;
+    if (cfg->ring) {
+        pt_cli_ring_config(&ring, cfg->datadir, cfg->ring_size, cfg->segment_size,
+                           cfg->ring_keep_free, cfg->snaplen);
+        ring.sync = true;
+        o.ring = &ring;
     }
     rc = pt_live_run(&o, &res);
     if (fflush(c.out) != 0 && !c.err)

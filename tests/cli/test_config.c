@@ -165,6 +165,40 @@ Test(config, store_keys)
     expect_bad("store_max_size: 1K\n", 1, "store_max_size");
 }
 
+Test(config, ring_keys)
+{
+    static struct pt_config cfg;
+
+    pt_config_init(&cfg);
+    cr_expect(cfg.ring, "the pcap ring is on by default");
+    cr_expect_eq(cfg.ring_size, 0);
+    cr_expect_eq(cfg.segment_size, 256ull << 20);
+    cr_expect_eq(cfg.ring_keep_free, 10);
+    cr_expect_eq(cfg.snaplen, 262144);
+    cr_assert_eq(load_text(&cfg, "ring: no\nring_size: 200G\nsegment_size: 64M\n"
+                                 "ring_keep_free: 25%\nsnaplen: 128\n"),
+                 0, "%s", msg);
+    cr_expect_not(cfg.ring);
+    cr_expect_eq(cfg.ring_size, 200ull << 30);
+    cr_expect_eq(cfg.segment_size, 64ull << 20);
+    cr_expect_eq(cfg.ring_keep_free, 25);
+    cr_expect_eq(cfg.snaplen, 128);
+    cr_assert_eq(load_text(&cfg, "ring_keep_free: 5\n"), 0, "%s", msg);
+    cr_expect_eq(cfg.ring_keep_free, 5, "the % sign is optional");
+    expect_bad("ring_keep_free: 95%\n", 1, "ring_keep_free");
+    expect_bad("ring_keep_free: ten\n", 1, "ring_keep_free");
+    expect_bad("segment_size: 4K\n", 1, "segment_size");
+    expect_bad("snaplen: 10\n", 1, "snaplen");
+
+    /* a bound that cannot hold two segments is refused at finish */
+    char why[512];
+    cr_assert_eq(load_text(&cfg, "interfaces: eth0\nring_size: 300M\n"), 0, "%s", msg);
+    cr_expect_lt(pt_config_finish(&cfg, why, sizeof why), 0);
+    cr_expect_not_null(strstr(why, "two segments"), "%s", why);
+    cr_assert_eq(load_text(&cfg, "interfaces: eth0\nring_size: 512M\n"), 0, "%s", msg);
+    cr_expect_eq(pt_config_finish(&cfg, why, sizeof why), 0, "%s", why);
+}
+
 Test(config, sizes_and_scalar_list)
 {
     static struct pt_config cfg;

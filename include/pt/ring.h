@@ -1,0 +1,186 @@
+/* ring.h - the pcap ring: a bounded set of pcap segment files under
+ * DATADIR/ring/, written by one writer thread from per-producer staging
+ * chunks, with an LMDB index (DATADIR/ring/index/) for lookback by time,
+ * host, port, VLAN and flow; and the read side (extract, status) that other
+ * processes run while the writer writes. docs/RING.md has the design.
+ *
+ * Threads. A producer (a capture worker, or the offline reader) owns one
+ * struct pt_ring_prod and calls pt_ring_put() per packet: a memcpy into its
+ * current staging chunk, no lock, no syscall, no allocation. Full chunks (and,
+ * through pt_ring_flush(), partial ones) go to the writer over a
+ * single-producer single-consumer queue; a producer without a free chunk
+ * drops the packet from the ring and counts it (the packet still goes to the
+ * flow table and series: only its pcap copy is lost). The writer thread owns
+ * the segment files and the index environment; it is the only writer of
+ * both. Readers open the index read-only (LMDB MVCC) and never block it.
+ *
+ * On disk (DATADIR/ring/):
+ *   seg-<seq as 16 hex digits>.pcap  pcap, magic a1b23c4d (ns), version 2.4,
+ *       one link type per segment; a sequence of blocks, each a run of
+ *       complete records from one staging chunk. Only the first valid_len
+ *       bytes (the index's segs record) are committed; anything after it is
+ *       cut off at the next open (reconcile).
+ *   index/   LMDB environment, see src/ring/format.h for the databases.
+ *   writer.lock  flock'ed by the writer for its lifetime (a second writer
+ *       gets -EBUSY). */
+#ifndef PT_RING_H
+#define PT_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pt/common.h"
+#include "pt/flow.h"
+
+#define PT_RING_SEGMENT_SIZE (256ull << 20) /* default segment: 256 MiB */
+#define PT_RING_MIN_SEGMENT  (1ull << 20)
+#define PT_RING_CHUNK_SIZE   (1u << 20) /* default staging chunk: 1 MiB */
+#define PT_RING_CHUNKS       16u        /* default chunks per producer */
+#define PT_RING_SNAPLEN      262144u
+
+struct pt_ring_config {
+    char dir[4096];         /* the ring's directory (DATADIR/ring), created if missing */
+    uint64_t ring_size;     /* bound on the segment files' total size; 0 = keep_free only */
+    uint64_t segment_size;  /* >= PT_RING_MIN_SEGMENT and <= ring_size / 2 when bounded */
+    unsigned keep_free_pct; /* keep this share of the filesystem free (0 = off) */
+    uint32_t snaplen;       /* bytes kept of each packet, 1 .. PT_RING_SNAPLEN */
+    uint32_t chunk_size;    /* staging chunk bytes, >= snaplen + 16 */
+    unsigned chunks;        /* chunks per producer, >= 2 */
+    uint64_t flow_cutoff;   /* 0 = off; else keep only the first N bytes of each flow
+                             * (pt_ring_put()'s flow_bytes tells) */
+    unsigned commit_ms;     /* index commit interval (default 1000) */
+    bool sync;              /* fdatasync data and index at each commit (run: true) */
+    bool wait_when_full;    /* a producer without a free chunk waits for the writer instead of
+                             * dropping (offline: nothing there has a deadline) */
+    uint64_t index_map_max; /* LMDB map limit of the index (default 4 GiB) */
+};
+
+void pt_ring_config_default(struct pt_ring_config *c);
+
+/* Counters, cumulative since open. Producers' counters are summed. */
+struct pt_ring_stats {
+    uint64_t packets, bytes; /* records committed to segments, their file bytes */
+    uint64_t wire_bytes;     /* the wire length of those packets */
+    uint64_t lost_full_pkts; /* no free staging chunk (writer behind) */
+    uint64_t lost_full_bytes;
+    uint64_t lost_io_pkts; /* a write failed (ENOSPC, EIO) and nothing could be recycled */
+    uint64_t lost_io_bytes;
+    uint64_t cutoff_pkts; /* skipped by the per-flow cutoff */
+    uint64_t cutoff_bytes;
+    uint64_t segments_created;
+    uint64_t segments_recycled; /* the oldest removed to respect a bound */
+    uint64_t segments_early;    /* of those, removed because the disk was full */
+    uint64_t index_commits, index_errors;
+    uint64_t write_errors;     /* failed writes and preallocations (logged, rate-limited) */
+    uint64_t reconciled_bytes; /* cut off at open: past the last commit */
+    bool degraded;             /* now dropping for lack of space */
+};
+
+struct pt_ring;
+struct pt_ring_prod;
+
+/* Open (reconcile) the ring in c->dir and start its writer thread, with
+ * @producers staging areas (one per producing thread). Errors: -EBUSY
+ * another writer, -EINVAL bad config, -errno. @msg gets a reason. */
+struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers, int *err,
+                             char *msg, size_t msglen);
+
+struct pt_ring_prod *pt_ring_producer(struct pt_ring *r, unsigned i);
+
+/* One packet for the ring, borrowed for the call. */
+struct pt_ring_pkt {
+    const uint8_t *data;
+    uint32_t caplen, wirelen;
+    uint64_t ts_ns;
+    int linktype;        /* LINKTYPE_* of its link layer: the pcap header's network field */
+    uint16_t iface;      /* the run's interface index */
+    uint32_t hw_tag;     /* a VLAN tag the kernel stripped: tpid << 16 | tci, 0 = none;
+                          * written back after the MAC addresses (Ethernet only), as
+                          * libpcap does, so the file holds the frame as it was sent */
+    uint64_t flow_bytes; /* bytes its flow carried before it (the cutoff), 0 = unknown */
+};
+
+/* Producer thread. Copy one packet (at most snaplen bytes) into the staging
+ * chunk. A chunk holds one interface and link type: a packet of another
+ * starts a new chunk. */
+void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt);
+
+/* Producer thread: hand over the current chunk if it holds packets and is
+ * older than commit_ms / 4 by the monotonic clock (@force: in any case).
+ * Call at least a few times a second (a live worker: after each ring
+ * block; the offline reader: at the end). */
+void pt_ring_flush(struct pt_ring_prod *p, bool force);
+
+/* Any thread: name interface index @iface (stored in the index, used by
+ * pcapng output). Call before its first packet; a later call renames. */
+void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name);
+
+/* Any thread: the counters so far. */
+void pt_ring_stats(const struct pt_ring *r, struct pt_ring_stats *st);
+
+/* After every producer has stopped and flushed: write what is queued,
+ * commit, close the open segment (cut to its valid length), stop the
+ * writer, give the final counters (when @st is not NULL), free. */
+void pt_ring_close(struct pt_ring *r, struct pt_ring_stats *st);
+
+/* ---- read side (any process; opens the index read-only) ---- */
+
+struct pt_ring_query {
+    uint64_t from_ns, to_ns; /* packet time range [from, to); 0 / UINT64_MAX = open */
+    bool by_host;
+    uint8_t host[16]; /* IPv4 as ::ffff:a.b.c.d; any IP layer's source or destination */
+    bool by_port;
+    uint16_t port; /* any TCP/UDP/SCTP layer's source or destination port */
+    bool by_vlan;
+    uint16_t vlan; /* any VLAN tag of the frame */
+    bool by_flow;
+    struct pt_flow_key flow; /* any IP layer whose normalised key equals it */
+    const char *bpf;         /* libpcap expression, NULL = none (pcap_offline_filter) */
+};
+
+enum pt_ring_out_format {
+    PT_RING_OUT_PCAP = 0, /* pcap, nanosecond magic, the link type of the packets */
+    PT_RING_OUT_PCAPNG,   /* pcapng, one interface block per (interface, link type) */
+};
+
+struct pt_ring_extract_stats {
+    uint64_t blocks_read, bytes_read; /* what the index led the extractor to read */
+    uint64_t packets;                 /* packets written */
+    uint64_t skipped_linktype;        /* pcap output: packets of another link type than the first */
+};
+
+/* Write every stored packet matching @q to @out in timestamp order (ties in
+ * write order), reading only the blocks the index names. @ring_dir is
+ * DATADIR/ring. pcap output: snaplen the largest of the segments read, the
+ * link type of the first packet (the others are skipped and counted; with no
+ * packet, the first segment's). @q->bpf is compiled per link type; a link
+ * type it does not compile for (or can match nothing on) contributes no
+ * packet. @st (may be NULL) and @msg (may be NULL) are filled either way.
+ * Thread: any; not in a process that has this ring open for writing (LMDB
+ * allows one environment per process). Errors: -ENOENT no ring, -EINVAL a
+ * bad query, or a filter that compiles for none of the link types (@msg has
+ * libpcap's message), PT_E_BADFILE a malformed record or index entry,
+ * PT_E_TRUNC a segment shorter than the index says, -errno (reading, or
+ * writing @out); @msg says which. Output written before an error stays. */
+int pt_ring_extract(const char *ring_dir, const struct pt_ring_query *q,
+                    enum pt_ring_out_format fmt, FILE *out, struct pt_ring_extract_stats *st,
+                    char *msg, size_t msglen);
+
+struct pt_ring_status {
+    uint64_t oldest_ns, newest_ns; /* first and last packet stored (0 when empty) */
+    uint64_t segments;             /* segment files in the index */
+    uint64_t bytes;                /* their committed bytes */
+    uint64_t packets;
+    uint64_t index_bytes;        /* the index's data file size */
+    uint64_t disk_bytes;         /* the segment files' allocated size on disk */
+    struct pt_ring_stats writer; /* the last writer's counters as of its last commit */
+};
+
+/* Fill @st from the index of @ring_dir (DATADIR/ring) in one read
+ * transaction, and the files' sizes (stat). Thread and process: as
+ * pt_ring_extract(). Errors: -ENOENT no ring, PT_E_BADFILE not a ring index
+ * (or a newer version), -errno; @msg says which. */
+int pt_ring_status_read(const char *ring_dir, struct pt_ring_status *st, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,203 @@
+/* internal.h - private to the ring's write side (writer.c, index.c): the
+ * staging chunks and their queues, the open segment and its in-memory key
+ * map, and the index environment as the writer has it. Nothing here is part
+ * of the public contract; include/pt/ring.h is. The read side (extract.c,
+ * status.c) has its own read_internal.h and shares only format.h. */
+#ifndef PT_RING_INTERNAL_H
+#define PT_RING_INTERNAL_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "format.h"
+#include "pt/decode.h"
+#include "pt/ring.h"
+
+#define RING_KEY_MAX    16          /* longest key value (a host address) */
+#define RING_IFNAME_MAX 256         /* bytes kept of an interface name, NUL included */
+#define RING_PATH_MAX   (4096 + 64) /* the ring's directory, a file name in it */
+
+/* ---- staging ---- */
+
+/* A staging chunk: complete pcap records (16-byte header, then the bytes)
+ * of one interface and one link type. Owned by its producer while it is
+ * the producer's current chunk or in the free queue, by the writer while it
+ * is in the full queue or being written. */
+struct ring_chunk {
+    uint8_t *buf;               /* chunk_size bytes, part of the producer's slab */
+    uint32_t len;               /* bytes used: whole records */
+    uint32_t packets;           /* records in it */
+    uint64_t first_ns, last_ns; /* min and max packet time */
+    uint64_t wire;              /* sum of the records' wire lengths */
+    uint64_t born_ns;           /* monotonic time of the first pt_ring_flush() that saw
+                                 * it holding packets; 0 = none yet */
+    int linktype;
+    uint16_t iface;
+};
+
+/* Single-producer single-consumer queue of chunk pointers, at most cap
+ * entries. head and tail are free-running counters (only tail - head and
+ * their low bits are used, so wrapping is harmless); entry i is in
+ * slot[i & mask], mask + 1 a power of two >= cap. The consumer reads a slot
+ * before it release-stores head; the producer acquire-loads head before it
+ * overwrites a slot, and release-stores tail after filling it. */
+struct ring_spsc {
+    struct ring_chunk **slot;
+    uint32_t cap, mask;
+    alignas(PT_CACHELINE) uint32_t head; /* written by the consumer only */
+    alignas(PT_CACHELINE) uint32_t tail; /* written by the producer only */
+};
+
+/* Producer side. False when the queue is full. */
+static inline bool ring_spsc_push(struct ring_spsc *q, struct ring_chunk *c)
+{
+    uint32_t t = __atomic_load_n(&q->tail, __ATOMIC_RELAXED);
+    uint32_t h = __atomic_load_n(&q->head, __ATOMIC_ACQUIRE);
+
+    if (t - h >= q->cap)
+        return false;
+    q->slot[t & q->mask] = c;
+    __atomic_store_n(&q->tail, t + 1, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* Consumer side. NULL when the queue is empty. */
+static inline struct ring_chunk *ring_spsc_pop(struct ring_spsc *q)
+{
+    uint32_t h = __atomic_load_n(&q->head, __ATOMIC_RELAXED);
+    uint32_t t = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
+    struct ring_chunk *c;
+
+    if (h == t)
+        return NULL;
+    c = q->slot[h & q->mask];
+    __atomic_store_n(&q->head, h + 1, __ATOMIC_RELEASE);
+    return c;
+}
+
+/* ---- the open segment's key map (writer thread only) ---- */
+
+/* One key of a segment: the blocks holding a packet with it. */
+struct ring_key {
+    uint8_t kind; /* enum ring_key_kind */
+    uint8_t vlen; /* value bytes */
+    bool dirty;   /* gained a block since the last commit */
+    uint8_t val[RING_KEY_MAX];
+    uint32_t n, cap;
+    uint32_t *blk; /* ascending block numbers, no repeats; owned */
+};
+
+/* Open addressing over a dense array: slot[] holds 0 or an index + 1. */
+struct ring_keymap {
+    struct ring_key *ent;
+    uint32_t n, cap;
+    uint32_t *slot;
+    uint32_t nslot;  /* power of two, >= 2 * cap */
+    uint32_t *dirty; /* indices of the entries with .dirty set */
+    uint32_t n_dirty, cap_dirty;
+    uint64_t oom; /* keys that could not be recorded (no memory) */
+};
+
+/* A block written to the file but not committed to the index yet. */
+struct ring_blk_pend {
+    uint32_t no;
+    struct ring_blk_rec rec;
+};
+
+/* A segment the writer has open, or has closed but not yet committed. */
+struct ring_seg {
+    struct ring_seg *next; /* the writer's list of closed, uncommitted segments */
+    uint64_t seq;
+    int fd; /* -1 once closed */
+    uint32_t linktype, snaplen;
+    uint64_t len;                        /* bytes written, the pcap header included */
+    uint64_t pushed;                     /* bytes already pushed out of the page cache */
+    uint32_t blocks;                     /* blocks written (numbered 0 .. blocks - 1) */
+    uint64_t packets, bytes, wire;       /* written: records, their file bytes, wire bytes */
+    uint64_t first_ns, last_ns;          /* written span */
+    uint64_t c_packets, c_bytes, c_wire; /* of those, committed */
+    bool closed;
+    bool rec_dirty; /* the segs record must be (re)written */
+    struct ring_blk_pend *pend;
+    uint32_t n_pend, cap_pend;
+    struct ring_keymap keys;
+};
+
+/* ---- the index environment (writer thread; open/close in the caller's) ---- */
+
+struct ring_index {
+    MDB_env *env;
+    MDB_dbi meta, segs, blocks, keys;
+    uint64_t map_soft; /* commits run with the map at most this */
+    uint64_t map_max;  /* deletions that make room may use up to this */
+};
+
+/* A segment of the ring as the bound sees it: seq and bytes on disk (the
+ * open segment counts its whole preallocation). Kept sorted by seq. */
+struct ring_segent {
+    uint64_t seq;
+    uint64_t size;
+};
+
+/* An interface name to store in meta. */
+struct ring_ifname {
+    uint16_t iface;
+    bool dirty;
+    char name[RING_IFNAME_MAX];
+};
+
+/* index.c: LMDB. */
+
+/* Open (create) DIR/index and its databases, check and set the version,
+ * and load the previous writers' counters into @base. Returns 0 or
+ * PT_E_BADFILE (not a ring index, newer version), -errno; @msg says why. */
+int ring_index_open(struct ring_index *ix, const char *dir, const struct pt_ring_config *c,
+                    struct pt_ring_stats *base, char *msg, size_t msglen);
+
+void ring_index_close(struct ring_index *ix);
+
+/* Reconcile the index with the files of @dir (docs/RING.md "Crash"): cut
+ * every segment file to its committed valid_len and mark it closed, delete
+ * files without a segs record and the entries of seqs without a file or
+ * without a segs record. Fills @list (malloc'd, sorted by seq; caller
+ * frees) with the surviving segments, @next_seq with the seq the next
+ * segment gets, @cut with the bytes cut off. Returns 0 or -errno. */
+int ring_index_reconcile(struct ring_index *ix, const char *dir, struct ring_segent **list,
+                         size_t *n, uint64_t *next_seq, uint64_t *cut, char *msg, size_t msglen);
+
+/* One transaction: the new blocks, the dirty keys and the segs record of
+ * each of @segs, the counters @st and the dirty interface names. Changes
+ * nothing in memory. Returns 0, PT_E_FULL (the map is at its limit), or
+ * another error (-ENOSPC, -EIO, ...). */
+int ring_index_commit(struct ring_index *ix, struct ring_seg *const *segs, unsigned n,
+                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if);
+
+/* One transaction deleting @seq's segs record, blocks and keys (run with
+ * the map at its hard limit, so it finds pages to copy into when the map is
+ * full). Returns 0 or an error. */
+int ring_index_drop(struct ring_index *ix, uint64_t seq);
+
+/* index.c: the key map. */
+
+/* Decode each record of @buf (a block: whole records) and add block @bno
+ * to the key of every host, port, VLAN and flow hash it carries. */
+void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, const uint8_t *buf,
+                         uint32_t len, int linktype, uint16_t iface, uint32_t bno);
+
+/* After a commit: every key is clean. */
+void ring_keys_clean(struct ring_keymap *m);
+
+void ring_keys_fini(struct ring_keymap *m);
+
+/* Segment file name of @seq under @dir. */
+void ring_seg_path(char *buf, size_t len, const char *dir, uint64_t seq);
+
+/* An LMDB return code as a project error (-errno, PT_E_FULL, PT_E_BADFILE);
+ * an errno passes as -errno, a negative error of ours as it is. */
+int ring_mdb_err(int rc);
+
+#endif

@@ -1,0 +1,1170 @@
+/* writer.c - the ring's write side: producers' staging chunks, the writer
+ * thread, segment files, the bound, faults and counters. index.c keeps the
+ * key map and the LMDB side; docs/RING.md has the design.
+ *
+ * DESIGN
+ * 1. Staging. Each producer owns `chunks` chunks of `chunk_size` bytes (one
+ *    slab) and two SPSC queues of chunk pointers: full (producer -> writer)
+ *    and free (writer -> producer), each able to hold every chunk, so a push
+ *    never fails. pt_ring_put() appends one pcap record to the current chunk
+ *    (a memcpy; no lock, no syscall, no allocation); a packet of another
+ *    interface or link type, or one that does not fit, hands the chunk over
+ *    first. Without a free chunk the packet is dropped from the ring and
+ *    counted (lost_full). pt_ring_flush() reads the monotonic clock: the
+ *    first flush that sees a chunk with packets stamps it, a later one hands
+ *    it over once it is commit_ms / 4 old (force: at once).
+ * 2. The writer thread takes full chunks from every producer in turn; idle,
+ *    it sleeps 2 ms. Each chunk becomes one block of the open segment:
+ *    a. a chunk of another link type, or one that would take the segment
+ *       past segment_size, closes the segment first;
+ *    b. no open segment: make room (3), create seg-<seq>.pcap, preallocate
+ *       segment_size (FALLOC_FL_KEEP_SIZE: the file stays a plain pcap of
+ *       what was written; EOPNOTSUPP: go on without), write the header;
+ *    c. pwrite() the chunk at the segment's end (the chunk is the large
+ *       buffer: it is written as it is, not copied again), start writeback
+ *       of it (sync_file_range WRITE) and wait for the previous ranges and
+ *       drop them from the page cache (WAIT_BEFORE|WRITE|WAIT_AFTER, then
+ *       POSIX_FADV_DONTNEED), so a big ring does not evict everything else;
+ *    d. index the block: its blocks record waits for the next commit, its
+ *       packets' keys go into the segment's key map (index.c).
+ *    Closing a segment cuts it to what was written (ftruncate, and the rest
+ *    of the preallocation punched out), fdatasyncs it with sync, and
+ *    commits; a closed segment the commit could not record waits on the
+ *    writer's done list for the next commit.
+ * 3. Bound. Before a segment is created the oldest segments are recycled
+ *    while the segments' total (closed ones by their length, the open one by
+ *    its preallocation) plus segment_size is over ring_size, or while the
+ *    free space (statvfs) minus segment_size is under keep_free_pct.
+ *    The files therefore never hold more than ring_size. Recycling deletes a
+ *    segment's index entries in one txn, then unlinks the file; the open
+ *    segment is never recycled.
+ * 4. Faults. ENOSPC, EDQUOT or EIO at preallocation or write: recycle the
+ *    oldest segment (segments_early) and try once more. When that fails
+ *    too, or there was nothing to recycle, the chunk is dropped (lost_io),
+ *    the ring is degraded, the open segment is closed (so that writing
+ *    resumes in a new one), and for a second every chunk is dropped without
+ *    trying; then the next chunk tries again. A write that succeeds clears
+ *    degraded. Errors are logged at most once a minute with a count.
+ * 5. Commits: every commit_ms by the monotonic clock, at a segment's close
+ *    and at the end, when anything changed (a block, a key, a record, a
+ *    counter, a name). With sync the data is fdatasync'ed first. The txn
+ *    names only bytes written before it. PT_E_FULL (the map at its limit)
+ *    or ENOSPC recycles the oldest segment and tries again; any other
+ *    failure counts index_errors and leaves everything pending for the
+ *    next commit.
+ * 6. Counters. Producers' and the writer's are written by their owner with
+ *    relaxed stores and read by pt_ring_stats() with relaxed loads. The
+ *    index keeps the sum over every run ("stats"); packets, bytes and
+ *    wire_bytes count records once a commit has recorded them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define NSEC            1000000000ull
+#define IDLE_SLEEP_NS   2000000L /* writer idle poll */
+#define RETRY_NS        NSEC     /* degraded: try the disk again after this */
+#define LOG_INTERVAL_NS (60ull * NSEC)
+#define ETH_MACS        12u
+#define VLAN_TAG_LEN    4u
+
+/* Producer. Aligned to a cache line (aligned_alloc): the queues' indices
+ * and the counters each sit on their own lines. */
+struct pt_ring_prod {
+    /* owned by the producer thread */
+    struct ring_chunk *cur; /* NULL: take one from free at the next packet */
+    uint32_t snaplen, chunk_size;
+    uint64_t cutoff, age_ns;
+    bool wait; /* cfg.wait_when_full */
+    /* set at open */
+    uint16_t id;
+    struct ring_chunk *chunk; /* every chunk; owned */
+    uint8_t *slab;            /* their buffers; owned */
+    struct ring_spsc full, free;
+    /* written by the producer (relaxed), read by pt_ring_stats() */
+    alignas(PT_CACHELINE) uint64_t lost_full_pkts, lost_full_bytes;
+    uint64_t cutoff_pkts, cutoff_bytes;
+};
+
+struct pt_ring {
+    struct pt_ring_config cfg;
+    unsigned nprod;
+    struct pt_ring_prod **prod;
+    int lock_fd;
+    pthread_t thread;
+    bool started;
+    bool stop; /* atomic: set by pt_ring_close() */
+
+    /* interface names: any thread, under iflock */
+    pthread_mutex_t iflock;
+    struct ring_ifname *ifn;
+    unsigned n_if, cap_if;
+
+    /* counters: base (earlier runs) fixed at open; run written by the writer */
+    struct pt_ring_stats base, run;
+
+    /* writer thread only (the opening thread before it starts) */
+    struct ring_index ix;
+    struct ring_seg *open;    /* the segment being written */
+    struct ring_seg *done;    /* closed, not yet committed, oldest first */
+    struct ring_segent *segs; /* every segment of the ring, by seq */
+    size_t n_segs, cap_segs;
+    uint64_t total; /* sum of segs[].size */
+    uint64_t next_seq;
+    uint64_t commit_ns, last_commit; /* interval; time of the last attempt */
+    uint64_t fail_ns;                /* last failed write (degraded) */
+    uint64_t log_ns, log_quiet;      /* rate-limited error log */
+    uint64_t idx_log_ns, idx_quiet;
+    uint64_t full_log_ns, full_quiet;
+    struct pt_ring_stats committed; /* the counters as the last commit saw them */
+    bool any_commit;
+    struct pt_decode_stats *dst;
+};
+
+/* ---- config ---- */
+
+void pt_ring_config_default(struct pt_ring_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ring_size = 0;
+    c->segment_size = PT_RING_SEGMENT_SIZE;
+    c->keep_free_pct = 10;
+    c->snaplen = PT_RING_SNAPLEN;
+    c->chunk_size = PT_RING_CHUNK_SIZE;
+    c->chunks = PT_RING_CHUNKS;
+    c->flow_cutoff = 0;
+    c->commit_ms = 1000;
+    c->sync = false;
+    c->index_map_max = 4ull << 30;
+}
+
+static int config_check(const struct pt_ring_config *c, unsigned producers, char *msg,
+                        size_t msglen)
+{
+    const char *why = NULL;
+
+    if (!c->dir[0] || strnlen(c->dir, sizeof c->dir) >= sizeof c->dir - 64)
+        why = "the ring directory is empty or too long";
+    else if (c->segment_size < PT_RING_MIN_SEGMENT)
+        why = "segment_size is under the minimum (1 MiB)";
+    else if (c->ring_size && c->segment_size > c->ring_size / 2)
+        why = "segment_size must be at most half of ring_size";
+    else if (c->snaplen < 1 || c->snaplen > PT_RING_SNAPLEN)
+        why = "snaplen must be 1 .. 262144";
+    else if (c->chunk_size < c->snaplen + RING_REC_HDR)
+        why = "chunk_size must hold one record of snaplen bytes";
+    else if ((uint64_t)c->chunk_size + RING_PCAP_HDR > c->segment_size)
+        why = "chunk_size must fit in a segment";
+    else if (c->chunks < 2 || c->chunks > (1u << 20))
+        why = "chunks must be 2 .. 1048576";
+    else if (c->keep_free_pct >= 100)
+        why = "keep_free_pct must be under 100";
+    else if (c->commit_ms < 1)
+        why = "commit_ms must be at least 1";
+    else if (c->index_map_max < (1ull << 20))
+        why = "index_map_max must be at least 1 MiB";
+    else if (producers < 1 || producers > UINT16_MAX)
+        why = "producers must be 1 .. 65535";
+    if (!why)
+        return 0;
+    snprintf(msg, msglen, "ring: %s", why);
+    return -EINVAL;
+}
+
+/* ---- producers (DESIGN 1) ---- */
+
+static void hand_over(struct pt_ring_prod *p, struct ring_chunk *c)
+{
+    (void)ring_spsc_push(&p->full, c); /* never full: it can hold every chunk */
+    p->cur = NULL;
+}
+
+/* The record's bytes: the packet, with a stripped 802.1Q tag written back
+ * after the MAC addresses, cut to @cap bytes. */
+static void rec_copy(uint8_t *d, const struct pt_ring_pkt *pkt, bool tag, uint32_t cap)
+{
+    uint8_t t[VLAN_TAG_LEN];
+    uint32_t n, tpid = pkt->hw_tag >> 16;
+
+    if (!tag) {
+        memcpy(d, pkt->data, cap);
+        return;
+    }
+    tpid = tpid ? tpid : 0x8100;
+    t[0] = (uint8_t)(tpid >> 8);
+    t[1] = (uint8_t)tpid;
+    t[2] = (uint8_t)(pkt->hw_tag >> 8);
+    t[3] = (uint8_t)pkt->hw_tag;
+    n = cap < ETH_MACS ? cap : ETH_MACS;
+    memcpy(d, pkt->data, n);
+    if (cap > n) {
+        uint32_t m = cap - n < VLAN_TAG_LEN ? cap - n : VLAN_TAG_LEN;
+        memcpy(d + n, t, m);
+        if (cap > n + m)
+            memcpy(d + n + m, pkt->data + ETH_MACS, cap - n - m);
+    }
+}
+
+void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt)
+{
+    struct ring_chunk *c = p->cur;
+    uint32_t cap = pkt->caplen, wire = pkt->wirelen > cap ? pkt->wirelen : cap, need, h[4];
+    bool tag = pkt->hw_tag && pkt->linktype == PT_LINK_ETHERNET && cap >= ETH_MACS;
+
+    if (tag) {
+        cap += VLAN_TAG_LEN;
+        wire = wire > UINT32_MAX - VLAN_TAG_LEN ? UINT32_MAX : wire + VLAN_TAG_LEN;
+    }
+    cap = cap > p->snaplen ? p->snaplen : cap;
+    need = RING_REC_HDR + cap;
+    if (unlikely(p->cutoff && pkt->flow_bytes >= p->cutoff)) {
+        PT_CNT_INC(p->cutoff_pkts);
+        PT_CNT_ADD(p->cutoff_bytes, need);
+        return;
+    }
+    if (c &&
+        (c->iface != pkt->iface || c->linktype != pkt->linktype || c->len + need > p->chunk_size)) {
+        hand_over(p, c);
+        c = NULL;
+    }
+    if (!c) {
+        while (unlikely(!(c = ring_spsc_pop(&p->free)))) {
+            if (!p->wait) {
+                PT_CNT_INC(p->lost_full_pkts);
+                PT_CNT_ADD(p->lost_full_bytes, need);
+                return;
+            }
+            /* offline: wait for the writer, which always hands chunks back
+             * (it drops and counts what it cannot write) */
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+        c->len = c->packets = 0;
+        c->wire = c->born_ns = 0;
+        c->first_ns = UINT64_MAX;
+        c->last_ns = 0;
+        c->linktype = pkt->linktype;
+        c->iface = pkt->iface;
+        p->cur = c;
+    }
+    h[0] = (uint32_t)(pkt->ts_ns / NSEC);
+    h[1] = (uint32_t)(pkt->ts_ns % NSEC);
+    h[2] = cap;
+    h[3] = wire;
+    memcpy(c->buf + c->len, h, sizeof h);
+    rec_copy(c->buf + c->len + RING_REC_HDR, pkt, tag, cap);
+    c->len += need;
+    c->packets++;
+    c->wire += wire;
+    c->first_ns = pkt->ts_ns < c->first_ns ? pkt->ts_ns : c->first_ns;
+    c->last_ns = pkt->ts_ns > c->last_ns ? pkt->ts_ns : c->last_ns;
+}
+
+void pt_ring_flush(struct pt_ring_prod *p, bool force)
+{
+    struct ring_chunk *c = p->cur;
+    uint64_t now;
+
+    if (!c || !c->packets)
+        return;
+    if (!force) {
+        now = pt_now_ns();
+        if (!c->born_ns) {
+            c->born_ns = now;
+            return;
+        }
+        if (now - c->born_ns < p->age_ns)
+            return;
+    }
+    hand_over(p, c);
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t v = 1;
+    while (v < n)
+        v <<= 1;
+    return v;
+}
+
+static void prod_destroy(struct pt_ring_prod *p)
+{
+    if (!p)
+        return;
+    free(p->full.slot);
+    free(p->free.slot);
+    free(p->chunk);
+    free(p->slab);
+    free(p);
+}
+
+static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t id)
+{
+    size_t sz = (sizeof(struct pt_ring_prod) + PT_CACHELINE - 1) & ~(size_t)(PT_CACHELINE - 1);
+    struct pt_ring_prod *p = aligned_alloc(PT_CACHELINE, sz);
+    uint32_t slots = pow2_at_least(c->chunks);
+
+    if (!p)
+        return NULL;
+    memset(p, 0, sz);
+    p->id = id;
+    p->snaplen = c->snaplen;
+    p->chunk_size = c->chunk_size;
+    p->cutoff = c->flow_cutoff;
+    p->wait = c->wait_when_full;
+    p->age_ns = (uint64_t)c->commit_ms * 1000000ull / 4;
+    p->chunk = calloc(c->chunks, sizeof *p->chunk);
+    p->slab = malloc((size_t)c->chunks * c->chunk_size);
+    p->full.slot = calloc(slots, sizeof *p->full.slot);
+    p->free.slot = calloc(slots, sizeof *p->free.slot);
+    if (!p->chunk || !p->slab || !p->full.slot || !p->free.slot) {
+        prod_destroy(p);
+        return NULL;
+    }
+    p->full.cap = p->free.cap = c->chunks;
+    p->full.mask = p->free.mask = slots - 1;
+    for (unsigned i = 0; i < c->chunks; i++) {
+        p->chunk[i].buf = p->slab + (size_t)i * c->chunk_size;
+        (void)ring_spsc_push(&p->free, &p->chunk[i]);
+    }
+    return p;
+}
+
+struct pt_ring_prod *pt_ring_producer(struct pt_ring *r, unsigned i)
+{
+    return i < r->nprod ? r->prod[i] : NULL;
+}
+
+/* ---- interface names ---- */
+
+void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name)
+{
+    struct ring_ifname *e = NULL;
+
+    pthread_mutex_lock(&r->iflock);
+    for (unsigned i = 0; i < r->n_if; i++)
+        if (r->ifn[i].iface == iface)
+            e = &r->ifn[i];
+    if (!e && r->n_if == r->cap_if) {
+        unsigned cap = r->cap_if ? r->cap_if * 2 : 8;
+        struct ring_ifname *n = realloc(r->ifn, cap * sizeof *n);
+        if (n) {
+            r->ifn = n;
+            r->cap_if = cap;
+        }
+    }
+    if (!e && r->n_if < r->cap_if) {
+        e = &r->ifn[r->n_if++];
+        e->iface = iface;
+    }
+    if (e) {
+        snprintf(e->name, sizeof e->name, "%s", name ? name : "");
+        e->dirty = true;
+    }
+    pthread_mutex_unlock(&r->iflock);
+}
+
+/* ---- counters (DESIGN 6) ---- */
+
+#define STATS_FIELDS(X)                                                                            \
+    X(packets)                                                                                     \
+    X(bytes)                                                                                       \
+    X(wire_bytes)                                                                                  \
+    X(lost_full_pkts)                                                                              \
+    X(lost_full_bytes)                                                                             \
+    X(lost_io_pkts)                                                                                \
+    X(lost_io_bytes)                                                                               \
+    X(cutoff_pkts)                                                                                 \
+    X(cutoff_bytes)                                                                                \
+    X(segments_created)                                                                            \
+    X(segments_recycled)                                                                           \
+    X(segments_early)                                                                              \
+    X(index_commits)                                                                               \
+    X(index_errors)                                                                                \
+    X(write_errors)                                                                                \
+    X(reconciled_bytes)
+
+static void stats_add(struct pt_ring_stats *d, const struct pt_ring_stats *s)
+{
+#define ADD(f) d->f += PT_CNT_GET(s->f);
+    STATS_FIELDS(ADD)
+#undef ADD
+}
+
+static void stats_sum(const struct pt_ring *r, struct pt_ring_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    stats_add(st, &r->base);
+    stats_add(st, &r->run);
+    for (unsigned i = 0; i < r->nprod; i++) {
+        const struct pt_ring_prod *p = r->prod[i];
+        st->lost_full_pkts += PT_CNT_GET(p->lost_full_pkts);
+        st->lost_full_bytes += PT_CNT_GET(p->lost_full_bytes);
+        st->cutoff_pkts += PT_CNT_GET(p->cutoff_pkts);
+        st->cutoff_bytes += PT_CNT_GET(p->cutoff_bytes);
+    }
+    st->degraded = __atomic_load_n(&r->run.degraded, __ATOMIC_RELAXED);
+}
+
+void pt_ring_stats(const struct pt_ring *r, struct pt_ring_stats *st)
+{
+    stats_sum(r, st);
+}
+
+static bool log_due(uint64_t *last_ns)
+{
+    uint64_t now = pt_now_ns();
+
+    if (*last_ns && now - *last_ns < LOG_INTERVAL_NS)
+        return false;
+    *last_ns = now;
+    return true;
+}
+
+static void set_degraded(struct pt_ring *r, bool on)
+{
+    __atomic_store_n(&r->run.degraded, on, __ATOMIC_RELAXED);
+}
+
+/* ---- the segment list and recycling (DESIGN 3) ---- */
+
+static int segs_append(struct pt_ring *r, uint64_t seq, uint64_t size)
+{
+    if (r->n_segs == r->cap_segs) {
+        size_t cap = r->cap_segs ? r->cap_segs * 2 : 64;
+        struct ring_segent *n = realloc(r->segs, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        r->segs = n;
+        r->cap_segs = cap;
+    }
+    r->segs[r->n_segs].seq = seq;
+    r->segs[r->n_segs++].size = size;
+    r->total += size;
+    return 0;
+}
+
+static struct ring_segent *segs_find(struct pt_ring *r, uint64_t seq)
+{
+    for (size_t i = r->n_segs; i-- > 0;)
+        if (r->segs[i].seq == seq)
+            return &r->segs[i];
+    return NULL;
+}
+
+static void segs_remove(struct pt_ring *r, uint64_t seq)
+{
+    struct ring_segent *e = segs_find(r, seq);
+
+    if (!e)
+        return;
+    r->total -= e->size;
+    memmove(e, e + 1, (size_t)(r->segs + r->n_segs - (e + 1)) * sizeof *e);
+    r->n_segs--;
+}
+
+static void seg_free(struct ring_seg *s)
+{
+    if (!s)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    ring_keys_fini(&s->keys);
+    free(s->pend);
+    free(s);
+}
+
+static void index_failed(struct pt_ring *r, int rc, const char *what)
+{
+    PT_CNT_INC(r->run.index_errors);
+    if (!log_due(&r->idx_log_ns)) {
+        r->idx_quiet++;
+        return;
+    }
+    pt_log(PT_LOG_ERR,
+           "ring: %s: index %s failed: %s (%llu index errors, %llu since the last "
+           "message)",
+           r->cfg.dir, what, pt_strerror(rc), (unsigned long long)PT_CNT_GET(r->run.index_errors),
+           (unsigned long long)r->idx_quiet);
+    r->idx_quiet = 0;
+}
+
+/* Remove the oldest segment (never the open one): its index entries in one
+ * txn, then its file. 0, -ENOENT (nothing to remove) or the index error. */
+static int recycle_oldest(struct pt_ring *r, bool early)
+{
+    char path[RING_PATH_MAX];
+    uint64_t seq;
+    int rc;
+
+    if (!r->n_segs || (r->open && r->segs[0].seq == r->open->seq))
+        return -ENOENT;
+    seq = r->segs[0].seq;
+    if ((rc = ring_index_drop(&r->ix, seq)) < 0) {
+        index_failed(r, rc, "delete of a recycled segment");
+        return rc;
+    }
+    ring_seg_path(path, sizeof path, r->cfg.dir, seq);
+    if (unlink(path) < 0 && errno != ENOENT)
+        pt_log(PT_LOG_WARN, "ring: unlink %s: %s", path, strerror(errno));
+    segs_remove(r, seq);
+    for (struct ring_seg **pp = &r->done; *pp; pp = &(*pp)->next) {
+        if ((*pp)->seq == seq) {
+            struct ring_seg *s = *pp;
+            *pp = s->next;
+            seg_free(s);
+            break;
+        }
+    }
+    PT_CNT_INC(r->run.segments_recycled);
+    if (early)
+        PT_CNT_INC(r->run.segments_early);
+    return 0;
+}
+
+/* keep_free_pct: would the filesystem be under it after one more segment? */
+static bool free_short(const struct pt_ring *r)
+{
+    struct statvfs sv;
+    unsigned __int128 total, avail, need;
+
+    if (!r->cfg.keep_free_pct || statvfs(r->cfg.dir, &sv) < 0)
+        return false;
+    total = (unsigned __int128)sv.f_blocks * sv.f_frsize;
+    avail = (unsigned __int128)sv.f_bavail * sv.f_frsize;
+    need = total * r->cfg.keep_free_pct / 100 + r->cfg.segment_size;
+    return avail < need;
+}
+
+static void make_room(struct pt_ring *r)
+{
+    for (;;) {
+        bool over = r->cfg.ring_size && r->total + r->cfg.segment_size > r->cfg.ring_size;
+        if (!over && !free_short(r))
+            return;
+        if (recycle_oldest(r, false) < 0)
+            return;
+    }
+}
+
+/* ---- commits (DESIGN 5) ---- */
+
+static bool seg_pending(const struct ring_seg *s)
+{
+    return s->rec_dirty || s->n_pend || s->keys.n_dirty;
+}
+
+/* The segments a commit writes, at most @max. */
+static unsigned gather(struct pt_ring *r, struct ring_seg **v, unsigned max)
+{
+    unsigned n = 0;
+
+    for (struct ring_seg *s = r->done; s && n < max; s = s->next)
+        if (seg_pending(s))
+            v[n++] = s;
+    if (r->open && r->open->blocks && seg_pending(r->open) && n < max)
+        v[n++] = r->open;
+    return n;
+}
+
+static unsigned done_count(const struct pt_ring *r)
+{
+    unsigned n = 0;
+    for (const struct ring_seg *s = r->done; s; s = s->next)
+        n++;
+    return n;
+}
+
+/* The counters the commit will store: everything so far, plus what it
+ * commits. */
+static void commit_stats(const struct pt_ring *r, struct ring_seg *const *v, unsigned n,
+                         struct pt_ring_stats *st)
+{
+    stats_sum(r, st);
+    for (unsigned i = 0; i < n; i++) {
+        st->packets += v[i]->packets - v[i]->c_packets;
+        st->bytes += v[i]->bytes - v[i]->c_bytes;
+        st->wire_bytes += v[i]->wire - v[i]->c_wire;
+    }
+}
+
+static void commit_done(struct pt_ring *r, struct ring_seg *const *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct ring_seg *s = v[i];
+        PT_CNT_ADD(r->run.packets, s->packets - s->c_packets);
+        PT_CNT_ADD(r->run.bytes, s->bytes - s->c_bytes);
+        PT_CNT_ADD(r->run.wire_bytes, s->wire - s->c_wire);
+        s->c_packets = s->packets;
+        s->c_bytes = s->bytes;
+        s->c_wire = s->wire;
+        s->n_pend = 0;
+        s->rec_dirty = false;
+        ring_keys_clean(&s->keys);
+    }
+    while (r->done && !seg_pending(r->done)) {
+        struct ring_seg *s = r->done;
+        r->done = s->next;
+        seg_free(s);
+    }
+}
+
+/* The interface names to store; under iflock. */
+static struct ring_ifname *ifn_take(struct pt_ring *r, unsigned *n)
+{
+    struct ring_ifname *v = NULL;
+
+    pthread_mutex_lock(&r->iflock);
+    *n = 0;
+    for (unsigned i = 0; i < r->n_if; i++)
+        *n += r->ifn[i].dirty;
+    if (*n && (v = malloc(*n * sizeof *v)) != NULL) {
+        unsigned j = 0;
+        for (unsigned i = 0; i < r->n_if; i++) {
+            if (r->ifn[i].dirty) {
+                v[j++] = r->ifn[i];
+                r->ifn[i].dirty = false;
+            }
+        }
+    }
+    if (!v)
+        *n = 0;
+    pthread_mutex_unlock(&r->iflock);
+    return v;
+}
+
+/* A failed commit: the names are stored next time (unless renamed since). */
+static void ifn_untake(struct pt_ring *r, const struct ring_ifname *v, unsigned n)
+{
+    pthread_mutex_lock(&r->iflock);
+    for (unsigned j = 0; j < n; j++)
+        for (unsigned i = 0; i < r->n_if; i++)
+            if (r->ifn[i].iface == v[j].iface)
+                r->ifn[i].dirty = true;
+    pthread_mutex_unlock(&r->iflock);
+}
+
+static void commit(struct pt_ring *r, bool force)
+{
+    unsigned max = done_count(r) + 1, n, n_if = 0;
+    struct ring_seg **v = malloc(max * sizeof *v);
+    struct ring_ifname *ifn = NULL;
+    struct pt_ring_stats st;
+    int rc;
+
+    r->last_commit = pt_now_ns();
+    if (!v) {
+        index_failed(r, -ENOMEM, "commit");
+        return;
+    }
+    n = gather(r, v, max);
+    stats_sum(r, &st);
+    ifn = ifn_take(r, &n_if);
+    if (!n && !n_if && r->any_commit && !force && !memcmp(&st, &r->committed, sizeof st))
+        goto out;
+    if (r->cfg.sync && r->open && r->open->fd >= 0 && r->open->blocks)
+        while (fdatasync(r->open->fd) < 0 && errno == EINTR)
+            ;
+    for (;;) {
+        struct pt_ring_stats save;
+        commit_stats(r, v, n, &save);
+        save.index_commits++;
+        if ((rc = ring_index_commit(&r->ix, v, n, &save, ifn, n_if)) == 0)
+            break;
+        if ((rc != PT_E_FULL && rc != -ENOSPC) || recycle_oldest(r, rc == -ENOSPC) < 0) {
+            index_failed(r, rc, "commit");
+            ifn_untake(r, ifn, n_if);
+            goto out;
+        }
+        r->full_quiet++;
+        if (log_due(&r->full_log_ns)) {
+            pt_log(PT_LOG_WARN,
+                   "ring: %s: %s: the oldest segment recycled early (%llu times since the last "
+                   "message)",
+                   r->cfg.dir, rc == PT_E_FULL ? "index map full" : "disk full",
+                   (unsigned long long)r->full_quiet);
+            r->full_quiet = 0;
+        }
+        n = gather(r, v, max); /* the recycled one may have been among them */
+    }
+    PT_CNT_INC(r->run.index_commits);
+    commit_done(r, v, n);
+    stats_sum(r, &r->committed);
+    r->any_commit = true;
+out:
+    free(ifn);
+    free(v);
+}
+
+/* ---- segments (DESIGN 2) ---- */
+
+static bool space_err(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO;
+}
+
+static void write_failed(struct pt_ring *r, int rc, const char *what, const char *path)
+{
+    PT_CNT_INC(r->run.write_errors);
+    if (!log_due(&r->log_ns)) {
+        r->log_quiet++;
+        return;
+    }
+    pt_log(PT_LOG_ERR, "ring: %s %s: %s (%llu write errors, %llu since the last message)", what,
+           path, pt_strerror(rc), (unsigned long long)PT_CNT_GET(r->run.write_errors),
+           (unsigned long long)r->log_quiet);
+    r->log_quiet = 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+    while (len) {
+        ssize_t w = pwrite(fd, buf, len, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (w == 0)
+            return -EIO;
+        buf += w;
+        len -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Preallocate; on a full disk recycle the oldest segment and try once
+ * more. EOPNOTSUPP: the filesystem cannot, go on without. */
+static int prealloc(struct pt_ring *r, int fd, const char *path)
+{
+    for (int tries = 0;; tries++) {
+        int rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)r->cfg.segment_size) < 0 ? -errno : 0;
+        if (rc == 0 || rc == -EOPNOTSUPP || rc == -ENOSYS)
+            return 0;
+        if (rc == -EINTR)
+            continue;
+        write_failed(r, rc, "preallocating", path);
+        if (tries || !space_err(rc) || recycle_oldest(r, true) < 0)
+            return rc;
+    }
+}
+
+static int seg_header(struct ring_seg *s)
+{
+    uint32_t h[6] = {RING_PCAP_MAGIC_NS, 2u | 4u << 16, 0, 0, s->snaplen, s->linktype};
+
+    return pwrite_all(s->fd, (const uint8_t *)h, sizeof h, 0);
+}
+
+static int seg_create(struct pt_ring *r, int linktype)
+{
+    char path[RING_PATH_MAX];
+    struct ring_seg *s;
+    int rc, fd;
+
+    make_room(r);
+    if (!(s = calloc(1, sizeof *s)))
+        return -ENOMEM;
+    do {
+        s->seq = r->next_seq++;
+        ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    } while (fd < 0 && errno == EEXIST);
+    if (fd < 0) {
+        rc = -errno;
+        write_failed(r, rc, "creating", path);
+        free(s);
+        return rc;
+    }
+    s->fd = fd;
+    s->linktype = (uint32_t)linktype;
+    s->snaplen = r->cfg.snaplen;
+    s->first_ns = UINT64_MAX;
+    if ((rc = prealloc(r, fd, path)) < 0)
+        goto err;
+    if ((rc = seg_header(s)) < 0) {
+        write_failed(r, rc, "writing the header of", path);
+        goto err;
+    }
+    if ((rc = segs_append(r, s->seq, r->cfg.segment_size)) < 0)
+        goto err;
+    s->len = RING_PCAP_HDR;
+    r->open = s;
+    PT_CNT_INC(r->run.segments_created);
+    return 0;
+
+err:
+    seg_free(s);
+    unlink(path);
+    return rc;
+}
+
+/* Close the open segment: cut, sync, commit (DESIGN 2). */
+static void seg_close(struct pt_ring *r)
+{
+    struct ring_seg *s = r->open, **pp;
+    char path[RING_PATH_MAX];
+    struct ring_segent *e;
+
+    if (!s)
+        return;
+    r->open = NULL;
+    ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
+    if (!s->blocks) { /* nothing in it: not part of the ring */
+        segs_remove(r, s->seq);
+        seg_free(s);
+        unlink(path);
+        return;
+    }
+    while (ftruncate(s->fd, (off_t)s->len) < 0 && errno == EINTR)
+        ;
+    if (r->cfg.segment_size > s->len)
+        (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->len,
+                        (off_t)(r->cfg.segment_size - s->len));
+    if (r->cfg.sync)
+        while (fdatasync(s->fd) < 0 && errno == EINTR)
+            ;
+    (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(s->fd);
+    s->fd = -1;
+    s->closed = true;
+    s->rec_dirty = true;
+    if ((e = segs_find(r, s->seq)) != NULL) {
+        r->total -= e->size;
+        e->size = s->len;
+        r->total += e->size;
+    }
+    for (pp = &r->done; *pp; pp = &(*pp)->next)
+        ;
+    *pp = s;
+    commit(r, false);
+}
+
+/* Push [off, off + len) towards the disk and the ranges before it out of
+ * the page cache (DESIGN 2c). */
+static void push_out(struct ring_seg *s, uint64_t off, uint64_t len)
+{
+    (void)sync_file_range(s->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+    if (off > s->pushed) {
+        (void)sync_file_range(s->fd, (off64_t)s->pushed, (off64_t)(off - s->pushed),
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER);
+        (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(off - s->pushed), POSIX_FADV_DONTNEED);
+        s->pushed = off;
+    }
+}
+
+static int pend_reserve(struct ring_seg *s)
+{
+    if (s->n_pend == s->cap_pend) {
+        uint32_t cap = s->cap_pend ? s->cap_pend * 2 : 64;
+        struct ring_blk_pend *n = realloc(s->pend, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        s->pend = n;
+        s->cap_pend = cap;
+    }
+    return 0;
+}
+
+static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
+                      uint16_t producer)
+{
+    struct ring_blk_pend *b = &s->pend[s->n_pend++];
+
+    memset(b, 0, sizeof *b);
+    b->no = s->blocks;
+    b->rec.off = s->len;
+    b->rec.first_ns = c->first_ns;
+    b->rec.last_ns = c->last_ns;
+    b->rec.len = c->len;
+    b->rec.packets = c->packets;
+    b->rec.iface = c->iface;
+    b->rec.producer = producer;
+    ring_keys_add_block(&s->keys, r->dst, c->buf, c->len, c->linktype, c->iface, s->blocks);
+    s->blocks++;
+    s->len += c->len;
+    s->packets += c->packets;
+    s->bytes += c->len;
+    s->wire += c->wire;
+    s->first_ns = c->first_ns < s->first_ns ? c->first_ns : s->first_ns;
+    s->last_ns = c->last_ns > s->last_ns ? c->last_ns : s->last_ns;
+    s->rec_dirty = true;
+}
+
+/* A chunk dropped: @rc the failure, 0 when dropped untried (degraded, the
+ * last failure less than RETRY_NS ago: that failure keeps its time). */
+static void chunk_lost(struct pt_ring *r, const struct ring_chunk *c, int rc)
+{
+    PT_CNT_ADD(r->run.lost_io_pkts, c->packets);
+    PT_CNT_ADD(r->run.lost_io_bytes, c->len);
+    if (!rc)
+        return;
+    r->fail_ns = pt_now_ns();
+    if (!__atomic_load_n(&r->run.degraded, __ATOMIC_RELAXED))
+        pt_log(PT_LOG_ERR, "ring: %s: degraded, dropping packets: %s", r->cfg.dir, pt_strerror(rc));
+    set_degraded(r, true);
+}
+
+/* One chunk becomes one block of the open segment (DESIGN 2, 4). */
+static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const struct ring_chunk *c)
+{
+    char path[RING_PATH_MAX];
+    struct ring_seg *s = r->open;
+    int rc;
+
+    if (!c->packets)
+        return;
+    if (r->run.degraded && pt_now_ns() - r->fail_ns < RETRY_NS) {
+        chunk_lost(r, c, 0);
+        return;
+    }
+    if (s && (s->linktype != (uint32_t)c->linktype || s->len + c->len > r->cfg.segment_size)) {
+        seg_close(r);
+        s = NULL;
+    }
+    if (!s) {
+        if ((rc = seg_create(r, c->linktype)) < 0) {
+            chunk_lost(r, c, rc);
+            return;
+        }
+        s = r->open;
+    }
+    if ((rc = pend_reserve(s)) < 0) {
+        chunk_lost(r, c, rc);
+        return;
+    }
+    rc = pwrite_all(s->fd, c->buf, c->len, s->len);
+    if (rc < 0) {
+        ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
+        write_failed(r, rc, "writing", path);
+        if (space_err(rc) && recycle_oldest(r, true) == 0 &&
+            (rc = pwrite_all(s->fd, c->buf, c->len, s->len)) < 0)
+            write_failed(r, rc, "writing", path);
+    }
+    if (rc < 0) {
+        chunk_lost(r, c, rc);
+        seg_close(r); /* cut to what is good; writing resumes in a new one */
+        return;
+    }
+    block_add(r, s, c, p->id);
+    push_out(s, s->len - c->len, c->len);
+    if (r->run.degraded) {
+        set_degraded(r, false);
+        pt_log(PT_LOG_INFO, "ring: %s: writing again", r->cfg.dir);
+    }
+}
+
+/* ---- the writer thread ---- */
+
+static void commit_due(struct pt_ring *r)
+{
+    if (pt_now_ns() - r->last_commit >= r->commit_ns)
+        commit(r, false);
+}
+
+static unsigned drain(struct pt_ring *r)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < r->nprod; i++) {
+        struct pt_ring_prod *p = r->prod[i];
+        struct ring_chunk *c;
+
+        for (unsigned k = 0; k < p->full.cap && (c = ring_spsc_pop(&p->full)) != NULL; k++) {
+            chunk_write(r, p, c);
+            (void)ring_spsc_push(&p->free, c);
+            n++;
+            commit_due(r);
+        }
+    }
+    return n;
+}
+
+static void *writer_main(void *arg)
+{
+    struct pt_ring *r = arg;
+    const struct timespec idle = {0, IDLE_SLEEP_NS};
+
+    r->last_commit = pt_now_ns();
+    for (;;) {
+        bool stop = __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE);
+        unsigned n = drain(r);
+
+        commit_due(r);
+        if (stop && !n)
+            break;
+        if (!n)
+            nanosleep(&idle, NULL);
+    }
+    seg_close(r);
+    commit(r, true);
+    if (r->done) /* a commit failed: try once more */
+        commit(r, true);
+    return NULL;
+}
+
+/* ---- open and close ---- */
+
+static int mkdir_p(const char *dir)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(dir);
+
+    if (n >= sizeof p)
+        return -ENAMETOOLONG;
+    memcpy(p, dir, n + 1);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int lock_take(struct pt_ring *r, char *msg, size_t msglen)
+{
+    char path[RING_PATH_MAX];
+    int rc;
+
+    snprintf(path, sizeof path, "%s/writer.lock", r->cfg.dir);
+    if ((r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        rc = -errno;
+        snprintf(msg, msglen, "%s: %s", path, strerror(-rc));
+        return rc;
+    }
+    while (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EINTR)
+            continue;
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        snprintf(msg, msglen, "%s: %s", path,
+                 rc == -EBUSY ? "another writer has this ring open" : strerror(-rc));
+        close(r->lock_fd);
+        r->lock_fd = -1;
+        return rc;
+    }
+    return 0;
+}
+
+static void ring_free(struct pt_ring *r)
+{
+    if (r->prod)
+        for (unsigned i = 0; i < r->nprod; i++)
+            prod_destroy(r->prod[i]);
+    free(r->prod);
+    ring_index_close(&r->ix);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);
+    seg_free(r->open);
+    while (r->done) {
+        struct ring_seg *s = r->done;
+        r->done = s->next;
+        seg_free(s);
+    }
+    free(r->segs);
+    free(r->ifn);
+    free(r->dst);
+    pthread_mutex_destroy(&r->iflock);
+    free(r);
+}
+
+struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers, int *err,
+                             char *msg, size_t msglen)
+{
+    struct pt_ring *r;
+    uint64_t cut = 0;
+    int rc;
+
+    if (msglen)
+        msg[0] = '\0';
+    if ((rc = config_check(c, producers, msg, msglen)) < 0)
+        goto err_out;
+    if (!(r = calloc(1, sizeof *r))) {
+        rc = -ENOMEM;
+        goto err_out;
+    }
+    r->cfg = *c;
+    r->lock_fd = -1;
+    r->commit_ns = (uint64_t)c->commit_ms * 1000000ull;
+    pthread_mutex_init(&r->iflock, NULL);
+    if ((rc = mkdir_p(c->dir)) < 0) {
+        snprintf(msg, msglen, "%s: %s", c->dir, strerror(-rc));
+        goto err_free;
+    }
+    if ((rc = lock_take(r, msg, msglen)) < 0)
+        goto err_free;
+    if ((rc = ring_index_open(&r->ix, c->dir, c, &r->base, msg, msglen)) < 0)
+        goto err_free;
+    if ((rc = ring_index_reconcile(&r->ix, c->dir, &r->segs, &r->n_segs, &r->next_seq, &cut, msg,
+                                   msglen)) < 0)
+        goto err_free;
+    r->cap_segs = r->n_segs;
+    for (size_t i = 0; i < r->n_segs; i++)
+        r->total += r->segs[i].size;
+    r->run.reconciled_bytes = cut;
+    rc = -ENOMEM;
+    if (!(r->dst = malloc(sizeof *r->dst)) || !(r->prod = calloc(producers, sizeof *r->prod)))
+        goto err_free;
+    pt_decode_stats_init(r->dst);
+    r->nprod = producers;
+    for (unsigned i = 0; i < producers; i++)
+        if (!(r->prod[i] = prod_create(c, (uint16_t)i)))
+            goto err_free;
+    if ((rc = -pthread_create(&r->thread, NULL, writer_main, r)) < 0) {
+        snprintf(msg, msglen, "ring: starting the writer thread: %s", strerror(-rc));
+        goto err_free;
+    }
+    r->started = true;
+    pt_log(PT_LOG_INFO,
+           "ring: %s: %zu segments (%llu MiB), next seq %llu; bound %llu MiB, segment %llu MiB, "
+           "keep free %u%%, snaplen %u, %u producers x %u chunks of %u KiB, commit %u ms%s",
+           c->dir, r->n_segs, (unsigned long long)(r->total >> 20), (unsigned long long)r->next_seq,
+           (unsigned long long)(c->ring_size >> 20), (unsigned long long)(c->segment_size >> 20),
+           c->keep_free_pct, c->snaplen, producers, c->chunks, c->chunk_size >> 10, c->commit_ms,
+           c->sync ? ", sync" : "");
+    return r;
+
+err_free:
+    if (rc == -ENOMEM && msglen && !msg[0])
+        snprintf(msg, msglen, "ring: out of memory");
+    ring_free(r);
+err_out:
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+void pt_ring_close(struct pt_ring *r, struct pt_ring_stats *st)
+{
+    if (!r) {
+        if (st)
+            memset(st, 0, sizeof *st);
+        return;
+    }
+    /* The producers have stopped: their last partial chunks go too. */
+    for (unsigned i = 0; i < r->nprod; i++)
+        if (r->prod[i]->cur && r->prod[i]->cur->packets)
+            hand_over(r->prod[i], r->prod[i]->cur);
+    __atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    if (st)
+        stats_sum(r, st);
+    ring_free(r);
+}

@@ -1,0 +1,313 @@
+/* test_lookback.c - the pcap ring end to end: `packettracer read FILE -d DIR`
+ * writes the ring and its index, `packettracer extract` reads it back, and
+ * the result must hold exactly the packets `tcpdump -r FILE -w - FILTER`
+ * holds, restricted to the same time range and put in timestamp order
+ * (stable: ties keep file order), byte for byte: timestamp to the
+ * nanosecond, both lengths, and every captured byte.
+ *
+ * DESIGN: shared captures (plain, VLAN and MPLS, a merged file whose
+ * timestamps go backwards, one spanning six years), time ranges cut from
+ * each capture's own span, and the selections `extract` offers: a BPF
+ * expression (compared with the same expression in tcpdump), --host and
+ * --port (the index path; compared with tcpdump's `host`/`port` on captures
+ * without tags or tunnels, where the two mean the same), --vlan, and --flow
+ * with a uid taken from `read`'s own records. Every case also asserts how
+ * many packets it expects at least, so an empty result cannot pass. */
+#include <criterion/criterion.h>
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/support.h"
+
+#define NS 1000000000ull
+
+struct pk {
+    uint64_t ts;
+    uint32_t caplen, len;
+    size_t seq; /* file order */
+    uint8_t *data;
+};
+
+struct pks {
+    struct pk *v;
+    size_t n;
+    int linktype;
+};
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/pt-lookback-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    pt_test_run(cmd, NULL, NULL);
+}
+
+TestSuite(ring_lookback, .init = setup, .fini = teardown, .timeout = 120);
+
+static void pks_free(struct pks *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i].data);
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+/* Every packet of @path, nanosecond timestamps, file order. */
+static struct pks load(const char *path)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    struct pks p = {0};
+    size_t cap = 0;
+    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
+    int rc;
+
+    cr_assert_not_null(pc, "%s: %s", path, err);
+    p.linktype = pcap_datalink(pc);
+    while ((rc = pcap_next_ex(pc, &h, &d)) == 1) {
+        if (p.n == cap) {
+            cap = cap ? cap * 2 : 256;
+            p.v = realloc(p.v, cap * sizeof *p.v);
+            cr_assert_not_null(p.v);
+        }
+        struct pk *k = &p.v[p.n];
+        k->ts = (uint64_t)h->ts.tv_sec * NS + (uint64_t)h->ts.tv_usec;
+        k->caplen = h->caplen;
+        k->len = h->len;
+        k->seq = p.n;
+        k->data = malloc(h->caplen ? h->caplen : 1);
+        cr_assert_not_null(k->data);
+        memcpy(k->data, d, h->caplen);
+        p.n++;
+    }
+    cr_assert_eq(rc, PCAP_ERROR_BREAK, "%s: %s", path, pcap_geterr(pc));
+    pcap_close(pc);
+    return p;
+}
+
+static int by_time(const void *x, const void *y)
+{
+    const struct pk *a = x, *b = y;
+
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void run_ok(const char *cmd)
+{
+    char *out = NULL;
+    int rc = pt_test_run(cmd, &out, NULL);
+
+    cr_assert_eq(rc, 0, "exit %d: %s\n%s", rc, cmd, out ? out : "");
+    free(out);
+}
+
+/* Fill DIR with @capture through `read -d` (store and ring). */
+static void fill(const char *capture)
+{
+    char cmd[4096];
+
+    snprintf(cmd, sizeof cmd, "%s read -q -d %s/data %s >/dev/null", pt_test_bin(), dir,
+             pt_test_data(capture));
+    run_ok(cmd);
+}
+
+/* Extract [from, to) with @sel (extract options) and @bpf, compare with
+ * tcpdump's @tcpdump_bpf over the same capture and range; return the number
+ * of packets (at least @min_expected). */
+static size_t check(const char *capture, uint64_t from, uint64_t to, const char *sel,
+                    const char *bpf, const char *tcpdump_bpf, size_t min_expected)
+{
+    char cmd[8192], ours[256], ref[256];
+    struct pks a, b;
+    size_t k = 0;
+
+    snprintf(ours, sizeof ours, "%s/ours.pcap", dir);
+    snprintf(ref, sizeof ref, "%s/ref.pcap", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s extract -d %s/data --from %llu.%09llu --to %llu.%09llu %s -w %s -- '%s' 2>&1",
+             pt_test_bin(), dir, (unsigned long long)(from / NS), (unsigned long long)(from % NS),
+             (unsigned long long)(to / NS), (unsigned long long)(to % NS), sel, ours, bpf);
+    run_ok(cmd);
+    snprintf(cmd, sizeof cmd, "tcpdump -r %s -w %s '%s' 2>&1", pt_test_data(capture), ref,
+             tcpdump_bpf);
+    run_ok(cmd);
+    a = load(ours);
+    b = load(ref);
+    for (size_t i = 0; i < b.n; i++) /* the reference restricted to the range */
+        if (b.v[i].ts >= from && b.v[i].ts < to)
+            b.v[k++] = b.v[i];
+        else
+            free(b.v[i].data);
+    b.n = k;
+    qsort(b.v, b.n, sizeof *b.v, by_time);
+    cr_assert_eq(a.linktype, b.linktype, "%s: link type", capture);
+    cr_assert_eq(a.n, b.n, "%s [%s %s]: %zu packets extracted, tcpdump has %zu", capture, sel, bpf,
+                 a.n, b.n);
+    for (size_t i = 0; i < a.n; i++) {
+        const struct pk *x = &a.v[i], *y = &b.v[i];
+        cr_assert(x->ts == y->ts && x->caplen == y->caplen && x->len == y->len &&
+                      memcmp(x->data, y->data, x->caplen) == 0,
+                  "%s [%s %s]: packet %zu differs (ts %llu/%llu caplen %u/%u len %u/%u)", capture,
+                  sel, bpf, i, (unsigned long long)x->ts, (unsigned long long)y->ts, x->caplen,
+                  y->caplen, x->len, y->len);
+    }
+    cr_assert_geq(a.n, min_expected, "%s [%s %s]: only %zu packets", capture, sel, bpf, a.n);
+    size_t n = a.n;
+    pks_free(&a);
+    pks_free(&b);
+    return n;
+}
+
+/* The capture's first and last timestamps (ns). */
+static void span(const char *capture, uint64_t *first, uint64_t *last)
+{
+    struct pks p = load(pt_test_data(capture));
+
+    *first = UINT64_MAX;
+    *last = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        if (p.v[i].ts < *first)
+            *first = p.v[i].ts;
+        if (p.v[i].ts > *last)
+            *last = p.v[i].ts;
+    }
+    pks_free(&p);
+}
+
+/* Every packet, then thirds of the span, then the middle with a filter
+ * (at least @min_mid packets). */
+static void ranges(const char *capture, size_t total, const char *bpf, size_t min_mid)
+{
+    uint64_t f, l;
+
+    span(capture, &f, &l);
+    cr_assert_eq(check(capture, f, l + 1, "", "", "", total), total);
+    uint64_t third = (l - f) / 3;
+    size_t sum = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t a = f + (uint64_t)i * third, b = i == 2 ? l + 1 : f + (uint64_t)(i + 1) * third;
+        sum += check(capture, a, b, "", "", "", 0);
+    }
+    cr_assert_eq(sum, total, "the thirds hold every packet once");
+    check(capture, f + third / 2, l - third / 2, "", bpf, bpf, min_mid);
+}
+
+Test(ring_lookback, plain_capture_ranges_and_filters)
+{
+    const char *cap = "pcap/mixed/zeek_wikipedia.pcap";
+
+    fill(cap);
+    ranges(cap, 136, "tcp", 1);
+    uint64_t f, l;
+    span(cap, &f, &l);
+    check(cap, f, l + 1, "", "udp and port 53", "udp and port 53", 1);
+    check(cap, f, l + 1, "--host 208.80.152.2", "", "host 208.80.152.2", 10);
+    check(cap, f, l + 1, "--port 80", "", "port 80", 10);
+    check(cap, f, l + 1, "--host 208.80.152.2 --port 80", "tcp[tcpflags] & tcp-syn != 0",
+          "host 208.80.152.2 and port 80 and tcp[tcpflags] & tcp-syn != 0", 1);
+    check(cap, f, l + 1, "", "net 141.142.0.0/16 and not icmp6", "net 141.142.0.0/16 and not icmp6",
+          10);
+}
+
+Test(ring_lookback, six_year_capture)
+{
+    const char *cap = "pcap/mixed/ndpi_1kxun.pcap";
+
+    fill(cap);
+    ranges(cap, 1723, "ip", 0); /* its middle years are empty */
+}
+
+/* Timestamps that go backwards: extraction sorts, ties in file order. */
+Test(ring_lookback, merged_capture_is_sorted)
+{
+    const char *cap = "pcap/bench/mixed_merged_pcapplusplus.pcap";
+
+    fill(cap);
+    ranges(cap, 16791, "tcp port 443", 1);
+}
+
+Test(ring_lookback, vlan_and_mpls)
+{
+    const char *cap = "pcap/vlan/zeek_mixed-vlan-mpls.pcap";
+    uint64_t f, l;
+
+    fill(cap);
+    span(cap, &f, &l);
+    check(cap, f, l + 1, "", "", "", 47);
+    check(cap, f, l + 1, "", "vlan", "vlan", 1);
+    check(cap, f, l + 1, "", "mpls", "mpls", 1);
+    check(cap, f, l + 1, "--vlan 4093", "", "vlan 4093", 1);
+}
+
+Test(ring_lookback, two_vlans)
+{
+    const char *cap = "pcap/vlan/arkime_twovlan.pcap";
+    uint64_t f, l;
+
+    fill(cap);
+    span(cap, &f, &l);
+    check(cap, f, l + 1, "--vlan 200", "", "vlan and vlan 200", 6); /* the inner tag */
+    check(cap, f, l + 1, "--vlan 201", "", "vlan 201", 6);
+}
+
+/* --flow with a uid from read's own records, against tcpdump's 5-tuple
+ * over the flow's [start, end]. */
+Test(ring_lookback, flow_by_uid)
+{
+    const char *cap = "pcap/mixed/zeek_wikipedia.pcap";
+    char cmd[4096], *out = NULL;
+    int n_flows = 0;
+
+    fill(cap);
+    snprintf(cmd, sizeof cmd, "%s read -q -F csv %s", pt_test_bin(), pt_test_data(cap));
+    cr_assert_eq(pt_test_run(cmd, &out, NULL), 0);
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        char ts[32], uid[32], oh[64], rh[64], proto[8], dur[32];
+        unsigned op, rp;
+        /* ts,uid,id.orig_h,id.orig_p,id.resp_h,id.resp_p,proto,duration,... */
+        if (sscanf(line, "%31[^,],%31[^,],%63[^,],%u,%63[^,],%u,%7[^,],%31[^,],", ts, uid, oh, &op,
+                   rh, &rp, proto, dur) != 8 ||
+            strcmp(proto, "tcp") != 0)
+            continue;
+        unsigned long long s, us, ds = 0, dus = 0;
+        cr_assert_eq(sscanf(ts, "%llu.%6llu", &s, &us), 2, "%s", ts);
+        cr_assert_eq(sscanf(dur, "%llu.%6llu", &ds, &dus), 2, "%s", dur);
+        uint64_t from = s * NS + us * 1000, to = from + ds * NS + dus * 1000 + 1000;
+        char sel[64], ref[512];
+        snprintf(sel, sizeof sel, "--flow %s", uid);
+        snprintf(ref, sizeof ref, "tcp and host %s and host %s and port %u and port %u", oh, rh, op,
+                 rp);
+        check(cap, from, to, sel, "", ref, 1);
+        if (++n_flows == 4)
+            break;
+    }
+    free(out);
+    cr_assert_eq(n_flows, 4, "four TCP flows checked");
+}
+
+/* `status` counts what `read` put in the ring. */
+Test(ring_lookback, status_counts_every_packet)
+{
+    char cmd[4096], *out = NULL;
+
+    fill("pcap/bench/mixed_merged_pcapplusplus.pcap");
+    snprintf(cmd, sizeof cmd, "%s status -d %s/data --format json", pt_test_bin(), dir);
+    cr_assert_eq(pt_test_run(cmd, &out, NULL), 0, "%s", out ? out : "");
+    cr_assert_not_null(strstr(out, "\"packets\":16791"), "%s", out);
+    free(out);
+}
