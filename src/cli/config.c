@@ -95,7 +95,7 @@ static const struct centry table[] = {
     {"ring", "--no-ring", T_BOOL, FIELD(ring), .def = "true"},
     {"ring_size", "--ring-size", T_SIZE, FIELD(ring_size), 0, 1ull << 60, .def = "0",
      .zero = "0 (bounded by ring_keep_free only)"},
-    {"segment_size", "--segment-size", T_SIZE, FIELD(segment_size), 1u << 20, 1ull << 40,
+    {"segment_size", "--segment-size", T_SIZE, FIELD(segment_size), 4u << 20, 1ull << 40,
      .def = "256M"},
     {"ring_keep_free", "--ring-keep-free", T_PERCENT, FIELD(ring_keep_free), 0, 90, .def = "10%",
      .zero = "0% (bounded by ring_size only)"},

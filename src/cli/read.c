@@ -48,7 +48,7 @@ static void read_usage(FILE *out)
           "                           see `extract`, `status`)\n"
           "      --ring-size SIZE     bound on the ring's files (default 0: none but\n"
           "                           --ring-keep-free)\n"
-          "      --segment-size SIZE  bytes per ring segment file (default 256M)\n"
+          "      --segment-size SIZE  bytes per ring segment file, 4M or more (default 256M)\n"
           "      --ring-keep-free P%  keep P% of the filesystem free (default 10%)\n"
           "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
           "  -q, --quiet              no summary\n"
@@ -230,8 +230,8 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         case 1007:
             if (!pt_cli_parse_size("--segment-size", optarg, &ro->segment))
                 return 2;
-            if (ro->segment < (1u << 20)) {
-                fputs("packettracer: --segment-size: at least 1M\n", stderr);
+            if (ro->segment < (4u << 20)) { /* four staging chunks */
+                fputs("packettracer: --segment-size: at least 4M\n", stderr);
                 return 2;
             }
             break;

@@ -83,7 +83,7 @@ static void run_usage(FILE *out)
           "      --no-ring            do not keep packets in the pcap ring DATADIR/ring\n"
           "      --ring-size SIZE     bound on the ring's files (K/M/G/T; default 0: none but\n"
           "                           --ring-keep-free)\n"
-          "      --segment-size SIZE  bytes per ring segment file (default 256M)\n"
+          "      --segment-size SIZE  bytes per ring segment file, 4M or more (default 256M)\n"
           "      --ring-keep-free P%  keep P% of the filesystem free (default 10%)\n"
           "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
           "  -q, --quiet              no status line, no final statistics\n"

@@ -187,7 +187,7 @@ Test(config, ring_keys)
     cr_expect_eq(cfg.ring_keep_free, 5, "the % sign is optional");
     expect_bad("ring_keep_free: 95%\n", 1, "ring_keep_free");
     expect_bad("ring_keep_free: ten\n", 1, "ring_keep_free");
-    expect_bad("segment_size: 4K\n", 1, "segment_size");
+    expect_bad("segment_size: 2M\n", 1, "segment_size");
     expect_bad("snaplen: 10\n", 1, "snaplen");
 
     /* a bound that cannot hold two segments is refused at finish */
