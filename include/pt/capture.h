@@ -65,6 +65,10 @@ void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p);
  * partial chunk. Call before its first packet. */
 void pt_worker_set_ring(struct pt_worker *w, struct pt_ring_prod *prod);
 
+/* The worker found nothing to do: hand over a partial ring chunk that is due
+ * (so a quiet link's last packets reach the ring within about a second). */
+void pt_worker_idle(struct pt_worker *w);
+
 /* End of one block of frames: announce a quiescent state (no flow pointer is
  * held across this call). */
 void pt_worker_block_done(struct pt_worker *w);

@@ -75,6 +75,7 @@ struct pt_ring_stats {
     uint64_t write_errors;     /* failed writes and preallocations (logged, rate-limited) */
     uint64_t reconciled_bytes; /* cut off at open: past the last commit */
     bool degraded;             /* now dropping for lack of space */
+    uint64_t bad_time_pkts;    /* not kept: a time pcap cannot hold (after 2106) */
 };
 
 struct pt_ring;

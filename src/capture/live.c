@@ -199,6 +199,7 @@ static void *worker_main(void *arg)
             park(k);
             continue;
         }
+        pt_worker_idle(k->w); /* a quiet link's last packets still reach the ring */
         rcu_thread_offline();
         rc = pt_rx_wait(&k->ring, POLL_MS);
         rcu_thread_online();

@@ -99,6 +99,12 @@ void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
     }
 }
 
+void pt_worker_idle(struct pt_worker *w)
+{
+    if (w->ring)
+        pt_ring_flush(w->ring, false);
+}
+
 void pt_worker_block_done(struct pt_worker *w)
 {
     if (w->ring)

@@ -385,7 +385,8 @@ int pt_cli_extract(int argc, char **argv)
     }
     if (rc < 0) {
         fprintf(stderr, "packettracer extract: %s\n", msg[0] ? msg : pt_strerror(rc));
-        if (!to_stdout)
+        struct stat sb; /* never a device or a FIFO (-w /dev/null as root) */
+        if (!to_stdout && stat(o.out, &sb) == 0 && S_ISREG(sb.st_mode))
             unlink(o.out);
         rc = rc == -EINVAL ? 2 : 1;
         goto done;

@@ -349,6 +349,7 @@ void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st)
         {"index_errors", st->index_errors},
         {"write_errors", st->write_errors},
         {"reconciled_bytes", st->reconciled_bytes},
+        {"bad_time_packets", st->bad_time_pkts},
     };
     for (size_t i = 0; i < PT_ARRAY_LEN(f); i++)
         fprintf(out, "ring_%s: %llu\n", f[i].name, (unsigned long long)f[i].v);

@@ -683,7 +683,9 @@ static int rec_file(struct rec_arg *a, struct rec_fix *f)
         unlink(path);
         return 0;
     }
-    if ((uint64_t)sb.st_size > f->r.valid_len) {
+    /* an unclosed segment also holds its preallocation past valid_len
+     * (FALLOC_FL_KEEP_SIZE): cut and punch it even when the sizes agree */
+    if ((uint64_t)sb.st_size > f->r.valid_len || !f->r.closed) {
         if ((cut = file_cut(path, (uint64_t)sb.st_size, f->r.valid_len)) < 0)
             return (int)cut;
         a->cut += (uint64_t)cut;

@@ -94,6 +94,7 @@ struct pt_ring_prod {
     /* written by the producer (relaxed), read by pt_ring_stats() */
     alignas(PT_CACHELINE) uint64_t lost_full_pkts, lost_full_bytes;
     uint64_t cutoff_pkts, cutoff_bytes;
+    uint64_t bad_time_pkts;
 };
 
 struct pt_ring {
@@ -227,6 +228,10 @@ void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt)
     }
     cap = cap > p->snaplen ? p->snaplen : cap;
     need = RING_REC_HDR + cap;
+    if (unlikely(pkt->ts_ns / NSEC > UINT32_MAX)) { /* a pcap record holds 32-bit seconds */
+        PT_CNT_INC(p->bad_time_pkts);
+        return;
+    }
     if (unlikely(p->cutoff && pkt->flow_bytes >= p->cutoff)) {
         PT_CNT_INC(p->cutoff_pkts);
         PT_CNT_ADD(p->cutoff_bytes, need);
@@ -392,7 +397,8 @@ void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name)
     X(index_commits)                                                                               \
     X(index_errors)                                                                                \
     X(write_errors)                                                                                \
-    X(reconciled_bytes)
+    X(reconciled_bytes)                                                                            \
+    X(bad_time_pkts)
 
 static void stats_add(struct pt_ring_stats *d, const struct pt_ring_stats *s)
 {
@@ -412,6 +418,7 @@ static void stats_sum(const struct pt_ring *r, struct pt_ring_stats *st)
         st->lost_full_bytes += PT_CNT_GET(p->lost_full_bytes);
         st->cutoff_pkts += PT_CNT_GET(p->cutoff_pkts);
         st->cutoff_bytes += PT_CNT_GET(p->cutoff_bytes);
+        st->bad_time_pkts += PT_CNT_GET(p->bad_time_pkts);
     }
     st->degraded = __atomic_load_n(&r->run.degraded, __ATOMIC_RELAXED);
 }

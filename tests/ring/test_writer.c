@@ -739,7 +739,8 @@ Test(ring_writer, bound)
     size_t i = 0, n = 0;
 
     c.ring_size = 4 * MIB;
-    c.chunks = 64; /* 4 MiB of staging: paced below so nothing is lost */
+    c.chunks = 64;           /* 4 MiB of staging, paced below */
+    c.wait_when_full = true; /* and on a loaded machine the producer waits: nothing is lost */
     r = rw_open(&c, 1);
     t.v = calloc(40000, sizeof *t.v);
     /* >= 5 x ring_size of records (about 700 bytes each) */
