@@ -5,7 +5,8 @@
 #   make asan       suite under ASan+UBSan (libc malloc)
 #   make tsan       concurrent flow/pipeline tests under TSan
 #   make fuzz       libFuzzer decoder targets, time-boxed (FUZZ_SECONDS)
-#   make bench      bench/offline, bench/agg (make bench-agg: only the latter)
+#   make bench      bench/offline, bench/agg, bench/ring (make bench-agg, make bench-ring:
+#                   one of them)
 #   make format-check
 
 BUILD       ?= release
@@ -106,10 +107,14 @@ fuzz: $(FUZZ_BIN)
 bench: $(BIN)
 	bench/offline/run.sh $(abspath $(BIN))
 	bench/agg/run.sh $(abspath $(O))
+	bench/ring/run.sh $(abspath $(O))
 
-.PHONY: bench-agg
+.PHONY: bench-agg bench-ring
 bench-agg: $(BIN)
 	bench/agg/run.sh $(abspath $(O))
+
+bench-ring: $(BIN)
+	bench/ring/run.sh $(abspath $(O))
 
 demo: $(BIN)
 	bash deploy/demo-live.sh $(abspath $(BIN)) $(TESTDATA)
