@@ -122,10 +122,8 @@ static int extract_opt(struct extract_opts *o, int c, const char *arg, uint64_t 
         o->to_set = true;
         return pt_cli_parse_time("--to", arg, now, &o->q.to_ns) ? 0 : 2;
     case OPT_HOST:
-        if (!pt_cli_addr_parse(arg, o->q.host)) {
-            fprintf(stderr, "packettracer: --host: '%s' is not an IPv4 or IPv6 address\n", arg);
+        if (!pt_cli_parse_host("--host", arg, o->q.host))
             return 2;
-        }
         o->q.by_host = true;
         return 0;
     case OPT_PORT:
@@ -141,11 +139,8 @@ static int extract_opt(struct extract_opts *o, int c, const char *arg, uint64_t 
         o->q.by_vlan = true;
         return 0;
     case OPT_FLOW:
-        if (!arg[0] || strlen(arg) >= sizeof(((struct pt_flow_record *)0)->uid)) {
-            fprintf(stderr,
-                    "packettracer: --flow: '%s' is not a flow uid (like CHhAvVGS1DHFjwGM9)\n", arg);
+        if (!pt_cli_parse_uid("--flow", arg))
             return 2;
-        }
         o->uid = arg;
         return 0;
     case OPT_PCAPNG:

@@ -70,10 +70,8 @@ static int flows_opt(void *ctx, int c, const char *arg)
 
     switch (c) {
     case OPT_HOST:
-        if (!pt_cli_addr_parse(arg, o->q.host)) {
-            fprintf(stderr, "packettracer: --host: '%s' is not an IPv4 or IPv6 address\n", arg);
+        if (!pt_cli_parse_host("--host", arg, o->q.host))
             return 2;
-        }
         o->q.by_host = true;
         return 0;
     case OPT_PORT:
@@ -83,11 +81,8 @@ static int flows_opt(void *ctx, int c, const char *arg)
         o->q.by_port = true;
         return 0;
     case OPT_UID:
-        if (!arg[0] || strlen(arg) >= sizeof(((struct pt_flow_record *)0)->uid)) {
-            fprintf(stderr,
-                    "packettracer: --uid: '%s' is not a flow uid (like CHhAvVGS1DHFjwGM9)\n", arg);
+        if (!pt_cli_parse_uid("--uid", arg))
             return 2;
-        }
         o->q.uid = arg;
         return 0;
     case 'n':

@@ -148,6 +148,14 @@ char *pt_cli_addr_text(char *buf, size_t len, const uint8_t addr[16]);
 /* Parse an IPv4 or IPv6 address into 16 bytes (IPv4 as ::ffff:a.b.c.d). */
 bool pt_cli_addr_parse(const char *s, uint8_t addr[16]);
 
+/* The value of option @opt (e.g. "--host") as an address; false with a
+ * message naming @opt when it is not one. */
+bool pt_cli_parse_host(const char *opt, const char *s, uint8_t addr[16]);
+
+/* Check that @s can be a flow uid (not empty, fits the record's field);
+ * false with a message naming @opt when not. */
+bool pt_cli_parse_uid(const char *opt, const char *s);
+
 /* The options every query command takes, and their getopt_long() codes:
  *   -d, --datadir DIR   'd'
  *       --from T        PT_CLI_OPT_FROM

@@ -236,11 +236,17 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
             }
             break;
         case 1008: {
-            char num[16];
+            char num[24];
             size_t n = strlen(optarg);
             if (n && optarg[n - 1] == '%')
                 n--;
-            snprintf(num, sizeof num, "%.*s", (int)(n < sizeof num ? n : sizeof num - 1), optarg);
+            if (n >= sizeof num) { /* never parse a cut copy */
+                fprintf(stderr, "packettracer: --ring-keep-free: '%s' is not a percentage\n",
+                        optarg);
+                return 2;
+            }
+            memcpy(num, optarg, n);
+            num[n] = '\0';
             if (!pt_cli_parse_u64("--ring-keep-free", num, 0, 90, &v))
                 return 2;
             ro->keep_free = (unsigned)v;

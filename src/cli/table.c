@@ -298,3 +298,19 @@ bool pt_cli_addr_parse(const char *s, uint8_t addr[16])
     }
     return inet_pton(AF_INET6, s, addr) == 1;
 }
+
+bool pt_cli_parse_host(const char *opt, const char *s, uint8_t addr[16])
+{
+    if (pt_cli_addr_parse(s, addr))
+        return true;
+    fprintf(stderr, "packettracer: %s: '%s' is not an IPv4 or IPv6 address\n", opt, s);
+    return false;
+}
+
+bool pt_cli_parse_uid(const char *opt, const char *s)
+{
+    if (s[0] && strlen(s) < sizeof(((struct pt_flow_record *)0)->uid))
+        return true;
+    fprintf(stderr, "packettracer: %s: '%s' is not a flow uid (like CHhAvVGS1DHFjwGM9)\n", opt, s);
+    return false;
+}
