@@ -25,11 +25,11 @@ struct pt_test_seg {
 };
 
 struct pt_test_conn {
-    uint8_t ver, proto;          /* 4 or 6; 6 = TCP, 17 = UDP */
-    uint8_t addr[2][16];         /* [0] originator, [1] responder (IPv4 as ::ffff:a.b.c.d) */
+    uint8_t ver, proto;  /* 4 or 6; 6 = TCP, 17 = UDP */
+    uint8_t addr[2][16]; /* [0] originator, [1] responder (IPv4 as ::ffff:a.b.c.d) */
     uint16_t port[2];
-    uint16_t vlan;               /* outermost VLAN id, PT_VLAN_NONE when untagged */
-    struct pt_test_seg *seg[2];  /* per direction, in stream order (TCP) or capture order */
+    uint16_t vlan;              /* outermost VLAN id, PT_VLAN_NONE when untagged */
+    struct pt_test_seg *seg[2]; /* per direction, in stream order (TCP) or capture order */
     size_t n_seg[2];
 };
 
