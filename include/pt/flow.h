@@ -58,6 +58,13 @@ struct pt_flow_key {
  * they carry no ports and are only counted (frag_pkts). Thread: any. */
 bool pt_flow_key_make(struct pt_flow_key *key, const struct pt_l3 *l3, bool *swapped);
 
+/* The flow of decoded packet @p for per-flow accounting outside the table
+ * (the ring's cutoff): a 64-bit hash, never 0, of the normalised key of its
+ * innermost IP layer (the conversation inside any tunnel); equal for both
+ * directions. A non-first fragment has no ports: it hashes as the address
+ * pair's portless flow. 0 when @p has no IP layer. Thread: any. */
+uint64_t pt_flow_pkt_hash(const struct pt_pkt *p);
+
 /* Symmetric Toeplitz hash of @key: equal for both directions of a
  * connection (the key is normalised, and the hash key is the symmetric
  * 0x6d5a pattern, so the raw tuple hashes the same either way too). Input:

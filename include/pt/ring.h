@@ -40,20 +40,24 @@
 #define PT_RING_SNAPLEN      262144u
 
 struct pt_ring_config {
-    char dir[4096];         /* the ring's directory (DATADIR/ring), created if missing */
-    uint64_t ring_size;     /* bound on the segment files' total size; 0 = keep_free only */
-    uint64_t segment_size;  /* >= PT_RING_MIN_SEGMENT and <= ring_size / 2 when bounded */
-    unsigned keep_free_pct; /* keep this share of the filesystem free (0 = off) */
-    uint32_t snaplen;       /* bytes kept of each packet, 1 .. PT_RING_SNAPLEN */
-    uint32_t chunk_size;    /* staging chunk bytes, >= snaplen + 16 */
-    unsigned chunks;        /* chunks per producer, >= 2 */
-    uint64_t flow_cutoff;   /* 0 = off; else keep only the first N bytes of each flow
-                             * (pt_ring_put()'s flow_bytes tells) */
-    unsigned commit_ms;     /* index commit interval (default 1000) */
-    bool sync;              /* fdatasync data and index at each commit (run: true) */
-    bool wait_when_full;    /* a producer without a free chunk waits for the writer instead of
-                             * dropping (offline: nothing there has a deadline) */
-    uint64_t index_map_max; /* LMDB map limit of the index (default 4 GiB) */
+    char dir[4096];          /* the ring's directory (DATADIR/ring), created if missing */
+    uint64_t ring_size;      /* bound on the segment files' total size; 0 = keep_free only */
+    uint64_t segment_size;   /* >= PT_RING_MIN_SEGMENT and <= ring_size / 2 when bounded */
+    unsigned keep_free_pct;  /* keep this share of the filesystem free (0 = off) */
+    uint32_t snaplen;        /* bytes kept of each packet, 1 .. PT_RING_SNAPLEN */
+    uint32_t chunk_size;     /* staging chunk bytes, >= snaplen + 16 */
+    unsigned chunks;         /* chunks per producer, >= 2 */
+    uint64_t flow_cutoff;    /* 0 = off; else keep only the first N bytes of each flow:
+                              * see pt_ring_put() */
+    uint32_t cutoff_flows;   /* flows each producer's cutoff table tracks (rounded up to a
+                              * power of two; 24 bytes each; default 262144) */
+    uint64_t cutoff_idle_ns; /* a flow silent this long counts from zero again (a new
+                              * connection on the same ports; default 60 s) */
+    unsigned commit_ms;      /* index commit interval (default 1000) */
+    bool sync;               /* fdatasync data and index at each commit (run: true) */
+    bool wait_when_full;     /* a producer without a free chunk waits for the writer instead of
+                              * dropping (offline: nothing there has a deadline) */
+    uint64_t index_map_max;  /* LMDB map limit of the index (default 4 GiB) */
 };
 
 void pt_ring_config_default(struct pt_ring_config *c);
@@ -68,6 +72,7 @@ struct pt_ring_stats {
     uint64_t lost_io_bytes;
     uint64_t cutoff_pkts; /* skipped by the per-flow cutoff */
     uint64_t cutoff_bytes;
+    uint64_t cutoff_resets; /* cutoff slots taken over by another flow */
     uint64_t segments_created;
     uint64_t segments_recycled; /* the oldest removed to respect a bound */
     uint64_t segments_early;    /* of those, removed because the disk was full */
@@ -89,22 +94,36 @@ struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers,
 
 struct pt_ring_prod *pt_ring_producer(struct pt_ring *r, unsigned i);
 
+/* True when @p applies a per-flow cutoff: its caller should then set
+ * pt_ring_pkt.flow_hash (which costs a key hash per packet). Thread: any. */
+bool pt_ring_prod_cuts(const struct pt_ring_prod *p);
+
 /* One packet for the ring, borrowed for the call. */
 struct pt_ring_pkt {
     const uint8_t *data;
     uint32_t caplen, wirelen;
     uint64_t ts_ns;
-    int linktype;        /* LINKTYPE_* of its link layer: the pcap header's network field */
-    uint16_t iface;      /* the run's interface index */
-    uint32_t hw_tag;     /* a VLAN tag the kernel stripped: tpid << 16 | tci, 0 = none;
-                          * written back after the MAC addresses (Ethernet only), as
-                          * libpcap does, so the file holds the frame as it was sent */
-    uint64_t flow_bytes; /* bytes its flow carried before it (the cutoff), 0 = unknown */
+    int linktype;       /* LINKTYPE_* of its link layer: the pcap header's network field */
+    uint16_t iface;     /* the run's interface index */
+    uint32_t hw_tag;    /* a VLAN tag the kernel stripped: tpid << 16 | tci, 0 = none;
+                         * written back after the MAC addresses (Ethernet only), as
+                         * libpcap does, so the file holds the frame as it was sent */
+    uint64_t flow_hash; /* its flow, pt_flow_pkt_hash(); 0 = none (never cut) */
 };
 
 /* Producer thread. Copy one packet (at most snaplen bytes) into the staging
  * chunk. A chunk holds one interface and link type: a packet of another
- * starts a new chunk. */
+ * starts a new chunk.
+ *
+ * Per-flow cutoff (cfg.flow_cutoff N > 0): a packet is kept while its flow
+ * has carried fewer than N wire bytes before it, so a flow keeps its first N
+ * bytes and the packet that crosses N; the rest is counted (cutoff_pkts,
+ * cutoff_bytes) and not copied. Each producer counts in its own table of
+ * cfg.cutoff_flows slots indexed by @flow_hash: no lock, no allocation. A
+ * slot taken over by another flow (a hash collision while both are active)
+ * or silent for cfg.cutoff_idle_ns starts from zero, which keeps more than
+ * N bytes, never fewer (cutoff_resets counts it). A flow split over two
+ * producers (two mirror ports on two workers) is counted per producer. */
 void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt);
 
 /* Producer thread: hand over the current chunk if it holds packets and is

@@ -145,11 +145,12 @@ struct run {
     struct pt_agg *agg;         /* NULL without a store */
     struct pt_ring *ring;       /* NULL without a pcap ring */
     struct pt_ring_prod *rprod; /* the reader is the ring's one producer: file order */
+    bool rcuts;                 /* it applies a per-flow cutoff */
     struct wthread *wt;
     unsigned nw;
     struct recvec recs;
     uint64_t clock_ns, next_tick;
-    struct pt_pkt scratch;             /* dispatch decode, N > 1 */
+    struct pt_pkt scratch;             /* dispatch decode (N > 1), ring cutoff */
     struct pt_decode_stats scratch_st; /* discarded */
 };
 
@@ -469,6 +470,12 @@ static int read_file(struct run *r, const char *path, struct pt_worker *solo, ui
                                      .ts_ns = rec.ts_ns,
                                      .linktype = rec.linktype,
                                      .iface = iface};
+            if (r->rcuts) { /* the flow of the frame, as a live worker finds it */
+                pkt_input(&r->scratch, rec.data, rec.caplen, rec.wirelen, rec.ts_ns, rec.linktype,
+                          iface);
+                pt_decode(&r->scratch, &r->scratch_st);
+                rp.flow_hash = pt_flow_pkt_hash(&r->scratch);
+            }
             pt_ring_put(r->rprod, &rp);
         }
         if (solo) {
@@ -548,6 +555,7 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
             return err;
         }
         r.rprod = pt_ring_producer(r.ring, 0);
+        r.rcuts = pt_ring_prod_cuts(r.rprod);
         res->ring_on = true;
     }
     /* The reader is registered for the remover role. With one worker it is

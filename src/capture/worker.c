@@ -20,6 +20,7 @@ struct pt_worker {
     struct pt_flow_worker *fw;
     struct pt_agg_counters *agg; /* owned by the agg, written only here; NULL = no store */
     struct pt_ring_prod *ring;   /* this worker's pcap ring staging; NULL = no ring */
+    bool ring_cuts;              /* the ring applies a per-flow cutoff: hash each packet */
     unsigned id;
 } __attribute__((aligned(PT_CACHELINE)));
 
@@ -79,6 +80,7 @@ void pt_worker_set_agg(struct pt_worker *w, struct pt_agg_counters *c)
 void pt_worker_set_ring(struct pt_worker *w, struct pt_ring_prod *prod)
 {
     w->ring = prod;
+    w->ring_cuts = pt_ring_prod_cuts(prod);
 }
 
 void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
@@ -94,7 +96,8 @@ void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
                                  .ts_ns = p->ts_ns,
                                  .linktype = p->linktype,
                                  .iface = p->iface,
-                                 .hw_tag = p->hw_tag};
+                                 .hw_tag = p->hw_tag,
+                                 .flow_hash = w->ring_cuts ? pt_flow_pkt_hash(p) : 0};
         pt_ring_put(w->ring, &rp);
     }
 }

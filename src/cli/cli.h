@@ -36,7 +36,8 @@ bool pt_cli_parse_size(const char *opt, const char *s, uint64_t *bytes);
 /* The pcap ring's settings for DATADIR/ring (read.c; run and read). */
 struct pt_ring_config;
 void pt_cli_ring_config(struct pt_ring_config *rc, const char *datadir, uint64_t ring_size,
-                        uint64_t segment_size, unsigned keep_free_pct, unsigned snaplen);
+                        uint64_t segment_size, unsigned keep_free_pct, unsigned snaplen,
+                        uint64_t flow_cutoff);
 
 /* Print the ring writer's counters, one "ring_<name>: value" line each. */
 struct pt_ring_stats;

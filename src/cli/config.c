@@ -100,6 +100,8 @@ static const struct centry table[] = {
     {"ring_keep_free", "--ring-keep-free", T_PERCENT, FIELD(ring_keep_free), 0, 90, .def = "10%",
      .zero = "0% (bounded by ring_size only)"},
     {"snaplen", "--snaplen", T_UINT, FIELD(snaplen), 64, 262144, .def = "262144"},
+    {"flow_cutoff", "--flow-cutoff", T_SIZE, FIELD(flow_cutoff), 0, 1ull << 50, .def = "0",
+     .zero = "0 (every packet of every flow)"},
 };
 _Static_assert(PT_ARRAY_LEN(table) <= 64, "apply_pair's seen mask has 64 bits");
 

@@ -53,6 +53,7 @@ struct pt_config {
     uint64_t segment_size;   /* bytes per segment file */
     unsigned ring_keep_free; /* percent of the filesystem kept free */
     unsigned snaplen;        /* bytes kept per packet */
+    uint64_t flow_cutoff;    /* keep the first N bytes of each flow in the ring; 0 = all */
 
     /* storage behind live.ifaces and live.filter */
     char ifname[PT_MAX_IFACES][PT_CONFIG_IFNAME_LEN];

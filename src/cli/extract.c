@@ -450,6 +450,7 @@ static void status_json(const char *ring, const struct pt_ring_status *s)
     printf(",\"counters\":{\"packets\":%llu,\"bytes\":%llu,\"wire_bytes\":%llu,"
            "\"lost_full_pkts\":%llu,\"lost_full_bytes\":%llu,\"lost_io_pkts\":%llu,"
            "\"lost_io_bytes\":%llu,\"cutoff_pkts\":%llu,\"cutoff_bytes\":%llu,"
+           "\"cutoff_resets\":%llu,\"bad_time_pkts\":%llu,"
            "\"segments_created\":%llu,\"segments_recycled\":%llu,\"segments_early\":%llu,"
            "\"index_commits\":%llu,\"index_errors\":%llu,\"write_errors\":%llu,"
            "\"reconciled_bytes\":%llu,\"degraded\":%s}}\n",
@@ -457,7 +458,8 @@ static void status_json(const char *ring, const struct pt_ring_status *s)
            (unsigned long long)w->wire_bytes, (unsigned long long)w->lost_full_pkts,
            (unsigned long long)w->lost_full_bytes, (unsigned long long)w->lost_io_pkts,
            (unsigned long long)w->lost_io_bytes, (unsigned long long)w->cutoff_pkts,
-           (unsigned long long)w->cutoff_bytes, (unsigned long long)w->segments_created,
+           (unsigned long long)w->cutoff_bytes, (unsigned long long)w->cutoff_resets,
+           (unsigned long long)w->bad_time_pkts, (unsigned long long)w->segments_created,
            (unsigned long long)w->segments_recycled, (unsigned long long)w->segments_early,
            (unsigned long long)w->index_commits, (unsigned long long)w->index_errors,
            (unsigned long long)w->write_errors, (unsigned long long)w->reconciled_bytes,
@@ -480,6 +482,7 @@ static int status_causes(const struct pt_ring_stats *w)
         {"lost_io", true, w->lost_io_pkts, w->lost_io_bytes,
          "dropped: a write failed and nothing was left to recycle"},
         {"cutoff", true, w->cutoff_pkts, w->cutoff_bytes, "not kept: past the per-flow cutoff"},
+        {"bad_time", true, w->bad_time_pkts, 0, "not kept: a time pcap cannot hold (after 2106)"},
         {"reconciled", false, 0, w->reconciled_bytes,
          "cut at open: written after the last commit (a crash)"},
     };

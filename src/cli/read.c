@@ -51,6 +51,8 @@ static void read_usage(FILE *out)
           "      --segment-size SIZE  bytes per ring segment file, 4M or more (default 256M)\n"
           "      --ring-keep-free P%  keep P% of the filesystem free (default 10%)\n"
           "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
+          "      --flow-cutoff SIZE   keep only the first SIZE bytes of each flow in the ring\n"
+          "                           (the rest is counted; default 0: keep everything)\n"
           "  -q, --quiet              no summary\n"
           "  -h, --help               this text\n",
           out);
@@ -149,6 +151,7 @@ struct ring_opts {
     bool off;
     uint64_t size, segment;
     unsigned keep_free, snaplen;
+    uint64_t cutoff;
 };
 
 static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, struct out_ctx *oc,
@@ -175,6 +178,7 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         {"segment-size", required_argument, NULL, 1007},
         {"ring-keep-free", required_argument, NULL, 1008},
         {"snaplen", required_argument, NULL, 1009},
+        {"flow-cutoff", required_argument, NULL, 1010},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -257,6 +261,10 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
                 return 2;
             ro->snaplen = (unsigned)v;
             break;
+        case 1010:
+            if (!pt_cli_parse_size("--flow-cutoff", optarg, &ro->cutoff))
+                return 2;
+            break;
         case 'F':
             if (strcmp(optarg, "json") == 0)
                 oc->fmt = PT_FMT_JSON;
@@ -324,7 +332,8 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
 }
 
 void pt_cli_ring_config(struct pt_ring_config *rc, const char *datadir, uint64_t ring_size,
-                        uint64_t segment_size, unsigned keep_free_pct, unsigned snaplen)
+                        uint64_t segment_size, unsigned keep_free_pct, unsigned snaplen,
+                        uint64_t flow_cutoff)
 {
     pt_ring_config_default(rc);
     snprintf(rc->dir, sizeof rc->dir, "%s/ring", datadir);
@@ -332,6 +341,7 @@ void pt_cli_ring_config(struct pt_ring_config *rc, const char *datadir, uint64_t
     rc->segment_size = segment_size;
     rc->keep_free_pct = keep_free_pct;
     rc->snaplen = snaplen;
+    rc->flow_cutoff = flow_cutoff;
 }
 
 void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st)
@@ -348,6 +358,7 @@ void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st)
         {"lost_io_bytes", st->lost_io_bytes},
         {"cutoff_packets", st->cutoff_pkts},
         {"cutoff_bytes", st->cutoff_bytes},
+        {"cutoff_resets", st->cutoff_resets},
         {"segments_created", st->segments_created},
         {"segments_recycled", st->segments_recycled},
         {"segments_recycled_disk_full", st->segments_early},
@@ -380,7 +391,8 @@ int pt_cli_read(int argc, char **argv)
     if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet, &ac, &ro)) >= 0)
         return rc;
     if (o.agg && !ro.off) {
-        pt_cli_ring_config(&ring, ac.datadir, ro.size, ro.segment, ro.keep_free, ro.snaplen);
+        pt_cli_ring_config(&ring, ac.datadir, ro.size, ro.segment, ro.keep_free, ro.snaplen,
+                           ro.cutoff);
         o.ring = &ring;
     }
     if (outpath && !(oc.out = fopen(outpath, "w"))) {

@@ -86,6 +86,8 @@ static void run_usage(FILE *out)
           "      --segment-size SIZE  bytes per ring segment file, 4M or more (default 256M)\n"
           "      --ring-keep-free P%  keep P% of the filesystem free (default 10%)\n"
           "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
+          "      --flow-cutoff SIZE   keep only the first SIZE bytes of each flow in the ring\n"
+          "                           (the rest is counted; default 0: keep everything)\n"
           "  -q, --quiet              no status line, no final statistics\n"
           "  -h, --help               this text\n",
           out);
@@ -302,6 +304,7 @@ enum {
     O_SEGSIZE,
     O_KEEPFREE,
     O_SNAPLEN,
+    O_CUTOFF,
 };
 static const struct option run_lo[] = {
     {"interface", required_argument, NULL, 'i'},
@@ -321,6 +324,7 @@ static const struct option run_lo[] = {
     {"segment-size", required_argument, NULL, O_SEGSIZE},
     {"ring-keep-free", required_argument, NULL, O_KEEPFREE},
     {"snaplen", required_argument, NULL, O_SNAPLEN},
+    {"flow-cutoff", required_argument, NULL, O_CUTOFF},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -367,6 +371,8 @@ static const char *opt_key(int ch, const char **value)
         return "ring_keep_free";
     case O_SNAPLEN:
         return "snaplen";
+    case O_CUTOFF:
+        return "flow_cutoff";
     case 'q':
         *value = "true";
         return "quiet";
@@ -502,7 +508,7 @@ int pt_cli_run(int argc, char **argv)
     struct pt_ring_config ring;
     if (cfg->ring) {
         pt_cli_ring_config(&ring, cfg->datadir, cfg->ring_size, cfg->segment_size,
-                           cfg->ring_keep_free, cfg->snaplen);
+                           cfg->ring_keep_free, cfg->snaplen, cfg->flow_cutoff);
         ring.sync = true;
         o.ring = &ring;
     }

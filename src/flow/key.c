@@ -233,3 +233,15 @@ uint64_t flow_uid64(const struct pt_flow_key *key, uint64_t first_ns)
     uint64_t u = mix64(flow_key_hash64(key) ^ mix64(first_ns + 0x2545f4914f6cdd1dull));
     return u ? u : 1; /* 0 means "no parent" */
 }
+
+uint64_t pt_flow_pkt_hash(const struct pt_pkt *p)
+{
+    for (unsigned i = p->n_l3 < PT_MAX_LAYERS ? p->n_l3 : PT_MAX_LAYERS; i-- > 0;) {
+        struct pt_flow_key key;
+        bool swapped;
+
+        if (pt_flow_key_make(&key, &p->l3[i], &swapped))
+            return flow_key_hash64(&key) | 1;
+    }
+    return 0;
+}

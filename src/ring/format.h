@@ -5,9 +5,9 @@
  * by the ring writer only. Named databases:
  *
  *   meta    "version"      -> u32 BE (RING_INDEX_VERSION)
- *           "stats"        -> struct pt_ring_stats (host order), the writer's
- *                             counters as of its last commit, cumulative over
- *                             every run that wrote this ring
+ *           "stats"        -> u64[] (host order): the writer's counters as of
+ *                             its last commit, cumulative over every run that
+ *                             wrote this ring, in ring_stats_slot[] order
  *           "iface" u16 BE -> interface name (no NUL): names of blocks' iface
  *   segs    u64 BE seq     -> struct ring_seg_rec
  *   blocks  (u64 BE seq, u32 BE block number) -> struct ring_blk_rec
@@ -33,7 +33,11 @@
 #ifndef PT_RING_FORMAT_H
 #define PT_RING_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "pt/ring.h"
 
 #define RING_INDEX_VERSION 1u
 #define RING_PCAP_MAGIC_NS 0xa1b23c4du
@@ -68,5 +72,55 @@ struct ring_blk_rec {
 };
 
 #define RING_SEG_NAME_FMT "seg-%016llx.pcap"
+
+/* The stored counters: "stats" holds one u64 per slot, in this order. New
+ * counters are appended, never inserted, so a ring written by an older
+ * version reads back with its known slots and zeros for the rest. Slot 16
+ * held the `degraded` flag (a bool then padding): it is not a counter and
+ * is neither stored nor read. */
+#define RING_STAT_NONE SIZE_MAX
+static const size_t ring_stats_slot[] = {
+    offsetof(struct pt_ring_stats, packets),
+    offsetof(struct pt_ring_stats, bytes),
+    offsetof(struct pt_ring_stats, wire_bytes),
+    offsetof(struct pt_ring_stats, lost_full_pkts),
+    offsetof(struct pt_ring_stats, lost_full_bytes),
+    offsetof(struct pt_ring_stats, lost_io_pkts),
+    offsetof(struct pt_ring_stats, lost_io_bytes),
+    offsetof(struct pt_ring_stats, cutoff_pkts),
+    offsetof(struct pt_ring_stats, cutoff_bytes),
+    offsetof(struct pt_ring_stats, segments_created),
+    offsetof(struct pt_ring_stats, segments_recycled),
+    offsetof(struct pt_ring_stats, segments_early),
+    offsetof(struct pt_ring_stats, index_commits),
+    offsetof(struct pt_ring_stats, index_errors),
+    offsetof(struct pt_ring_stats, write_errors),
+    offsetof(struct pt_ring_stats, reconciled_bytes),
+    RING_STAT_NONE,
+    offsetof(struct pt_ring_stats, bad_time_pkts),
+    offsetof(struct pt_ring_stats, cutoff_resets),
+};
+#define RING_STATS_SLOTS (sizeof ring_stats_slot / sizeof ring_stats_slot[0])
+
+/* @st as the stored array @v (RING_STATS_SLOTS values). */
+static inline void ring_stats_encode(const struct pt_ring_stats *st, uint64_t *v)
+{
+    for (size_t i = 0; i < RING_STATS_SLOTS; i++) {
+        v[i] = 0;
+        if (ring_stats_slot[i] != RING_STAT_NONE)
+            memcpy(&v[i], (const char *)st + ring_stats_slot[i], sizeof v[i]);
+    }
+}
+
+/* Counters from a stored value of @size bytes (any length: extra slots of
+ * a newer version are ignored, missing ones read as 0); degraded = false. */
+static inline void ring_stats_decode(struct pt_ring_stats *st, const void *data, size_t size)
+{
+    memset(st, 0, sizeof *st);
+    for (size_t i = 0; i < RING_STATS_SLOTS && (i + 1) * sizeof(uint64_t) <= size; i++)
+        if (ring_stats_slot[i] != RING_STAT_NONE)
+            memcpy((char *)st + ring_stats_slot[i], (const char *)data + i * sizeof(uint64_t),
+                   sizeof(uint64_t));
+}
 
 #endif

@@ -466,8 +466,10 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
     for (unsigned i = 0; i < a->n; i++)
         if ((rc = seg_put(ix, txn, a->segs[i])) != 0)
             return rc;
+    uint64_t sv[RING_STATS_SLOTS];
+    ring_stats_encode(a->st, sv);
     k = mval("stats", 5);
-    d = mval(a->st, sizeof *a->st);
+    d = mval(sv, sizeof sv);
     if ((rc = mdb_put(txn, ix->meta, &k, &d, 0)) != 0)
         return rc;
     for (unsigned i = 0; i < a->n_if; i++) {
@@ -533,11 +535,10 @@ static int open_body(struct ring_index *ix, MDB_txn *txn, void *arg)
     k = mval("stats", 5);
     memset(a->base, 0, sizeof *a->base);
     rc = mdb_get(txn, ix->meta, &k, &d);
-    if (rc == 0 && d.mv_size == sizeof *a->base)
-        memcpy(a->base, d.mv_data, sizeof *a->base);
-    else if (rc && rc != MDB_NOTFOUND)
+    if (rc == 0)
+        ring_stats_decode(a->base, d.mv_data, d.mv_size);
+    else if (rc != MDB_NOTFOUND)
         return rc;
-    a->base->degraded = false;
     return 0;
 }
 

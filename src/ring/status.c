@@ -236,10 +236,8 @@ int pt_ring_status_read(const char *ring_dir, struct pt_ring_status *st, char *m
         goto out;
     rc = mdb_get(rd.txn, rd.meta, &k, &d);
     if (rc == 0) {
-        /* Host order, as the writer keeps it; a record of another size (a
-         * build with more or fewer counters) gives what the two share. */
-        memcpy(&st->writer, d.mv_data,
-               d.mv_size < sizeof st->writer ? d.mv_size : sizeof st->writer);
+        /* a record of another version gives the counters the two share */
+        ring_stats_decode(&st->writer, d.mv_data, d.mv_size);
     } else if (rc != MDB_NOTFOUND) {
         snprintf(msg, msglen, "%s: reading the counters: %s", ring_dir, mdb_strerror(rc));
         rc = ring_rd_err(rc);

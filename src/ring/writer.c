@@ -80,12 +80,20 @@
 
 /* Producer. Aligned to a cache line (aligned_alloc): the queues' indices
  * and the counters each sit on their own lines. */
+/* One flow of a producer's cutoff table: 24 bytes. */
+struct cut_slot {
+    uint64_t tag; /* the flow's pt_flow_pkt_hash(), 0 = free */
+    uint64_t bytes, last_ns;
+};
+
 struct pt_ring_prod {
     /* owned by the producer thread */
     struct ring_chunk *cur; /* NULL: take one from free at the next packet */
     uint32_t snaplen, chunk_size;
     uint64_t cutoff, age_ns;
-    bool wait; /* cfg.wait_when_full */
+    bool wait;            /* cfg.wait_when_full */
+    struct cut_slot *cut; /* the per-flow cutoff's table (cutoff > 0); owned */
+    uint64_t cut_mask, cut_idle_ns;
     /* set at open */
     uint16_t id;
     struct ring_chunk *chunk; /* every chunk; owned */
@@ -93,7 +101,7 @@ struct pt_ring_prod {
     struct ring_spsc full, free;
     /* written by the producer (relaxed), read by pt_ring_stats() */
     alignas(PT_CACHELINE) uint64_t lost_full_pkts, lost_full_bytes;
-    uint64_t cutoff_pkts, cutoff_bytes;
+    uint64_t cutoff_pkts, cutoff_bytes, cutoff_resets;
     uint64_t bad_time_pkts;
 };
 
@@ -144,6 +152,8 @@ void pt_ring_config_default(struct pt_ring_config *c)
     c->chunk_size = PT_RING_CHUNK_SIZE;
     c->chunks = PT_RING_CHUNKS;
     c->flow_cutoff = 0;
+    c->cutoff_flows = 1u << 18;
+    c->cutoff_idle_ns = 60 * NSEC;
     c->commit_ms = 1000;
     c->sync = false;
     c->index_map_max = 4ull << 30;
@@ -166,6 +176,8 @@ static int config_check(const struct pt_ring_config *c, unsigned producers, char
         why = "chunk_size must hold one record of snaplen bytes";
     else if ((uint64_t)c->chunk_size + RING_PCAP_HDR > c->segment_size)
         why = "chunk_size must fit in a segment";
+    else if (c->flow_cutoff && (c->cutoff_flows < 1 || c->cutoff_flows > (1u << 26)))
+        why = "cutoff_flows must be 1 .. 67108864";
     else if (c->chunks < 2 || c->chunks > (1u << 20))
         why = "chunks must be 2 .. 1048576";
     else if (c->keep_free_pct >= 100)
@@ -216,6 +228,28 @@ static void rec_copy(uint8_t *d, const struct pt_ring_pkt *pkt, bool tag, uint32
     }
 }
 
+/* The per-flow cutoff: true when @pkt's flow has carried cutoff bytes
+ * before it (pt_ring_put() in ring.h has the rule). */
+static bool cut_off(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt)
+{
+    struct cut_slot *s = &p->cut[pkt->flow_hash & p->cut_mask];
+
+    if (s->tag != pkt->flow_hash) {
+        if (s->tag)
+            PT_CNT_INC(p->cutoff_resets);
+        s->tag = pkt->flow_hash;
+        s->bytes = 0;
+    } else if (pkt->ts_ns > s->last_ns && pkt->ts_ns - s->last_ns > p->cut_idle_ns) {
+        s->bytes = 0; /* silent too long: a new connection on the same ports */
+    }
+    if (pkt->ts_ns > s->last_ns)
+        s->last_ns = pkt->ts_ns;
+    if (s->bytes >= p->cutoff)
+        return true;
+    s->bytes += pkt->wirelen;
+    return false;
+}
+
 void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt)
 {
     struct ring_chunk *c = p->cur;
@@ -232,7 +266,7 @@ void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt)
         PT_CNT_INC(p->bad_time_pkts);
         return;
     }
-    if (unlikely(p->cutoff && pkt->flow_bytes >= p->cutoff)) {
+    if (p->cutoff && pkt->flow_hash && cut_off(p, pkt)) {
         PT_CNT_INC(p->cutoff_pkts);
         PT_CNT_ADD(p->cutoff_bytes, need);
         return;
@@ -310,6 +344,7 @@ static void prod_destroy(struct pt_ring_prod *p)
     free(p->free.slot);
     free(p->chunk);
     free(p->slab);
+    free(p->cut);
     free(p);
 }
 
@@ -326,7 +361,17 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
     p->snaplen = c->snaplen;
     p->chunk_size = c->chunk_size;
     p->cutoff = c->flow_cutoff;
+    p->cut_idle_ns = c->cutoff_idle_ns;
     p->wait = c->wait_when_full;
+    if (p->cutoff) {
+        uint64_t n = pow2_at_least(c->cutoff_flows);
+        p->cut = calloc(n, sizeof *p->cut);
+        p->cut_mask = n - 1;
+        if (!p->cut) {
+            prod_destroy(p);
+            return NULL;
+        }
+    }
     p->age_ns = (uint64_t)c->commit_ms * 1000000ull / 4;
     p->chunk = calloc(c->chunks, sizeof *p->chunk);
     p->slab = malloc((size_t)c->chunks * c->chunk_size);
@@ -348,6 +393,11 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
 struct pt_ring_prod *pt_ring_producer(struct pt_ring *r, unsigned i)
 {
     return i < r->nprod ? r->prod[i] : NULL;
+}
+
+bool pt_ring_prod_cuts(const struct pt_ring_prod *p)
+{
+    return p && p->cutoff;
 }
 
 /* ---- interface names ---- */
@@ -391,6 +441,7 @@ void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name)
     X(lost_io_bytes)                                                                               \
     X(cutoff_pkts)                                                                                 \
     X(cutoff_bytes)                                                                                \
+    X(cutoff_resets)                                                                               \
     X(segments_created)                                                                            \
     X(segments_recycled)                                                                           \
     X(segments_early)                                                                              \
@@ -418,6 +469,7 @@ static void stats_sum(const struct pt_ring *r, struct pt_ring_stats *st)
         st->lost_full_bytes += PT_CNT_GET(p->lost_full_bytes);
         st->cutoff_pkts += PT_CNT_GET(p->cutoff_pkts);
         st->cutoff_bytes += PT_CNT_GET(p->cutoff_bytes);
+        st->cutoff_resets += PT_CNT_GET(p->cutoff_resets);
         st->bad_time_pkts += PT_CNT_GET(p->bad_time_pkts);
     }
     st->degraded = __atomic_load_n(&r->run.degraded, __ATOMIC_RELAXED);
@@ -1145,6 +1197,11 @@ struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers,
            (unsigned long long)(c->ring_size >> 20), (unsigned long long)(c->segment_size >> 20),
            c->keep_free_pct, c->snaplen, producers, c->chunks, c->chunk_size >> 10, c->commit_ms,
            c->sync ? ", sync" : "");
+    if (c->flow_cutoff)
+        pt_log(PT_LOG_INFO,
+               "ring: per-flow cutoff %llu bytes, %u flows tracked per producer, idle reset %llu s",
+               (unsigned long long)c->flow_cutoff, c->cutoff_flows,
+               (unsigned long long)(c->cutoff_idle_ns / NSEC));
     return r;
 
 err_free:

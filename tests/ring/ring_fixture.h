@@ -467,7 +467,10 @@ static inline void rfx_iface_name(struct rfx *f, uint16_t iface, const char *nam
 
 static inline void rfx_stats(struct rfx *f, const struct pt_ring_stats *st)
 {
-    rfx_meta_put(f, "stats", 5, st, sizeof *st);
+    uint64_t v[RING_STATS_SLOTS];
+
+    ring_stats_encode(st, v);
+    rfx_meta_put(f, "stats", 5, v, sizeof v);
 }
 
 #endif

@@ -25,6 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pt/decode.h"
+#include "pt/flow.h"
+#include "pt/ring.h"
 #include "support/support.h"
 
 #define NS 1000000000ull
@@ -315,6 +318,95 @@ Test(ring_lookback, status_counts_every_packet)
     snprintf(cmd, sizeof cmd, "%s status -d %s/data --format json", pt_test_bin(), dir);
     cr_assert_eq(pt_test_run(cmd, &out, NULL), 0, "%s", out ? out : "");
     cr_assert_not_null(strstr(out, "\"packets\":16791"), "%s", out);
+    free(out);
+}
+
+/* `read --flow-cutoff N` keeps each flow's packets while the flow has
+ * carried fewer than N wire bytes (pt_ring_put() in ring.h): the reference
+ * replays that rule over the capture in file order with the documented
+ * table (pt_ring_config_default()'s cutoff_flows slots indexed by
+ * pt_flow_pkt_hash(), a slot taken over or idle for cutoff_idle_ns counting
+ * from zero), and extract must return exactly the packets it keeps; status
+ * counts the others. */
+Test(ring_lookback, flow_cutoff_keeps_the_first_bytes_of_each_flow)
+{
+    const char *cap = "pcap/bench/mixed_merged_pcapplusplus.pcap";
+    const uint64_t cutoff = 3000;
+    struct pt_ring_config rc;
+    char cmd[4096], ours[256], *out = NULL;
+    struct pks a, b = load(pt_test_data(cap));
+    struct pt_decode_stats ds;
+    size_t k = 0, cut = 0, resets = 0;
+    uint64_t cut_bytes = 0;
+
+    pt_ring_config_default(&rc);
+    uint64_t mask = 1;
+    while (mask < rc.cutoff_flows)
+        mask <<= 1;
+    struct slot {
+        uint64_t tag, bytes, last;
+    } *t = calloc(mask--, sizeof *t);
+    cr_assert_not_null(t);
+    pt_decode_stats_init(&ds);
+    for (size_t i = 0; i < b.n; i++) {
+        struct pk *x = &b.v[i];
+        struct pt_pkt p = {.data = x->data,
+                           .caplen = x->caplen,
+                           .wirelen = x->len,
+                           .ts_ns = x->ts,
+                           .linktype = b.linktype,
+                           .hw_vlan = PT_VLAN_NONE};
+        pt_decode(&p, &ds);
+        uint64_t h = pt_flow_pkt_hash(&p);
+        bool keep = true;
+        if (h) {
+            struct slot *s = &t[h & mask];
+            if (s->tag != h) {
+                resets += s->tag != 0;
+                *s = (struct slot){.tag = h};
+            } else if (x->ts > s->last && x->ts - s->last > rc.cutoff_idle_ns) {
+                s->bytes = 0;
+            }
+            if (x->ts > s->last)
+                s->last = x->ts;
+            keep = s->bytes < cutoff;
+            if (keep)
+                s->bytes += x->len;
+        }
+        if (keep) {
+            b.v[k++] = *x;
+        } else {
+            cut++;
+            cut_bytes += 16 + x->caplen;
+            free(x->data);
+        }
+    }
+    b.n = k;
+    free(t);
+    qsort(b.v, b.n, sizeof *b.v, by_time);
+    cr_assert_gt(cut, b.n, "the cutoff skips most of this capture");
+
+    snprintf(cmd, sizeof cmd, "%s read -q -d %s/data --flow-cutoff %llu %s >/dev/null",
+             pt_test_bin(), dir, (unsigned long long)cutoff, pt_test_data(cap));
+    run_ok(cmd);
+    snprintf(ours, sizeof ours, "%s/ours.pcap", dir);
+    snprintf(cmd, sizeof cmd, "%s extract -d %s/data -w %s 2>&1", pt_test_bin(), dir, ours);
+    run_ok(cmd);
+    a = load(ours);
+    cr_assert_eq(a.n, b.n, "%zu packets extracted, the rule keeps %zu", a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        cr_assert(a.v[i].ts == b.v[i].ts && a.v[i].caplen == b.v[i].caplen &&
+                      memcmp(a.v[i].data, b.v[i].data, a.v[i].caplen) == 0,
+                  "packet %zu differs", i);
+    pks_free(&a);
+    pks_free(&b);
+
+    snprintf(cmd, sizeof cmd, "%s status -d %s/data --format json", pt_test_bin(), dir);
+    cr_assert_eq(pt_test_run(cmd, &out, NULL), 0, "%s", out ? out : "");
+    char want[160];
+    snprintf(want, sizeof want, "\"cutoff_pkts\":%zu,\"cutoff_bytes\":%llu,\"cutoff_resets\":%zu,",
+             cut, (unsigned long long)cut_bytes, resets);
+    cr_assert_not_null(strstr(out, want), "want %s in %s", want, out);
     free(out);
 }
 

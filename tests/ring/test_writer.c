@@ -34,6 +34,7 @@
 #include "pt/flow.h"
 #include "pt/ring.h"
 #include "support/netns.h"
+#include "support/support.h"
 
 #define T0  1700000000000000000ull
 #define MIB (1024ull * 1024ull)
@@ -690,9 +691,13 @@ Test(ring_writer, index_matches_data)
     k.mv_size = 5;
     k.mv_data = "stats";
     cr_assert_eq(mdb_get(x.txn, x.meta, &k, &d), 0);
-    cr_assert_eq(d.mv_size, sizeof st);
+    cr_assert_eq(d.mv_size, RING_STATS_SLOTS * sizeof(uint64_t));
+    uint64_t raw[RING_STATS_SLOTS];
+    memcpy(raw, d.mv_data, sizeof raw);
+    cr_assert_eq(raw[0], 3000, "slot 0: packets");
+    cr_assert_eq(raw[9], files, "slot 9: segments_created");
     struct pt_ring_stats ms;
-    memcpy(&ms, d.mv_data, sizeof ms);
+    ring_stats_decode(&ms, d.mv_data, d.mv_size);
     cr_assert_eq(ms.packets, 3000);
     cr_assert_eq(ms.bytes, st.bytes);
     cr_assert_eq(ms.segments_created, files);
@@ -778,6 +783,15 @@ Test(ring_writer, bound)
         cr_assert_eq(fseqs[j], fseqs[j - 1] + 1, "the newest segments remain");
     cr_assert_eq(fseqs[nf - 1], st.segments_created);
     files_hold_suffix(&t, c.snaplen);
+    for (size_t j = 0; j < nf; j++) { /* and tcpdump reads each one to its end */
+        char path[256], cmd[512], *out = NULL;
+        seg_path(path, sizeof path, fseqs[j]);
+        snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s' -w /dev/null 2>&1", path);
+        int rc = pt_test_run(cmd, &out, NULL);
+        cr_assert_eq(rc, 0, "tcpdump -r %s: %s", path, out ? out : "");
+        cr_assert_null(strstr(out, "truncated"), "%s", out);
+        free(out);
+    }
 
     ix_open(&x);
     size_t ns = ix_segs(&x, seqs, recs, 64);
@@ -790,6 +804,73 @@ Test(ring_writer, bound)
     ix_all_named(&x, x.keys, seqs, ns);
     ix_close(&x);
     traffic_free(&t);
+}
+
+/* One UDP frame of @len wire bytes for flow @hash at @ts. */
+static void put_flow(struct pt_ring_prod *p, uint64_t hash, uint64_t ts, uint16_t len)
+{
+    uint8_t f[1600];
+    struct pt_udp_spec s = {.src_ip = {10, 1, 0, 1},
+                            .dst_ip = {10, 2, 0, 1},
+                            .sport = (uint16_t)(1000 + hash % 100),
+                            .dport = 53,
+                            .payload = (uint16_t)(len - 42)};
+    size_t n = pt_netns_udp_frame(f, sizeof f, &s);
+    struct pt_ring_pkt pk = {.data = f,
+                             .caplen = (uint32_t)n,
+                             .wirelen = (uint32_t)n,
+                             .ts_ns = ts,
+                             .linktype = 1,
+                             .flow_hash = hash};
+
+    cr_assert_eq(n, len);
+    pt_ring_put(p, &pk);
+}
+
+/* The per-flow cutoff keeps each flow's packets while it has carried fewer
+ * than flow_cutoff bytes, counts the rest, starts again after an idle gap,
+ * and never cuts a packet without a flow. */
+Test(ring_writer, flow_cutoff)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct pt_ring_stats st;
+    struct pt_ring *r;
+    struct pt_ring_prod *p;
+    uint64_t ts = T0;
+
+    c.flow_cutoff = 2500;
+    c.cutoff_idle_ns = 5000000000ull;
+    c.cutoff_flows = 1024;
+    r = rw_open(&c, 1);
+    p = pt_ring_producer(r, 0);
+    cr_assert(pt_ring_prod_cuts(p));
+    for (int i = 0; i < 10; i++) { /* before: 0, 1000, 2000 kept; 3000.. cut */
+        put_flow(p, 0x1111, ts += 1000, 1000);
+        put_flow(p, 0x2222, ts += 1000, 1000);
+        put_flow(p, 0, ts += 1000, 1000); /* no flow: always kept */
+    }
+    ts += 6000000000ull; /* idle past cutoff_idle_ns: 0x1111 starts again */
+    for (int i = 0; i < 5; i++)
+        put_flow(p, 0x1111, ts += 1000, 1000);
+    pt_ring_close(r, &st);
+    cr_assert_eq(st.packets, 3 + 3 + 10 + 3, "%llu", (unsigned long long)st.packets);
+    cr_assert_eq(st.cutoff_pkts, 7 + 7 + 2);
+    cr_assert_eq(st.cutoff_bytes, (7 + 7 + 2) * (RING_REC_HDR + 1000ull));
+    cr_assert_eq(st.cutoff_resets, 0);
+
+    /* one slot: two flows take it over from each other, and the cutoff then
+     * keeps more than its bytes, never fewer */
+    nftw(rw_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    cr_assert_eq(mkdir(rw_base, 0700), 0);
+    c.cutoff_flows = 1;
+    r = rw_open(&c, 1);
+    p = pt_ring_producer(r, 0);
+    for (int i = 0; i < 6; i++)
+        put_flow(p, i % 2 ? 0x3333 : 0x4444, ts += 1000, 1000);
+    pt_ring_close(r, &st);
+    cr_assert_eq(st.packets, 6);
+    cr_assert_eq(st.cutoff_pkts, 0);
+    cr_assert_eq(st.cutoff_resets, 5);
 }
 
 /* Remove the segs record of @seq with raw LMDB (the writer is closed). */
@@ -1293,33 +1374,6 @@ Test(ring_writer, two_producers)
     cr_assert(seen[0] && seen[1]);
     traffic_free(&ta);
     traffic_free(&tb);
-}
-
-Test(ring_writer, flow_cutoff)
-{
-    struct pt_ring_config c = rw_cfg();
-    struct pt_ring_stats st;
-    struct pt_ring *r;
-    uint8_t f[1600];
-    struct pt_udp_spec s = {.src_ip = {10, 0, 0, 1}, .dst_ip = {10, 0, 0, 2}, .payload = 100};
-    size_t n = pt_netns_udp_frame(f, sizeof f, &s);
-    const uint64_t fb[5] = {0, 999, 1000, 5000, 10};
-
-    c.flow_cutoff = 1000;
-    r = rw_open(&c, 1);
-    for (int i = 0; i < 5; i++) {
-        struct pt_ring_pkt pk = {.data = f,
-                                 .caplen = (uint32_t)n,
-                                 .wirelen = (uint32_t)n,
-                                 .ts_ns = T0 + (uint64_t)i,
-                                 .linktype = 1,
-                                 .flow_bytes = fb[i]};
-        pt_ring_put(pt_ring_producer(r, 0), &pk);
-    }
-    pt_ring_close(r, &st);
-    cr_assert_eq(st.packets, 3, "flow_bytes 0, 999 and 10 are under the cutoff");
-    cr_assert_eq(st.cutoff_pkts, 2);
-    cr_assert_eq(st.cutoff_bytes, 2 * (RING_REC_HDR + n));
 }
 
 Test(ring_writer, index_map_limit_recycles)
