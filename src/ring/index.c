@@ -282,6 +282,16 @@ void ring_keys_clean(struct ring_keymap *m)
     m->n_dirty = 0;
 }
 
+void ring_keys_truncate(struct ring_keymap *m, uint32_t bno)
+{
+    for (uint32_t i = 0; i < m->n; i++) {
+        struct ring_key *e = &m->ent[i];
+        while (e->n && e->blk[e->n - 1] >= bno)
+            e->n--;
+    }
+    ring_keys_clean(m);
+}
+
 void ring_keys_fini(struct ring_keymap *m)
 {
     for (uint32_t i = 0; i < m->n; i++)

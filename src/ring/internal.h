@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <lmdb.h>
 
@@ -191,7 +192,18 @@ void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, cons
 /* After a commit: every key is clean. */
 void ring_keys_clean(struct ring_keymap *m);
 
+/* Forget blocks @bno and later: every list loses them, and every key is
+ * clean, since what stays is what the last commit wrote (blocks @bno.. were
+ * the uncommitted ones). */
+void ring_keys_truncate(struct ring_keymap *m, uint32_t bno);
+
 void ring_keys_fini(struct ring_keymap *m);
+
+/* Writeback calls, through pointers so that the fault tests can make them
+ * fail (no device-mapper in a test bed): fdatasync(2) and
+ * sync_file_range(2). Set only before a ring opens. */
+extern int (*ring_fdatasync)(int fd);
+extern int (*ring_sync_range)(int fd, off64_t off, off64_t len, unsigned int flags);
 
 /* Segment file name of @seq under @dir. */
 void ring_seg_path(char *buf, size_t len, const char *dir, uint64_t seq);

@@ -45,6 +45,9 @@
  *    resumes in a new one), and for a second every chunk is dropped without
  *    trying; then the next chunk tries again. A write that succeeds clears
  *    degraded. Errors are logged at most once a minute with a count.
+ *    A writeback error (fdatasync, or sync_file_range waiting on earlier
+ *    ranges) gives up the segment's uncommitted blocks (seg_rollback): the
+ *    index never names bytes that may not be on the disk.
  * 5. Commits: every commit_ms by the monotonic clock, at a segment's close
  *    and at the end, when anything changed (a block, a key, a record, a
  *    counter, a name). With sync the data is fdatasync'ed first. The txn
@@ -618,6 +621,10 @@ static void make_room(struct pt_ring *r)
 
 /* ---- commits (DESIGN 5) ---- */
 
+static int data_sync(int fd);
+static void degrade(struct pt_ring *r, int rc);
+static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const char *what);
+
 static bool seg_pending(const struct ring_seg *s)
 {
     return s->rec_dirty || s->n_pend || s->keys.n_dirty;
@@ -726,14 +733,14 @@ static void commit(struct pt_ring *r, bool force)
         index_failed(r, -ENOMEM, "commit");
         return;
     }
+    if (r->cfg.sync && r->open && r->open->fd >= 0 && r->open->n_pend &&
+        (rc = data_sync(r->open->fd)) < 0)
+        seg_rollback(r, r->open, rc, "syncing");
     n = gather(r, v, max);
     stats_sum(r, &st);
     ifn = ifn_take(r, &n_if);
     if (!n && !n_if && r->any_commit && !force && !memcmp(&st, &r->committed, sizeof st))
         goto out;
-    if (r->cfg.sync && r->open && r->open->fd >= 0 && r->open->blocks)
-        while (fdatasync(r->open->fd) < 0 && errno == EINTR)
-            ;
     for (;;) {
         struct pt_ring_stats save;
         commit_stats(r, v, n, &save);
@@ -770,6 +777,18 @@ out:
 static bool space_err(int rc)
 {
     return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO;
+}
+
+int (*ring_fdatasync)(int fd) = fdatasync;
+int (*ring_sync_range)(int fd, off64_t off, off64_t len, unsigned int flags) = sync_file_range;
+
+/* fdatasync: 0 or -errno. */
+static int data_sync(int fd)
+{
+    while (ring_fdatasync(fd) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
 }
 
 static void write_failed(struct pt_ring *r, int rc, const char *what, const char *path)
@@ -875,6 +894,7 @@ static void seg_close(struct pt_ring *r)
     struct ring_seg *s = r->open, **pp;
     char path[RING_PATH_MAX];
     struct ring_segent *e;
+    int rc;
 
     if (!s)
         return;
@@ -891,9 +911,18 @@ static void seg_close(struct pt_ring *r)
     if (r->cfg.segment_size > s->len)
         (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->len,
                         (off_t)(r->cfg.segment_size - s->len));
-    if (r->cfg.sync)
-        while (fdatasync(s->fd) < 0 && errno == EINTR)
+    if (r->cfg.sync && (rc = data_sync(s->fd)) < 0) {
+        seg_rollback(r, s, rc, "syncing");
+        while (ftruncate(s->fd, (off_t)s->len) < 0 && errno == EINTR)
             ;
+        (void)data_sync(s->fd); /* the new length; the error was reported once */
+        if (!s->blocks) {       /* nothing was ever committed of it */
+            segs_remove(r, s->seq);
+            seg_free(s);
+            unlink(path);
+            return;
+        }
+    }
     (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
     close(s->fd);
     s->fd = -1;
@@ -911,17 +940,51 @@ static void seg_close(struct pt_ring *r)
 }
 
 /* Push [off, off + len) towards the disk and the ranges before it out of
- * the page cache (DESIGN 2c). */
-static void push_out(struct ring_seg *s, uint64_t off, uint64_t len)
+ * the page cache (DESIGN 2c). Returns 0, or -errno when writeback of the
+ * earlier ranges failed (their pages may never reach the disk). */
+static int push_out(struct ring_seg *s, uint64_t off, uint64_t len)
 {
-    (void)sync_file_range(s->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+    if (ring_sync_range(s->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE) < 0 &&
+        errno == EIO)
+        return -EIO;
     if (off > s->pushed) {
-        (void)sync_file_range(s->fd, (off64_t)s->pushed, (off64_t)(off - s->pushed),
-                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                  SYNC_FILE_RANGE_WAIT_AFTER);
+        if (ring_sync_range(s->fd, (off64_t)s->pushed, (off64_t)(off - s->pushed),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
+            errno != EINTR)
+            return -errno;
         (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(off - s->pushed), POSIX_FADV_DONTNEED);
         s->pushed = off;
     }
+    return 0;
+}
+
+/* Writeback of @s failed (DESIGN 4): what its file holds past the last
+ * commit may never reach the disk. The uncommitted blocks are given up:
+ * counted as lost_io, cut from the segment's length and from the key map,
+ * so the index never names them; the next chunk is written over them. What
+ * a commit already named stays (with sync, every commit follows an
+ * fdatasync that succeeded). */
+static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const char *what)
+{
+    char path[RING_PATH_MAX];
+
+    ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
+    write_failed(r, rc, what, path);
+    degrade(r, rc);
+    if (!s->n_pend)
+        return;
+    PT_CNT_ADD(r->run.lost_io_pkts, s->packets - s->c_packets);
+    PT_CNT_ADD(r->run.lost_io_bytes, s->bytes - s->c_bytes);
+    s->len = s->pend[0].rec.off;
+    s->blocks = s->pend[0].no;
+    s->packets = s->c_packets;
+    s->bytes = s->c_bytes;
+    s->wire = s->c_wire;
+    s->n_pend = 0;
+    if (s->pushed > s->len)
+        s->pushed = s->len;
+    ring_keys_truncate(&s->keys, s->blocks);
 }
 
 static int pend_reserve(struct ring_seg *s)
@@ -964,16 +1027,20 @@ static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_c
 
 /* A chunk dropped: @rc the failure, 0 when dropped untried (degraded, the
  * last failure less than RETRY_NS ago: that failure keeps its time). */
-static void chunk_lost(struct pt_ring *r, const struct ring_chunk *c, int rc)
+static void degrade(struct pt_ring *r, int rc)
 {
-    PT_CNT_ADD(r->run.lost_io_pkts, c->packets);
-    PT_CNT_ADD(r->run.lost_io_bytes, c->len);
-    if (!rc)
-        return;
     r->fail_ns = pt_now_ns();
     if (!__atomic_load_n(&r->run.degraded, __ATOMIC_RELAXED))
         pt_log(PT_LOG_ERR, "ring: %s: degraded, dropping packets: %s", r->cfg.dir, pt_strerror(rc));
     set_degraded(r, true);
+}
+
+static void chunk_lost(struct pt_ring *r, const struct ring_chunk *c, int rc)
+{
+    PT_CNT_ADD(r->run.lost_io_pkts, c->packets);
+    PT_CNT_ADD(r->run.lost_io_bytes, c->len);
+    if (rc)
+        degrade(r, rc);
 }
 
 /* One chunk becomes one block of the open segment (DESIGN 2, 4). */
@@ -1018,7 +1085,10 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
         return;
     }
     block_add(r, s, c, p->id);
-    push_out(s, s->len - c->len, c->len);
+    if ((rc = push_out(s, s->len - c->len, c->len)) < 0) {
+        seg_rollback(r, s, rc, "writeback of");
+        return;
+    }
     if (r->run.degraded) {
         set_degraded(r, false);
         pt_log(PT_LOG_INFO, "ring: %s: writing again", r->cfg.dir);

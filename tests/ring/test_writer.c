@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <lmdb.h>
 #include <pcap/pcap.h>
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/ring/format.h"
+#include "../../src/ring/internal.h"
 #include "pt/decode.h"
 #include "pt/flow.h"
 #include "pt/ring.h"
@@ -986,6 +987,88 @@ static void wait_until(struct pt_ring *r, uint64_t packets, uint64_t lost_io)
     cr_assert_fail("timed out: packets %llu (want %llu), lost_io %llu (want %llu)",
                    (unsigned long long)st.packets, (unsigned long long)packets,
                    (unsigned long long)st.lost_io_pkts, (unsigned long long)lost_io);
+}
+
+/* Writeback errors (the fault tests make fdatasync or the waiting
+ * sync_file_range fail with EIO, as a failing disk does): what no commit
+ * named yet is given up and counted, the index names only data written
+ * before or after the fault, and writing resumes once the disk is back. */
+static int fail_wb; /* 1: fdatasync fails, 2: sync_file_range waits fail */
+
+static int flaky_fdatasync(int fd)
+{
+    if (__atomic_load_n(&fail_wb, __ATOMIC_RELAXED) == 1) {
+        errno = EIO;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+static int flaky_sync_range(int fd, off64_t off, off64_t len, unsigned int flags)
+{
+    if (__atomic_load_n(&fail_wb, __ATOMIC_RELAXED) == 2 && (flags & SYNC_FILE_RANGE_WAIT_AFTER)) {
+        errno = EIO;
+        return -1;
+    }
+    return sync_file_range(fd, off, len, flags);
+}
+
+static void writeback_fault(int mode)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct traffic t = {0};
+    struct pt_ring_stats st;
+    struct ix x;
+    uint64_t seqs[64];
+    struct ring_seg_rec recs[64];
+    struct timespec past_retry = {1, 200000000L};
+    uint64_t total = 0;
+    struct pt_ring *r;
+
+    ring_fdatasync = flaky_fdatasync;
+    ring_sync_range = flaky_sync_range;
+    c.sync = true;
+    c.snaplen = 2048;
+    c.chunk_size = 16384; /* several blocks per batch */
+    r = rw_open(&c, 1);
+    put_range(pt_ring_producer(r, 0), &t, 0, 500, c.snaplen); /* A: committed */
+    pt_ring_flush(pt_ring_producer(r, 0), true);
+    wait_until(r, 500, 0);
+    __atomic_store_n(&fail_wb, mode, __ATOMIC_RELAXED);
+    put_range(pt_ring_producer(r, 0), NULL, 500, 1000, c.snaplen); /* B: lost */
+    pt_ring_flush(pt_ring_producer(r, 0), true);
+    wait_until(r, 500, 500);
+    __atomic_store_n(&fail_wb, 0, __ATOMIC_RELAXED);
+    nanosleep(&past_retry, NULL); /* degraded drops untried for a second */
+    put_range(pt_ring_producer(r, 0), &t, 1000, 1500, c.snaplen); /* C: committed */
+    pt_ring_flush(pt_ring_producer(r, 0), true);
+    wait_until(r, 1000, 500);
+    pt_ring_close(r, &st);
+    cr_assert_eq(st.packets, 1000);
+    cr_assert_eq(st.lost_io_pkts, 500, "B, exactly: %llu", (unsigned long long)st.lost_io_pkts);
+    cr_assert_gt(st.write_errors, 0);
+    cr_assert(!st.degraded);
+    files_hold(t.v, t.n, c.snaplen); /* A then C, nothing of B */
+
+    ix_open(&x);
+    size_t n = ix_segs(&x, seqs, recs, 64);
+    for (size_t i = 0; i < n; i++)
+        total += seg_check(&x, seqs[i], &recs[i]);
+    cr_assert_eq(total, 1000, "the index names A and C only");
+    ix_all_named(&x, x.blocks, seqs, n);
+    ix_all_named(&x, x.keys, seqs, n);
+    ix_close(&x);
+    traffic_free(&t);
+}
+
+Test(ring_writer, fdatasync_error_gives_up_the_uncommitted)
+{
+    writeback_fault(1);
+}
+
+Test(ring_writer, writeback_wait_error_gives_up_the_uncommitted)
+{
+    writeback_fault(2);
 }
 
 Test(ring_writer, crash)
