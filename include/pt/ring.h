@@ -72,7 +72,9 @@ struct pt_ring_stats {
     uint64_t lost_io_bytes;
     uint64_t cutoff_pkts; /* skipped by the per-flow cutoff */
     uint64_t cutoff_bytes;
-    uint64_t cutoff_resets; /* cutoff slots taken over by another flow */
+    uint64_t cutoff_resets;   /* cutoff slots taken over by another flow */
+    uint64_t index_lost_keys; /* keys not indexed for lack of memory: extract by host, port,
+                               * VLAN or flow may miss their blocks (time ranges do not) */
     uint64_t segments_created;
     uint64_t segments_recycled; /* the oldest removed to respect a bound */
     uint64_t segments_early;    /* of those, removed because the disk was full */

@@ -450,7 +450,7 @@ static void status_json(const char *ring, const struct pt_ring_status *s)
     printf(",\"counters\":{\"packets\":%llu,\"bytes\":%llu,\"wire_bytes\":%llu,"
            "\"lost_full_pkts\":%llu,\"lost_full_bytes\":%llu,\"lost_io_pkts\":%llu,"
            "\"lost_io_bytes\":%llu,\"cutoff_pkts\":%llu,\"cutoff_bytes\":%llu,"
-           "\"cutoff_resets\":%llu,\"bad_time_pkts\":%llu,"
+           "\"cutoff_resets\":%llu,\"bad_time_pkts\":%llu,\"index_lost_keys\":%llu,"
            "\"segments_created\":%llu,\"segments_recycled\":%llu,\"segments_early\":%llu,"
            "\"index_commits\":%llu,\"index_errors\":%llu,\"write_errors\":%llu,"
            "\"reconciled_bytes\":%llu,\"degraded\":%s}}\n",
@@ -459,11 +459,11 @@ static void status_json(const char *ring, const struct pt_ring_status *s)
            (unsigned long long)w->lost_full_bytes, (unsigned long long)w->lost_io_pkts,
            (unsigned long long)w->lost_io_bytes, (unsigned long long)w->cutoff_pkts,
            (unsigned long long)w->cutoff_bytes, (unsigned long long)w->cutoff_resets,
-           (unsigned long long)w->bad_time_pkts, (unsigned long long)w->segments_created,
-           (unsigned long long)w->segments_recycled, (unsigned long long)w->segments_early,
-           (unsigned long long)w->index_commits, (unsigned long long)w->index_errors,
-           (unsigned long long)w->write_errors, (unsigned long long)w->reconciled_bytes,
-           w->degraded ? "true" : "false");
+           (unsigned long long)w->bad_time_pkts, (unsigned long long)w->index_lost_keys,
+           (unsigned long long)w->segments_created, (unsigned long long)w->segments_recycled,
+           (unsigned long long)w->segments_early, (unsigned long long)w->index_commits,
+           (unsigned long long)w->index_errors, (unsigned long long)w->write_errors,
+           (unsigned long long)w->reconciled_bytes, w->degraded ? "true" : "false");
 }
 
 /* The counters by cause, as a table. */
@@ -539,6 +539,13 @@ static int status_table(const char *ring, const struct pt_ring_status *s)
     printf("writes     %llu index commits, %llu index errors, %llu write errors\n",
            (unsigned long long)w->index_commits, (unsigned long long)w->index_errors,
            (unsigned long long)w->write_errors);
+    if (w->cutoff_resets)
+        printf("cutoff     %llu flows counted from zero again (their slot taken by another)\n",
+               (unsigned long long)w->cutoff_resets);
+    if (w->index_lost_keys)
+        printf("WARNING    %llu keys not indexed (no memory): --host/--port/--vlan/--flow may "
+               "miss packets\n",
+               (unsigned long long)w->index_lost_keys);
     return 0;
 }
 

@@ -359,6 +359,7 @@ void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st)
         {"cutoff_packets", st->cutoff_pkts},
         {"cutoff_bytes", st->cutoff_bytes},
         {"cutoff_resets", st->cutoff_resets},
+        {"index_lost_keys", st->index_lost_keys},
         {"segments_created", st->segments_created},
         {"segments_recycled", st->segments_recycled},
         {"segments_recycled_disk_full", st->segments_early},

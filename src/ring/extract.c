@@ -787,8 +787,9 @@ static int seg_open(struct ex *x, struct seg *s)
         s->gone = true;
         return 0;
     }
-    snprintf(x->msg, x->msglen, "%s: %s", path, strerror(errno));
-    return -errno;
+    int e = errno;
+    snprintf(x->msg, x->msglen, "%s: %s", path, strerror(e));
+    return -e;
 }
 
 static int block_read(struct ex *x, struct seg *s, const struct cand *c, uint8_t *dst)
@@ -801,8 +802,9 @@ static int block_read(struct ex *x, struct seg *s, const struct cand *c, uint8_t
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            snprintf(x->msg, x->msglen, "%s/%s: %s", x->dir, seg_name(nm, s->seq), strerror(errno));
-            return -errno;
+            int e = errno;
+            snprintf(x->msg, x->msglen, "%s/%s: %s", x->dir, seg_name(nm, s->seq), strerror(e));
+            return -e;
         }
         if (n == 0) {
             snprintf(x->msg, x->msglen,

@@ -99,6 +99,7 @@ static const size_t ring_stats_slot[] = {
     RING_STAT_NONE,
     offsetof(struct pt_ring_stats, bad_time_pkts),
     offsetof(struct pt_ring_stats, cutoff_resets),
+    offsetof(struct pt_ring_stats, index_lost_keys),
 };
 #define RING_STATS_SLOTS (sizeof ring_stats_slot / sizeof ring_stats_slot[0])
 

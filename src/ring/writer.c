@@ -445,6 +445,7 @@ void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name)
     X(cutoff_pkts)                                                                                 \
     X(cutoff_bytes)                                                                                \
     X(cutoff_resets)                                                                               \
+    X(index_lost_keys)                                                                             \
     X(segments_created)                                                                            \
     X(segments_recycled)                                                                           \
     X(segments_early)                                                                              \
@@ -1014,7 +1015,12 @@ static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_c
     b->rec.packets = c->packets;
     b->rec.iface = c->iface;
     b->rec.producer = producer;
+    uint64_t oom = s->keys.oom;
     ring_keys_add_block(&s->keys, r->dst, c->buf, c->len, c->linktype, c->iface, s->blocks);
+    if (unlikely(s->keys.oom != oom)) {
+        PT_CNT_ADD(r->run.index_lost_keys, s->keys.oom - oom);
+        index_failed(r, -ENOMEM, "indexing a block's keys");
+    }
     s->blocks++;
     s->len += c->len;
     s->packets += c->packets;
