@@ -1,0 +1,409 @@
+/* test_dns.c - the DNS parser, transactions and TCP framing.
+ *
+ * dns_tshark: every DNS message of the shared captures listed in
+ * tests/tools/gen-expected-dns.sh, parsed from the streams loader's
+ * payloads, against tshark's fields (tests/expected/<cat>/<file>.dns.tsv),
+ * frame by frame. dns_zeek: transactions against the Zeek dns.log
+ * baselines shipped with the captures. dns_malformed: crafted messages
+ * (truncation, lying lengths, pointer loops, overflowing tables). */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pt/dns.h"
+#include "support/streams.h"
+#include "support/support.h"
+
+/* ---- helpers ---- */
+
+struct my_msg {
+    uint32_t frame;
+    uint64_t ts_ns;
+    unsigned dir;
+    struct pt_dns_msg m;
+};
+
+struct my_msgs {
+    struct my_msg *v;
+    size_t n, cap;
+    struct pt_dns_stats st;
+};
+
+static void parse_copy(struct my_msgs *out, uint32_t frame, uint64_t ts, unsigned dir,
+                       const uint8_t *data, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1); /* exact size: ASan sees any overread */
+
+    cr_assert_not_null(copy);
+    memcpy(copy, data, len);
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 64;
+        out->v = realloc(out->v, out->cap * sizeof *out->v);
+        cr_assert_not_null(out->v);
+    }
+    struct my_msg *mm = &out->v[out->n];
+    mm->frame = frame;
+    mm->ts_ns = ts;
+    mm->dir = dir;
+    if (pt_dns_msg_parse(&mm->m, copy, len, &out->st) == 0)
+        out->n++;
+    free(copy);
+}
+
+/* Split a TCP direction into messages by their 2-byte length; the frame of a
+ * message is the one holding its last byte. */
+static void tcp_msgs(struct my_msgs *out, const struct pt_test_conn *k, unsigned dir)
+{
+    size_t len, pos = 0;
+    uint8_t *b = pt_test_conn_bytes(k, dir, &len);
+
+    while (pos + 2 <= len) {
+        size_t mlen = (size_t)b[pos] << 8 | b[pos + 1];
+        size_t end = pos + 2 + mlen, acc = 0;
+        uint32_t frame = 0;
+        uint64_t ts = 0;
+
+        if (end > len)
+            break;
+        for (size_t s = 0; s < k->n_seg[dir]; s++) {
+            acc += k->seg[dir][s].len;
+            if (acc >= end) {
+                frame = k->seg[dir][s].frame;
+                ts = k->seg[dir][s].ts_ns;
+                break;
+            }
+        }
+        parse_copy(out, frame, ts, dir, b + pos + 2, mlen);
+        pos = end;
+    }
+    free(b);
+}
+
+/* Every DNS message (port 53, UDP or TCP) of capture @rel, in frame order. */
+static void load_msgs(struct my_msgs *out, const char *rel)
+{
+    struct pt_test_conns c;
+
+    memset(out, 0, sizeof *out);
+    pt_dns_stats_init(&out->st);
+    pt_test_conns_load(&c, rel);
+    for (size_t i = 0; i < c.n; i++) {
+        const struct pt_test_conn *k = &c.conn[i];
+
+        if (k->port[0] != 53 && k->port[1] != 53)
+            continue;
+        for (unsigned d = 0; d < 2; d++) {
+            if (k->proto == 6) {
+                tcp_msgs(out, k, d);
+                continue;
+            }
+            for (size_t s = 0; s < k->n_seg[d]; s++)
+                parse_copy(out, k->seg[d][s].frame, k->seg[d][s].ts_ns, d, k->seg[d][s].data,
+                           k->seg[d][s].len);
+        }
+    }
+    pt_test_conns_free(&c);
+}
+
+static const struct my_msg *find_frame(const struct my_msgs *ms, uint32_t frame)
+{
+    for (size_t i = 0; i < ms->n; i++)
+        if (ms->v[i].frame == frame)
+            return &ms->v[i];
+    return NULL;
+}
+
+enum {
+    F_FRAME,
+    F_ID,
+    F_QR,
+    F_OPCODE,
+    F_AA,
+    F_TC,
+    F_RD,
+    F_RA,
+    F_Z,
+    F_AD,
+    F_CD,
+    F_RCODE,
+    F_QD,
+    F_AN,
+    F_NS,
+    F_AR,
+    F_QNAME,
+    F_QTYPE,
+    F_QCLASS,
+    F_RNAME,
+    F_RTYPE,
+    F_RTTL,
+    F_A,
+    F_AAAA,
+    F_CNAME,
+    F_NSNAME,
+    F_PTR,
+    F_MX,
+    F_NFIELDS
+};
+
+/* Split @line (modified) at tabs into @f. */
+static void split_tabs(char *line, char *f[F_NFIELDS])
+{
+    for (int i = 0; i < F_NFIELDS; i++) {
+        f[i] = line;
+        char *t = line ? strchr(line, '\t') : NULL;
+        if (t)
+            *t = 0;
+        line = t ? t + 1 : NULL;
+        if (!f[i])
+            f[i] = (char *)"";
+    }
+}
+
+/* The @i-th comma-separated item of @list into @buf; false past the end. */
+static bool item(const char *list, unsigned i, char *buf, size_t cap)
+{
+    const char *p = list;
+
+    if (!*list)
+        return false;
+    for (unsigned k = 0; k < i; k++) {
+        p = strchr(p, ',');
+        if (!p)
+            return false;
+        p++;
+    }
+    size_t n = strcspn(p, ",");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return true;
+}
+
+static unsigned count_items(const char *list)
+{
+    unsigned n = 0;
+    char tmp[8];
+
+    while (item(list, n, tmp, 1))
+        n++;
+    return n;
+}
+
+static void check_flag(const char *field, bool mine, const char *what, uint32_t frame)
+{
+    if (!*field)
+        return; /* tshark shows AA/RA only in responses */
+    cr_expect_eq(atoi(field), mine, "frame %u: %s tshark %s mine %d", frame, what, field, mine);
+}
+
+/* Compare a name from tshark with ours: case-insensitive; "<Root>" is "". */
+static void check_name(const char *ts, const char *mine, bool cut, const char *what, uint32_t frame)
+{
+    if (strcmp(ts, "<Name too long>") == 0) {
+        cr_expect(cut, "frame %u: %s is too long for tshark, not cut by us", frame, what);
+        return;
+    }
+    if (strcmp(ts, "<Root>") == 0)
+        ts = "";
+    cr_expect(strcasecmp(ts, mine) == 0, "frame %u: %s tshark '%s' mine '%s'", frame, what, ts,
+              mine);
+}
+
+/* tshark list @col against the texts of our RRs of @type (all sections). */
+static void check_typed(const char *col, const struct pt_dns_msg *m, uint16_t type,
+                        const char *what, uint32_t frame)
+{
+    unsigned k = 0;
+    char buf[1024];
+
+    for (unsigned i = 0; i < m->n_rr; i++) {
+        if (m->rr[i].type != type || (m->rr[i].flags & PT_DNS_RR_BAD_RDATA))
+            continue;
+        cr_expect(item(col, k, buf, sizeof buf), "frame %u: %s: tshark lacks #%u '%s'", frame, what,
+                  k, m->rr[i].text);
+        check_name(buf, m->rr[i].text, m->rr[i].flags & PT_DNS_RR_NAME_TRUNC, what, frame);
+        k++;
+    }
+    if (m->n_rr < PT_DNS_MAX_RR)
+        cr_expect_eq(count_items(col), k, "frame %u: %s: tshark has %u, we have %u", frame, what,
+                     count_items(col), k);
+}
+
+static void check_header(char *f[F_NFIELDS], const struct pt_dns_msg *m)
+{
+    uint32_t fr = (uint32_t)atoi(f[F_FRAME]);
+
+    cr_expect_eq(strtoul(f[F_ID], NULL, 16), m->id, "frame %u: id", fr);
+    check_flag(f[F_QR], m->qr, "QR", fr);
+    cr_expect_eq(atoi(f[F_OPCODE]), m->opcode, "frame %u: opcode", fr);
+    check_flag(f[F_AA], m->aa, "AA", fr);
+    check_flag(f[F_TC], m->tc, "TC", fr);
+    check_flag(f[F_RD], m->rd, "RD", fr);
+    check_flag(f[F_RA], m->ra, "RA", fr);
+    check_flag(f[F_Z], (m->flags >> 6) & 1, "Z", fr);
+    check_flag(f[F_AD], m->ad, "AD", fr);
+    check_flag(f[F_CD], m->cd, "CD", fr);
+    cr_expect_eq(atoi(f[F_RCODE]), m->rcode, "frame %u: rcode", fr);
+    cr_expect_eq(atoi(f[F_QD]), m->qdcount, "frame %u: qdcount", fr);
+    cr_expect_eq(atoi(f[F_AN]), m->ancount, "frame %u: ancount", fr);
+    cr_expect_eq(atoi(f[F_NS]), m->nscount, "frame %u: nscount", fr);
+    cr_expect_eq(atoi(f[F_AR]), m->arcount, "frame %u: arcount", fr);
+}
+
+static void check_row(char *f[F_NFIELDS], const struct pt_dns_msg *m)
+{
+    uint32_t fr = (uint32_t)atoi(f[F_FRAME]);
+    char buf[1024];
+
+    check_header(f, m);
+
+    cr_expect_eq(*f[F_QNAME] != 0, m->has_question, "frame %u: question present", fr);
+    if (m->has_question) {
+        item(f[F_QNAME], 0, buf, sizeof buf);
+        check_name(buf, m->qname, m->qname_trunc, "qname", fr);
+        item(f[F_QTYPE], 0, buf, sizeof buf);
+        cr_expect_eq(atoi(buf), m->qtype, "frame %u: qtype", fr);
+        item(f[F_QCLASS], 0, buf, sizeof buf);
+        cr_expect_eq(strtoul(buf, NULL, 16), m->qclass, "frame %u: qclass", fr);
+    }
+
+    /* RRs of all sections, in order; TTLs skip OPT as tshark does. */
+    unsigned n_ttl = 0;
+    for (unsigned i = 0; i < m->n_rr; i++) {
+        const struct pt_dns_rr *rr = &m->rr[i];
+
+        cr_expect(item(f[F_RNAME], i, buf, sizeof buf), "frame %u: tshark lacks RR %u", fr, i);
+        check_name(buf, rr->owner, rr->flags & PT_DNS_RR_NAME_TRUNC, "owner", fr);
+        cr_expect(item(f[F_RTYPE], i, buf, sizeof buf));
+        cr_expect_eq(atoi(buf), rr->type, "frame %u: RR %u type", fr, i);
+        if (rr->type != 41) {
+            cr_expect(item(f[F_RTTL], n_ttl, buf, sizeof buf), "frame %u: ttl %u", fr, n_ttl);
+            cr_expect_eq(strtoul(buf, NULL, 10), rr->ttl, "frame %u: RR %u ttl", fr, i);
+            n_ttl++;
+        }
+    }
+    if (m->complete && m->n_rr < PT_DNS_MAX_RR)
+        cr_expect_eq(count_items(f[F_RTYPE]), m->n_rr, "frame %u: RR count", fr);
+    check_typed(f[F_A], m, 1, "A", fr);
+    check_typed(f[F_AAAA], m, 28, "AAAA", fr);
+    check_typed(f[F_CNAME], m, 5, "CNAME", fr);
+    check_typed(f[F_NSNAME], m, 2, "NS", fr);
+    check_typed(f[F_PTR], m, 12, "PTR", fr);
+    check_typed(f[F_MX], m, 15, "MX", fr);
+}
+
+/* Compare capture @rel with its expected file; returns the rows compared.
+ * Frames in @absent (0-terminated) are tshark rows we cannot see. */
+static unsigned compare_capture(const char *rel, const uint32_t *absent, struct my_msgs *ms)
+{
+    char path[512];
+    const char *cat = strchr(rel, '/') + 1;
+    size_t len;
+
+    load_msgs(ms, rel);
+    snprintf(path, sizeof path, "tests/expected/%s.dns.tsv", cat);
+    char *text = pt_test_slurp(pt_test_src(path), &len);
+    cr_assert_not_null(text, "missing %s (run tests/tools/gen-expected-dns.sh)", path);
+
+    unsigned rows = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *f[F_NFIELDS];
+
+        if (line[0] == '#')
+            continue;
+        split_tabs(line, f);
+        uint32_t fr = (uint32_t)atoi(f[F_FRAME]);
+        const struct my_msg *mm = find_frame(ms, fr);
+        bool skip = false;
+
+        for (const uint32_t *a = absent; a && *a; a++)
+            skip |= *a == fr;
+        if (skip) {
+            cr_expect_null(mm, "%s frame %u was expected absent", rel, fr);
+            continue;
+        }
+        cr_assert_not_null(mm, "%s: tshark frame %u has DNS, we parsed none", rel, fr);
+        check_row(f, &mm->m);
+        rows++;
+    }
+    free(text);
+    cr_expect_eq(rows, ms->n, "%s: tshark rows %u, our messages %zu", rel, rows, ms->n);
+    return rows;
+}
+
+static void free_msgs(struct my_msgs *ms)
+{
+    free(ms->v);
+}
+
+#define TSHARK_TEST(tname, rel, nrows, ...)                                                        \
+    Test(dns_tshark, tname)                                                                        \
+    {                                                                                              \
+        static const uint32_t absent[] = {__VA_ARGS__ + 0, 0};                                     \
+        struct my_msgs ms;                                                                         \
+        unsigned rows = compare_capture(rel, absent, &ms);                                         \
+        cr_expect_eq(rows, nrows, "%s: rows compared", rel);                                       \
+        free_msgs(&ms);                                                                            \
+    }
+
+TSHARK_TEST(arkime_dns_udp, "pcap/dns/arkime_dns-udp.pcap", 5)
+TSHARK_TEST(ndpi_dns, "pcap/dns/ndpi_dns.pcap", 5)
+TSHARK_TEST(tcpdump_dns_tcp, "pcap/dns/tcpdump_dns_tcp.pcap", 2)
+TSHARK_TEST(tcpdump_dns_udp, "pcap/dns/tcpdump_dns_udp.pcap", 2)
+TSHARK_TEST(tcpdump_edns_opts, "pcap/dns/tcpdump_edns-opts.pcap", 42)
+TSHARK_TEST(zeek_two_responses, "pcap/dns/zeek_dns-two-responses.pcap", 3)
+TSHARK_TEST(zeek_ipv6_fragmented, "pcap/ipv6/zeek_ipv6-fragmented-dns.pcap", 5)
+TSHARK_TEST(raw_ipv6, "pcap/linktype/tcpdump_LINKTYPE_RAW_ipv6.pcap", 1)
+TSHARK_TEST(pcapng_multi_iface, "pcap/linktype/zeek_pcapng-multi-interface.pcapng", 6)
+TSHARK_TEST(ndpi_malformed, "pcap/malformed/ndpi_malformed_dns.pcap", 6)
+TSHARK_TEST(ipv4_bad_total_length, "pcap/malformed/tcpdump_ipv4_invalid_total_length.pcap", 1)
+TSHARK_TEST(ndpi_1kxun, "pcap/mixed/ndpi_1kxun.pcap", 17)
+TSHARK_TEST(zeek_wikipedia, "pcap/mixed/zeek_wikipedia.pcap", 28)
+TSHARK_TEST(tls13_draft18, "pcap/tls/sv_tls13_draft18.pcap", 4)
+TSHARK_TEST(bench_merged, "pcap/bench/mixed_merged_pcapplusplus.pcap", 390)
+
+/* A fuzzed message: its first question name runs into a forward pointer
+ * before 255 bytes. tshark prints "<Name too long>" names for it; we stop
+ * at the pointer (counted) and keep the header, which must equal tshark's. */
+Test(dns_tshark, tcpdump_fwdptr_header_only)
+{
+    struct my_msgs ms;
+    size_t len;
+    char *text = pt_test_slurp(
+        pt_test_src("tests/expected/malformed/tcpdump_dns_fwdptr.pcap.dns.tsv"), &len);
+    char *f[F_NFIELDS];
+
+    cr_assert_not_null(text);
+    load_msgs(&ms, "pcap/malformed/tcpdump_dns_fwdptr.pcap");
+    cr_assert_eq(ms.n, 1);
+    split_tabs(strchr(text, '\n') + 1, f);
+    check_header(f, &ms.v[0].m);
+    cr_expect_eq(ms.v[0].m.err, PT_DNS_ERR_PTR_FORWARD);
+    cr_expect_eq(ms.st.err[PT_DNS_ERR_PTR_FORWARD], 1);
+    cr_expect_not(ms.v[0].m.has_question);
+    cr_expect_not(ms.v[0].m.complete);
+    cr_expect_eq(ms.v[0].m.n_rr, 0);
+    free(text);
+    free_msgs(&ms);
+}
+
+Test(dns_tshark, malformed_counts)
+{
+    struct my_msgs ms;
+
+    load_msgs(&ms, "pcap/malformed/ndpi_malformed_dns.pcap");
+    /* 4 responses, each with a too-long second question and CNAME target */
+    cr_expect_eq(ms.st.err[PT_DNS_ERR_NAME_LONG], 8);
+    cr_expect_eq(ms.st.responses, 4);
+    cr_expect_eq(ms.st.queries, 2);
+    free_msgs(&ms);
+    load_msgs(&ms, "pcap/malformed/tcpdump_dns-zlip-1.pcap");
+    cr_expect_eq(ms.n, 0, "shorter than a header: no message");
+    cr_expect_eq(ms.st.err[PT_DNS_ERR_SHORT], 1);
+    free_msgs(&ms);
+}
