@@ -739,9 +739,18 @@ static bool opcode_tracked(uint8_t op)
     return op == 0 || op == 4 || op == 5; /* query, notify, dynamic update */
 }
 
-static void txn_from_pending(struct pt_dns_txn *t, const struct pt_dns_pending *p)
+/* Clear @t except the big arrays (their used parts are always written). */
+static void txn_reset(struct pt_dns_txn *t)
 {
     memset(t, 0, offsetof(struct pt_dns_txn, query));
+    t->query[0] = 0;
+    t->n_answers = 0;
+    t->answers_trunc = false;
+}
+
+static void txn_from_pending(struct pt_dns_txn *t, const struct pt_dns_pending *p)
+{
+    txn_reset(t);
     t->ts_ns = p->ts_ns;
     t->trans_id = p->trans_id;
     t->opcode = p->opcode;
@@ -910,11 +919,10 @@ int pt_dns_flow_feed(struct pt_dns_flow *f, struct pt_dns_msg *scratch, unsigned
         f->p[i].used = 0;
         f->n_used--;
     } else {
-        memset(&t, 0, offsetof(struct pt_dns_txn, query));
+        txn_reset(&t);
         t.ts_ns = ts_ns;
         t.trans_id = m->id;
         t.opcode = m->opcode;
-        t.query[0] = 0;
     }
     txn_apply_response(&t, m, ts_ns, st);
     PT_CNT_INC(st->txns);

@@ -407,3 +407,221 @@ Test(dns_tshark, malformed_counts)
     cr_expect_eq(ms.st.err[PT_DNS_ERR_SHORT], 1);
     free_msgs(&ms);
 }
+
+/* ---- transactions vs Zeek dns.log ---- */
+
+struct txns {
+    struct pt_dns_txn *v;
+    size_t n;
+};
+
+static void collect(void *arg, const struct pt_dns_txn *t, const struct pt_dns_msg *resp)
+{
+    struct txns *x = arg;
+
+    if (resp)
+        cr_assert(resp->qr, "emitted with a response that is no response");
+    x->v = realloc(x->v, (x->n + 1) * sizeof *x->v);
+    cr_assert_not_null(x->v);
+    x->v[x->n++] = *t;
+}
+
+/* Feed the UDP/TCP port-53 messages of @rel to one pt_dns_flow per
+ * connection, in capture order, then flush each. */
+static void run_txns(const char *rel, struct txns *out, struct pt_dns_stats *st)
+{
+    struct pt_test_conns c;
+    static struct pt_dns_msg scratch;
+
+    memset(out, 0, sizeof *out);
+    pt_dns_stats_init(st);
+    pt_test_conns_load(&c, rel);
+    for (size_t i = 0; i < c.n; i++) {
+        const struct pt_test_conn *k = &c.conn[i];
+        struct pt_dns_flow f;
+        struct pt_dns_tcp tcp;
+        size_t at[2] = {0, 0};
+
+        if (k->port[0] != 53 && k->port[1] != 53)
+            continue;
+        pt_dns_flow_init(&f);
+        pt_dns_tcp_init(&tcp);
+        /* merge the two directions by frame number */
+        while (at[0] < k->n_seg[0] || at[1] < k->n_seg[1]) {
+            unsigned d = at[0] >= k->n_seg[0]                              ? 1
+                         : at[1] >= k->n_seg[1]                            ? 0
+                         : k->seg[0][at[0]].frame < k->seg[1][at[1]].frame ? 0
+                                                                           : 1;
+            const struct pt_test_seg *s = &k->seg[d][at[d]++];
+            uint8_t *copy = malloc(s->len ? s->len : 1);
+
+            memcpy(copy, s->data, s->len);
+            if (k->proto == 6)
+                pt_dns_tcp_feed(&tcp, &f, &scratch, d, s->ts_ns, copy, s->len, collect, out, st);
+            else
+                pt_dns_flow_feed(&f, &scratch, d, s->ts_ns, copy, s->len, collect, out, st);
+            free(copy);
+        }
+        pt_dns_flow_flush(&f, collect, out, st);
+    }
+    pt_test_conns_free(&c);
+}
+
+static void expect_str(const char *zeek, const char *mine, size_t mine_len, const char *what,
+                       unsigned line)
+{
+    cr_expect(strlen(zeek) == mine_len && memcmp(zeek, mine, mine_len) == 0,
+              "zeek line %u %s: '%s' vs ours '%.*s'", line, what, zeek, (int)mine_len, mine);
+}
+
+/* Compare one Zeek dns.log line (fields split at tabs) with @t. @full:
+ * compare answers too (false for records whose response was fragmented). */
+static void check_zeek(char **z, const struct pt_dns_txn *t, unsigned line, bool full)
+{
+    char buf[16], tmp[8192];
+
+    cr_expect_eq(strtoul(z[7], NULL, 10), t->trans_id, "zeek line %u trans_id", line);
+    expect_str(z[9], t->query, t->query_len, "query", line);
+    cr_expect_eq(strcmp(z[10], "-") != 0, t->has_qtype, "zeek line %u qclass set", line);
+    if (t->has_qtype) {
+        cr_expect_eq(atoi(z[10]), t->qclass);
+        cr_expect_str_eq(z[11], pt_dns_qclass_name(t->qclass, buf));
+        cr_expect_eq(atoi(z[12]), t->qtype);
+        cr_expect_str_eq(z[13], pt_dns_qtype_name(t->qtype, buf));
+    }
+    cr_expect_eq(strcmp(z[14], "-") != 0, t->has_rcode, "zeek line %u rcode set", line);
+    if (t->has_rcode) {
+        cr_expect_eq(atoi(z[14]), t->rcode);
+        cr_expect_str_eq(z[15], pt_dns_rcode_name(t->rcode, buf));
+    }
+    cr_expect_eq(z[17][0] == 'T', t->TC, "zeek line %u TC", line);
+    cr_expect_eq(z[18][0] == 'T', t->RD, "zeek line %u RD", line);
+    cr_expect_eq(atoi(z[20]), t->Z, "zeek line %u Z", line);
+    cr_expect_eq(z[23][0] == 'T', t->rejected, "zeek line %u rejected", line);
+    cr_expect_eq(atoi(z[24]), t->opcode);
+    cr_expect_str_eq(z[25], pt_dns_opcode_name(t->opcode, buf));
+    if (!full)
+        return;
+    cr_expect_eq(z[16][0] == 'T', t->AA, "zeek line %u AA", line); /* set with an answer */
+    cr_expect_eq(z[19][0] == 'T', t->RA, "zeek line %u RA", line);
+    cr_expect_eq(strcmp(z[8], "-") != 0, t->has_rtt, "zeek line %u rtt set", line);
+    if (t->has_rtt) /* Zeek prints microseconds */
+        cr_expect_eq((uint64_t)(strtod(z[8], NULL) * 1e6 + 0.5), (t->rtt_ns + 500) / 1000,
+                     "zeek line %u rtt %s vs %lu ns", line, z[8], (unsigned long)t->rtt_ns);
+    size_t n = 0, m = 0;
+    for (unsigned i = 0; i < t->n_answers; i++) {
+        n += (size_t)snprintf(tmp + n, sizeof tmp - n, "%s%.*s", i ? "," : "",
+                              (int)t->answer_len[i], t->answers[i]);
+    }
+    expect_str(t->n_answers ? z[21] : (strcmp(z[21], "-") ? "(answers expected)" : ""), tmp, n,
+               "answers", line);
+    char ttls[512];
+    for (unsigned i = 0; i < t->n_answers; i++)
+        m += (size_t)snprintf(ttls + m, sizeof ttls - m, "%s%u.000000", i ? "," : "", t->TTLs[i]);
+    ttls[m] = 0;
+    cr_expect_str_eq(t->n_answers ? z[22] : "-", t->n_answers ? ttls : z[22], "TTLs line %u", line);
+}
+
+/* Lines of a Zeek log (comments skipped), split at tabs. */
+static unsigned zeek_lines(char *text, char *rows[][26], unsigned max)
+{
+    unsigned n = 0;
+
+    for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        if (line[0] == '#')
+            continue;
+        for (int i = 0; i < 26; i++) {
+            rows[n][i] = line ? line : (char *)"";
+            char *t = line ? strchr(line, '\t') : NULL;
+            if (t)
+                *t = 0;
+            line = t ? t + 1 : NULL;
+        }
+        n++;
+    }
+    return n;
+}
+
+Test(dns_zeek, two_responses)
+{
+    struct txns t;
+    struct pt_dns_stats st;
+    char *z[8][26];
+    char *text = pt_test_slurp(pt_test_data("pcap/dns/zeek_dns-two-responses.zeek-dns.log"), NULL);
+
+    cr_assert_not_null(text);
+    run_txns("pcap/dns/zeek_dns-two-responses.pcap", &t, &st);
+    unsigned n = zeek_lines(text, z, 8);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(t.n, n, "zeek logs %u, we emit %zu", n, t.n);
+    for (unsigned i = 0; i < n; i++)
+        check_zeek(z[i], &t.v[i], i + 1, true);
+    cr_expect_eq(st.txns, 2);
+    free(t.v);
+    free(text);
+}
+
+/* The second response (40849) is split by IPv6 fragmentation; the decoder
+ * does not reassemble, so only its first fragment reaches the parser: its
+ * header and question match Zeek, its answers are cut (not compared). */
+Test(dns_zeek, ipv6_fragmented)
+{
+    struct txns t;
+    struct pt_dns_stats st;
+    char *z[8][26];
+    char *text =
+        pt_test_slurp(pt_test_data("pcap/ipv6/zeek_ipv6-fragmented-dns.zeek-dns.log"), NULL);
+
+    cr_assert_not_null(text);
+    run_txns("pcap/ipv6/zeek_ipv6-fragmented-dns.pcap", &t, &st);
+    unsigned n = zeek_lines(text, z, 8);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(t.n, n, "zeek logs %u, we emit %zu", n, t.n);
+    check_zeek(z[0], &t.v[0], 1, true);
+    check_zeek(z[1], &t.v[1], 2, false);
+    check_zeek(z[2], &t.v[2], 3, true);
+    free(t.v);
+    free(text);
+}
+
+/* DNS over TCP: the same transaction whether the stream arrives in its
+ * segments or one byte at a time. */
+Test(dns_tcp, segments_and_bytes)
+{
+    struct txns t, b;
+    struct pt_dns_stats st;
+    struct pt_test_conns c;
+    static struct pt_dns_msg scratch;
+
+    run_txns("pcap/dns/tcpdump_dns_tcp.pcap", &t, &st);
+    cr_assert_eq(t.n, 1);
+    expect_str("www.tcpdump.org", t.v[0].query, t.v[0].query_len, "query", 0);
+    cr_expect(t.v[0].has_rcode && t.v[0].has_rtt);
+    cr_expect_eq(t.v[0].n_answers, 2, "two A records (tshark dns.a)");
+
+    memset(&b, 0, sizeof b);
+    pt_test_conns_load(&c, "pcap/dns/tcpdump_dns_tcp.pcap");
+    const struct pt_test_conn *k = pt_test_conn_find(&c, 6, 53, 0);
+    cr_assert_not_null(k);
+    struct pt_dns_flow f;
+    struct pt_dns_tcp tcp;
+    pt_dns_flow_init(&f);
+    pt_dns_tcp_init(&tcp);
+    for (unsigned d = 0; d < 2; d++) {
+        size_t len;
+        uint8_t *all = pt_test_conn_bytes(k, d, &len);
+        for (size_t i = 0; i < len; i++) {
+            uint8_t one = all[i];
+            pt_dns_tcp_feed(&tcp, &f, &scratch, d, 1000 * (d + 1), &one, 1, collect, &b, &st);
+        }
+        free(all);
+    }
+    cr_assert_eq(b.n, 1);
+    cr_expect_eq(b.v[0].trans_id, t.v[0].trans_id);
+    cr_expect_eq(b.v[0].n_answers, t.v[0].n_answers);
+    for (unsigned i = 0; i < b.v[0].n_answers; i++)
+        cr_expect_str_eq(b.v[0].answers[i], t.v[0].answers[i]);
+    pt_test_conns_free(&c);
+    free(t.v);
+    free(b.v);
+}
