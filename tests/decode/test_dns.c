@@ -625,3 +625,433 @@ Test(dns_tcp, segments_and_bytes)
     free(t.v);
     free(b.v);
 }
+
+/* ---- crafted messages ---- */
+
+struct mb {
+    uint8_t b[4096];
+    size_t n;
+};
+
+static void put(struct mb *m, const void *p, size_t n)
+{
+    cr_assert(m->n + n <= sizeof m->b);
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+}
+
+static void put16(struct mb *m, unsigned v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    put(m, b, 2);
+}
+
+static void hdr(struct mb *m, unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns,
+                unsigned ar)
+{
+    m->n = 0;
+    put16(m, id);
+    put16(m, flags);
+    put16(m, qd);
+    put16(m, an);
+    put16(m, ns);
+    put16(m, ar);
+}
+
+static void qname(struct mb *m, const char *dotted)
+{
+    while (*dotted) {
+        size_t l = strcspn(dotted, ".");
+        uint8_t c = (uint8_t)l;
+        put(m, &c, 1);
+        put(m, dotted, l);
+        dotted += l + (dotted[l] == '.');
+    }
+    put(m, "", 1);
+}
+
+static void question(struct mb *m, const char *name, unsigned type)
+{
+    qname(m, name);
+    put16(m, type);
+    put16(m, 1);
+}
+
+/* An A record owned by a pointer to the question name (offset 12). */
+static void a_rr(struct mb *m, uint32_t ttl, uint8_t last)
+{
+    uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, (uint8_t)(ttl >> 24), (uint8_t)(ttl >> 16),
+                    (uint8_t)(ttl >> 8), (uint8_t)ttl, 0, 4, 10, 0, 0, last};
+    put(m, rr, sizeof rr);
+}
+
+/* Parse @m from an exactly-sized copy. */
+static int parse_mb(struct pt_dns_msg *out, const struct mb *m, struct pt_dns_stats *st)
+{
+    uint8_t *copy = malloc(m->n ? m->n : 1);
+    memcpy(copy, m->b, m->n);
+    int rc = pt_dns_msg_parse(out, copy, m->n, st);
+    free(copy);
+    return rc;
+}
+
+static struct pt_dns_msg cm;
+
+Test(dns_malformed, names_table)
+{
+    for (unsigned i = 0; i < PT_DNS_ERR_MAX; i++)
+        cr_expect(strncmp(pt_dns_err_name(i), "app.dns.", 8) == 0, "%u", i);
+    cr_expect_str_eq(pt_dns_err_name(PT_DNS_ERR_PTR_LOOP), "app.dns.pointer_too_many");
+    cr_expect_str_eq(pt_dns_err_name(PT_DNS_ERR_MAX), "app.dns.unknown");
+    char b[16];
+    cr_expect_str_eq(pt_dns_qtype_name(48, b), "DNSKEY");
+    cr_expect_str_eq(pt_dns_qtype_name(52, b), "TLSA");
+    cr_expect_str_eq(pt_dns_qtype_name(65, b), "HTTPS");
+    cr_expect_str_eq(pt_dns_qtype_name(257, b), "CAA");
+    cr_expect_str_eq(pt_dns_qtype_name(255, b), "*");
+    cr_expect_str_eq(pt_dns_qtype_name(54, b), "query-54");
+    cr_expect_str_eq(pt_dns_qclass_name(3, b), "C_CHAOS");
+    cr_expect_str_eq(pt_dns_qclass_name(7, b), "qclass-7");
+    cr_expect_str_eq(pt_dns_rcode_name(3, b), "NXDOMAIN");
+    cr_expect_str_eq(pt_dns_rcode_name(3842, b), "BADSIG");
+    cr_expect_str_eq(pt_dns_rcode_name(99, b), "rcode-99");
+    cr_expect_str_eq(pt_dns_opcode_name(5, b), "dynamic-update");
+}
+
+Test(dns_malformed, short_header)
+{
+    struct pt_dns_stats st;
+    struct mb m = {.n = 11};
+
+    pt_dns_stats_init(&st);
+    cr_expect_eq(parse_mb(&cm, &m, &st), -EBADMSG);
+    cr_expect_eq(st.err[PT_DNS_ERR_SHORT], 1);
+    m.n = 12;
+    cr_expect_eq(parse_mb(&cm, &m, &st), 0);
+    cr_expect(cm.complete);
+}
+
+Test(dns_malformed, pointer_to_itself_and_forward)
+{
+    struct pt_dns_stats st;
+    struct mb m;
+
+    pt_dns_stats_init(&st);
+    hdr(&m, 1, 0, 1, 0, 0, 0);
+    put16(&m, 0xc00c); /* the name at 12 points at 12 */
+    put16(&m, 1);
+    put16(&m, 1);
+    cr_expect_eq(parse_mb(&cm, &m, &st), 0);
+    cr_expect_eq(cm.err, PT_DNS_ERR_PTR_FORWARD);
+    cr_expect_not(cm.has_question);
+    /* a -> pointer to b (forward) ; b -> pointer back to a: a loop */
+    hdr(&m, 1, 0, 2, 0, 0, 0);
+    uint8_t q[] = {1, 'a', 0xc0, 20, 0, 1, 0, 1, 1, 'b', 0xc0, 12, 0, 1, 0, 1};
+    put(&m, q, sizeof q);
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_PTR_FORWARD);
+    cr_expect_eq(st.err[PT_DNS_ERR_PTR_FORWARD], 2);
+}
+
+/* A chain of names each pointing to the previous one, hidden in the RDATA
+ * of an unknown-type RR; a second RR's owner points at chain link @k. */
+static void jump_chain(struct mb *m, unsigned k)
+{
+    size_t at[64], rd;
+
+    hdr(m, 7, 0x8000, 0, 2, 0, 0);
+    uint8_t rr1[] = {0, 0x03, 0xe7, 0, 1, 0, 0, 0, 0, 0, 0};
+    put(m, rr1, sizeof rr1);
+    rd = m->n;
+    uint8_t base[] = {1, 'x', 0};
+    at[0] = m->n;
+    put(m, base, 3);
+    for (unsigned j = 1; j <= k; j++) {
+        uint8_t lab[] = {1, 'y', (uint8_t)(0xc0 | at[j - 1] >> 8), (uint8_t)at[j - 1]};
+        at[j] = m->n;
+        put(m, lab, 4);
+    }
+    m->b[rd - 2] = (uint8_t)((m->n - rd) >> 8);
+    m->b[rd - 1] = (uint8_t)(m->n - rd);
+    uint8_t rr2[] = {(uint8_t)(0xc0 | at[k] >> 8), (uint8_t)at[k], 0, 1, 0, 1, 0, 0, 0, 9, 0, 4,
+                     1, 2, 3, 4};
+    put(m, rr2, sizeof rr2);
+}
+
+Test(dns_malformed, too_many_jumps)
+{
+    struct pt_dns_stats st;
+    struct mb m;
+
+    pt_dns_stats_init(&st);
+    jump_chain(&m, PT_DNS_MAX_JUMPS - 1); /* owner pointer + 15 = 16 jumps: fine */
+    cr_expect_eq(parse_mb(&cm, &m, &st), 0);
+    cr_expect_eq(cm.err, PT_DNS_OK, "%s", pt_dns_err_name(cm.err));
+    cr_assert_eq(cm.n_rr, 2);
+    cr_expect_eq(cm.rr[1].owner_len, 2 * PT_DNS_MAX_JUMPS - 1);
+    cr_expect_str_eq(cm.rr[1].text, "1.2.3.4");
+    cr_expect_str_eq(cm.rr[0].text, "<unknown type=999>");
+    jump_chain(&m, PT_DNS_MAX_JUMPS); /* 17 jumps */
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_PTR_LOOP);
+    cr_expect_eq(cm.n_rr, 1);
+    cr_expect_not(cm.complete);
+    cr_expect_eq(st.err[PT_DNS_ERR_PTR_LOOP], 1);
+}
+
+Test(dns_malformed, bad_label_and_truncation)
+{
+    struct pt_dns_stats st;
+    struct mb m;
+
+    pt_dns_stats_init(&st);
+    hdr(&m, 1, 0, 1, 0, 0, 0);
+    uint8_t l40[] = {0x41, 'a', 0, 0, 1, 0, 1};
+    put(&m, l40, sizeof l40);
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_LABEL);
+    hdr(&m, 1, 0, 1, 0, 0, 0);
+    qname(&m, "example.com"); /* no type/class */
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_TRUNC);
+    cr_expect_not(cm.has_question);
+    hdr(&m, 1, 0, 1, 0, 0, 0);
+    uint8_t lying[] = {9, 'a', 'b'}; /* label longer than the message */
+    put(&m, lying, sizeof lying);
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_TRUNC);
+    cr_expect_eq(st.err[PT_DNS_ERR_TRUNC], 2);
+}
+
+Test(dns_malformed, lying_counts_and_rdlength)
+{
+    struct pt_dns_stats st;
+    struct mb m;
+
+    pt_dns_stats_init(&st);
+    hdr(&m, 1, 0x8180, 1, 65535, 65535, 65535);
+    question(&m, "a.example", 1);
+    a_rr(&m, 60, 1);
+    cr_expect_eq(parse_mb(&cm, &m, &st), 0);
+    cr_expect_eq(cm.n_rr, 1);
+    cr_expect_str_eq(cm.rr[0].text, "10.0.0.1");
+    cr_expect_str_eq(cm.rr[0].owner, "a.example");
+    cr_expect_eq(cm.err, PT_DNS_ERR_TRUNC);
+    cr_expect_not(cm.complete);
+    /* rdlength 100 with 4 bytes of RDATA */
+    hdr(&m, 1, 0x8180, 1, 1, 0, 0);
+    question(&m, "a.example", 1);
+    a_rr(&m, 60, 1);
+    m.b[m.n - 5] = 100;
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_RDLEN);
+    cr_expect_eq(cm.n_rr, 0);
+    /* A with 5 bytes: kept, flagged, not logged */
+    hdr(&m, 1, 0x8180, 1, 1, 0, 0);
+    question(&m, "a.example", 1);
+    a_rr(&m, 60, 1);
+    m.b[m.n - 5] = 5;
+    put(&m, "", 1);
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_RDATA);
+    cr_assert_eq(cm.n_rr, 1);
+    cr_expect(cm.rr[0].flags & PT_DNS_RR_BAD_RDATA);
+    cr_expect_not(cm.rr[0].flags & PT_DNS_RR_LOGGED);
+    cr_expect_eq(cm.rr[0].addr_ver, 0);
+    cr_expect(cm.complete);
+    /* TXT whose string runs past the RDATA */
+    hdr(&m, 1, 0x8180, 1, 1, 0, 0);
+    question(&m, "t.example", 16);
+    uint8_t txt[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 1, 0, 4, 10, 'a', 'b', 'c'};
+    put(&m, txt, sizeof txt);
+    parse_mb(&cm, &m, &st);
+    cr_expect_eq(cm.err, PT_DNS_ERR_RDATA);
+    cr_expect_eq(cm.rr[0].text_len, 0);
+}
+
+Test(dns_malformed, long_name_and_overflowing_tables)
+{
+    struct pt_dns_stats st;
+    struct mb m;
+    char label[64];
+
+    pt_dns_stats_init(&st);
+    memset(label, 'q', 63);
+    label[63] = 0;
+    hdr(&m, 1, 0, 1, 0, 0, 0);
+    for (int i = 0; i < 5; i++) { /* 5 * 64 = 320 wire bytes */
+        uint8_t c = 63;
+        put(&m, &c, 1);
+        put(&m, label, 63);
+    }
+    put(&m, "", 1);
+    put16(&m, 1);
+    put16(&m, 1);
+    parse_mb(&cm, &m, &st);
+    cr_expect(cm.has_question);
+    cr_expect(cm.qname_trunc);
+    cr_expect_lt(cm.qname_len, PT_DNS_NAME_MAX);
+    cr_expect_eq(cm.qname[cm.qname_len], 0);
+    cr_expect_eq(st.err[PT_DNS_ERR_NAME_LONG], 1);
+    cr_expect(cm.complete);
+
+    /* 40 A answers: 32 kept, 16 logged, both overflows counted */
+    hdr(&m, 9, 0x8180, 1, 40, 0, 0);
+    question(&m, "many.example", 1);
+    for (int i = 0; i < 40; i++)
+        a_rr(&m, (uint32_t)i, (uint8_t)i);
+    cr_expect_eq(parse_mb(&cm, &m, &st), 0);
+    cr_expect_eq(cm.n_rr, PT_DNS_MAX_RR);
+    cr_expect_eq(st.err[PT_DNS_ERR_RR_OVERFLOW], 1);
+    cr_expect(cm.complete, "the RRs past the table are walked");
+
+    struct pt_dns_flow f;
+    struct txns t = {0};
+    uint8_t *copy = malloc(m.n);
+    memcpy(copy, m.b, m.n);
+    pt_dns_flow_init(&f);
+    pt_dns_flow_feed(&f, &cm, 1, 5, copy, m.n, collect, &t, &st);
+    cr_assert_eq(t.n, 1);
+    cr_expect_eq(t.v[0].n_answers, PT_DNS_MAX_ANSWERS);
+    cr_expect(t.v[0].answers_trunc);
+    cr_expect_str_eq(t.v[0].answers[15], "10.0.0.15");
+    cr_expect_eq(t.v[0].TTLs[15], 15);
+    cr_expect_eq(st.err[PT_DNS_ERR_ANSWERS_OVERFLOW], 1);
+    free(copy);
+    free(t.v);
+}
+
+/* ---- transaction table ---- */
+
+static void feed_mb(struct pt_dns_flow *f, const struct mb *m, uint64_t ts, struct txns *t,
+                    struct pt_dns_stats *st)
+{
+    uint8_t *copy = malloc(m->n);
+    memcpy(copy, m->b, m->n);
+    pt_dns_flow_feed(f, &cm, 0, ts, copy, m->n, collect, t, st);
+    free(copy);
+}
+
+Test(dns_txn, pending_full_evicts_oldest)
+{
+    struct pt_dns_stats st;
+    struct pt_dns_flow f;
+    struct txns t = {0};
+    struct mb m;
+
+    pt_dns_stats_init(&st);
+    pt_dns_flow_init(&f);
+    for (unsigned i = 0; i < PT_DNS_MAX_PENDING + 1; i++) {
+        hdr(&m, 100 + i, 0x0100, 1, 0, 0, 0);
+        question(&m, "q.example", 1);
+        feed_mb(&f, &m, 1000 + i, &t, &st);
+    }
+    cr_assert_eq(t.n, 1, "the oldest query was emitted");
+    cr_expect_eq(t.v[0].trans_id, 100);
+    cr_expect_not(t.v[0].has_rcode);
+    cr_expect(t.v[0].RD);
+    cr_expect_eq(st.err[PT_DNS_ERR_PENDING_FULL], 1);
+    pt_dns_flow_flush(&f, collect, &t, &st);
+    cr_assert_eq(t.n, PT_DNS_MAX_PENDING + 1);
+    for (unsigned i = 1; i < t.n; i++)
+        cr_expect_eq(t.v[i].trans_id, 100 + i, "flush in arrival order");
+    pt_dns_flow_flush(&f, collect, &t, &st);
+    cr_expect_eq(t.n, PT_DNS_MAX_PENDING + 1, "flush empties the table");
+    free(t.v);
+}
+
+Test(dns_txn, match_prefers_same_name_then_oldest)
+{
+    struct pt_dns_stats st;
+    struct pt_dns_flow f;
+    struct txns t = {0};
+    struct mb m;
+
+    pt_dns_stats_init(&st);
+    pt_dns_flow_init(&f);
+    hdr(&m, 5, 0x0100, 1, 0, 0, 0);
+    question(&m, "first.example", 1);
+    feed_mb(&f, &m, 1000, &t, &st);
+    hdr(&m, 5, 0x0100, 1, 0, 0, 0);
+    question(&m, "second.example", 28);
+    feed_mb(&f, &m, 2000, &t, &st);
+    hdr(&m, 5, 0x8580, 1, 1, 0, 0);
+    question(&m, "second.example", 28);
+    a_rr(&m, 30, 7);
+    feed_mb(&f, &m, 2500, &t, &st);
+    cr_assert_eq(t.n, 1);
+    expect_str("second.example", t.v[0].query, t.v[0].query_len, "query", 0);
+    cr_expect_eq(t.v[0].qtype, 28);
+    cr_expect(t.v[0].has_rtt);
+    cr_expect_eq(t.v[0].rtt_ns, 500);
+    cr_expect(t.v[0].AA && t.v[0].RA);
+    cr_expect_str_eq(t.v[0].answers[0], "10.0.0.7");
+    /* REFUSED without RRs: rejected; matches the remaining (older) query */
+    hdr(&m, 5, 0x8105, 1, 0, 0, 0);
+    question(&m, "other.example", 1);
+    feed_mb(&f, &m, 3000, &t, &st);
+    cr_assert_eq(t.n, 2);
+    expect_str("first.example", t.v[1].query, t.v[1].query_len, "query", 0);
+    cr_expect(t.v[1].rejected);
+    cr_expect_eq(t.v[1].rcode, 5);
+    cr_expect_not(t.v[1].has_rtt, "no answer, no rtt (Zeek)");
+    cr_expect_not(t.v[1].AA);
+    /* a response nobody asked for; then an untracked opcode */
+    feed_mb(&f, &m, 4000, &t, &st);
+    cr_assert_eq(t.n, 3);
+    cr_expect_not(t.v[2].has_query, "no logged answer: no query (Zeek)");
+    cr_expect_not(t.v[2].has_qtype);
+    hdr(&m, 6, 0x1000, 1, 0, 0, 0); /* opcode 2 */
+    question(&m, "x.example", 1);
+    feed_mb(&f, &m, 5000, &t, &st);
+    cr_expect_eq(st.err[PT_DNS_ERR_OPCODE], 1);
+    pt_dns_flow_flush(&f, collect, &t, &st);
+    cr_expect_eq(t.n, 3);
+    free(t.v);
+}
+
+Test(dns_tcp, long_short_and_gap)
+{
+    struct pt_dns_stats st;
+    struct pt_dns_flow f;
+    struct pt_dns_tcp tcp;
+    struct txns t = {0};
+    struct mb m;
+    static struct pt_dns_msg scratch;
+
+    pt_dns_stats_init(&st);
+    pt_dns_flow_init(&f);
+    pt_dns_tcp_init(&tcp);
+    /* a 3.2 KB response: 200 A records; cut to PT_DNS_TCP_BUF */
+    hdr(&m, 77, 0x8180, 1, 200, 0, 0);
+    question(&m, "big.example", 1);
+    for (int i = 0; i < 200; i++)
+        a_rr(&m, 1, (uint8_t)i);
+    cr_assert_gt(m.n, PT_DNS_TCP_BUF);
+    uint8_t *s = malloc(m.n + 2 + 2);
+    s[0] = (uint8_t)(m.n >> 8);
+    s[1] = (uint8_t)m.n;
+    memcpy(s + 2, m.b, m.n);
+    s[m.n + 2] = 0; /* then a 5-byte message: too short */
+    s[m.n + 3] = 5;
+    pt_dns_tcp_feed(&tcp, &f, &scratch, 1, 10, s, 1000, collect, &t, &st);
+    cr_expect_eq(t.n, 0, "not complete yet");
+    pt_dns_tcp_feed(&tcp, &f, &scratch, 1, 20, s + 1000, m.n + 4 - 1000, collect, &t, &st);
+    cr_assert_eq(t.n, 1);
+    cr_expect_eq(t.v[0].trans_id, 77);
+    cr_expect_eq(t.v[0].n_answers, PT_DNS_MAX_ANSWERS);
+    cr_expect_eq(st.err[PT_DNS_ERR_TCP_TOO_LONG], 1);
+    cr_expect_eq(st.err[PT_DNS_ERR_TRUNC], 1, "the cut message ends inside an RR");
+    uint8_t five[5] = {0};
+    pt_dns_tcp_feed(&tcp, &f, &scratch, 1, 30, five, 5, collect, &t, &st);
+    cr_expect_eq(st.err[PT_DNS_ERR_TCP_SHORT_MSG], 1);
+    /* framing resumes after the short message */
+    pt_dns_tcp_feed(&tcp, &f, &scratch, 1, 40, s, m.n + 2, collect, &t, &st);
+    cr_expect_eq(t.n, 2);
+    pt_dns_tcp_gap(&tcp, 1, &st);
+    pt_dns_tcp_feed(&tcp, &f, &scratch, 1, 50, s, m.n + 2, collect, &t, &st);
+    cr_expect_eq(t.n, 2, "a direction after a gap is not parsed");
+    cr_expect_eq(st.err[PT_DNS_ERR_TCP_GAP], 1);
+    free(s);
+    free(t.v);
+}
