@@ -680,8 +680,22 @@ static void question(struct mb *m, const char *name, unsigned type)
 /* An A record owned by a pointer to the question name (offset 12). */
 static void a_rr(struct mb *m, uint32_t ttl, uint8_t last)
 {
-    uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, (uint8_t)(ttl >> 24), (uint8_t)(ttl >> 16),
-                    (uint8_t)(ttl >> 8), (uint8_t)ttl, 0, 4, 10, 0, 0, last};
+    uint8_t rr[] = {0xc0,
+                    12,
+                    0,
+                    1,
+                    0,
+                    1,
+                    (uint8_t)(ttl >> 24),
+                    (uint8_t)(ttl >> 16),
+                    (uint8_t)(ttl >> 8),
+                    (uint8_t)ttl,
+                    0,
+                    4,
+                    10,
+                    0,
+                    0,
+                    last};
     put(m, rr, sizeof rr);
 }
 
@@ -773,8 +787,8 @@ static void jump_chain(struct mb *m, unsigned k)
     }
     m->b[rd - 2] = (uint8_t)((m->n - rd) >> 8);
     m->b[rd - 1] = (uint8_t)(m->n - rd);
-    uint8_t rr2[] = {(uint8_t)(0xc0 | at[k] >> 8), (uint8_t)at[k], 0, 1, 0, 1, 0, 0, 0, 9, 0, 4,
-                     1, 2, 3, 4};
+    uint8_t rr2[] = {
+        (uint8_t)(0xc0 | at[k] >> 8), (uint8_t)at[k], 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4};
     put(m, rr2, sizeof rr2);
 }
 
