@@ -122,7 +122,7 @@ typedef struct pt_arp_table pt_arp_table;
 
 /* Create a table per @cfg (copied). @fn/@arg receive the events (@fn may
  * be NULL). Memory: 48 bytes per binding plus 4 per index slot (2..4
- * per binding), 24 per flood slot and 16 per pending slot; all of it here.
+ * per binding), 24 per flood slot and 24 per pending slot; all of it here.
  * Returns NULL with *@err = -EINVAL (a bound out of range) or -ENOMEM.
  * Thread: any. */
 pt_arp_table *pt_arp_table_create(const struct pt_arp_config *cfg, pt_arp_event_fn fn, void *arg,

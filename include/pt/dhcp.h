@@ -163,7 +163,8 @@ struct pt_dhcp_msg {
  * with op 1 or 2 (anything malformed after that is counted in @st and noted
  * in m->errs, and the fields read so far stay valid). Returns false, counting
  * the reason, when the header is short or op is wrong; @m is then zeroed.
- * Never reads outside @data[0..@len); work is O(@len).
+ * Never reads outside @data[0..@len); work is O(@len). @st must not be NULL;
+ * each reason is counted at most once per message.
  * Thread: any; the caller owns @m and @st. */
 bool pt_dhcp_parse(struct pt_dhcp_msg *m, const uint8_t *data, uint32_t len,
                    struct pt_dhcp_stats *st);
