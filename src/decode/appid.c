@@ -675,6 +675,9 @@ static enum pt_app check_dns_udp(const struct ctx *c)
         return PT_APP_UNKNOWN;
     if (nbns)
         return PT_APP_NETBIOS_NS;
+    /* the responder's port first: a query from 5353 to 53 is plain DNS */
+    if (c->rport == 53)
+        return PT_APP_DNS;
     if (has_port(c, 5353))
         return PT_APP_MDNS;
     if (has_port(c, 5355))
@@ -743,7 +746,8 @@ static enum pt_app check_stun(const struct ctx *c)
 static bool quic_version_known(uint32_t v)
 {
     return v == 0x00000001 || v == 0x6b3343cf || v == 0x709a50c4 ||
-           (v & 0xffffff00) == 0xff000000 || (v & 0xfffffff0) == 0xfaceb000 ||
+           ((v & 0xffffff00) == 0xff000000 && (v & 0xff) >= 1 && (v & 0xff) <= 0x22) ||
+           (v & 0xfffffff0) == 0xfaceb000 ||
            ((v >> 16) == 0x5130 && ((v >> 8) & 0xff) >= '0' && ((v >> 8) & 0xff) <= '9' &&
             (v & 0xff) >= '0' && (v & 0xff) <= '9') || /* Google "Q0nn" */
            (v >> 16) == 0x5430;                        /* Google "T0nn" */
@@ -760,13 +764,21 @@ static enum pt_app check_quic(const struct ctx *c)
             uint32_t off = 5u + 1 + p[5];
             if (p[5] <= 20 && off < c->len && p[off] <= 20) {
                 off += 1u + p[off];
-                if (off < c->len && ((c->len - off) & 3) == 0)
-                    return PT_APP_QUIC;
+                if (off >= c->len || ((c->len - off) & 3) != 0)
+                    return PT_APP_UNKNOWN;
+                /* and at least one version we know in the list */
+                for (; off + 4 <= c->len; off += 4)
+                    if (quic_version_known(be32(p + off)))
+                        return PT_APP_QUIC;
             }
             return PT_APP_UNKNOWN;
         }
-        if (quic_version_known(v))
+        /* the fixed bit must be set (RFC 9000 17.2; greasing it, RFC 9287, is
+         * left out: a DNS id with the top bit set looks like it otherwise) */
+        if (quic_version_known(v) && (p[0] & 0x40) && p[5] <= 20)
             return PT_APP_QUIC;
+        if (quic_version_known(v) && (v >> 24) == 'Q')
+            return PT_APP_QUIC; /* Google Q046+ long header: no CID length byte */
         if (p[0] & 0x40)
             bad(c, PT_APPID_ERR_QUIC_VERSION, PT_APP_QUIC);
         return PT_APP_UNKNOWN;
@@ -980,10 +992,13 @@ static enum pt_app classify_udp(const struct ctx *c)
         if ((r = check_dhcp(c)))
             return r;
     }
-    if ((r = check_stun(c)) || (r = check_quic(c)) || (r = check_text(c)) || (r = check_ntp(c)) ||
-        (r = check_dhcpv6(c)) || (r = check_snmp(c)) || (r = check_krb(c->p, c->len)) ||
-        (r = check_ldap(c->p, c->len)) || (r = check_bittorrent(c)) || (r = check_syslog(c)) ||
-        (r = check_nbdgm(c)) || (r = check_dns_udp(c)))
+    /* DNS before QUIC: a DNS id with the top bit set and zero flags reads as
+     * a QUIC long header; a QUIC header never passes the DNS checks (its
+     * QDCOUNT would be the version's low byte and the DCID length) */
+    if ((r = check_stun(c)) || (r = check_text(c)) || (r = check_ntp(c)) || (r = check_dhcpv6(c)) ||
+        (r = check_snmp(c)) || (r = check_krb(c->p, c->len)) || (r = check_ldap(c->p, c->len)) ||
+        (r = check_bittorrent(c)) || (r = check_syslog(c)) || (r = check_nbdgm(c)) ||
+        (r = check_dns_udp(c)) || (r = check_quic(c)))
         return r;
     return check_rtp(c);
 }
