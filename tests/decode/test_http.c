@@ -863,7 +863,7 @@ Test(http_crafted, lying_content_length)
     fx_init(&f);
     feed_str(f.s, 0, "GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", &f.l);
     feed_str(f.s, 1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nlonger body\r\n", &f.l);
-    cr_expect_eq(f.l.n, 1);
+    cr_assert_eq(f.l.n, 1);
     cr_expect_eq(f.l.v[0].resp.body_len, 2);
     cr_expect_eq(err(&f, PT_HTTP_ERR_BAD_STATUS_LINE), 1);
     cr_expect_eq(err(&f, PT_HTTP_ERR_DESYNC), 1);
@@ -1077,4 +1077,238 @@ Test(http_crafted, bad_arguments_and_names)
     pt_http_stats_merge(&a, &b);
     cr_expect_eq(a.txns, 6);
     cr_expect_eq(a.err[PT_HTTP_ERR_GAP], 4);
+}
+
+/* ---- other projects' answers for the same captures ---- */
+
+/* The transactions of the first connection with responder port @port. */
+static const struct txlist *conn_txns(const struct cap_run *r, uint16_t port)
+{
+    for (size_t k = 0; k < r->c.n; k++)
+        if (r->c.conn[k].proto == 6 && r->c.conn[k].port[1] == port)
+            return &r->tx[k];
+    cr_assert_fail("no connection to port %u", port);
+    return NULL;
+}
+
+static void expect_num(const char *what, uint64_t ours, const char *exp)
+{
+    cr_expect(strcmp(exp, "-") != 0 && ours == strtoull(exp, NULL, 10), "%s: ours %llu, ref %s",
+              what, (unsigned long long)ours, exp);
+}
+
+#define expect_ref(what, v, n, exp)                                                                \
+    cr_expect((n) == strlen(exp) && memcmp((v), (exp), (n)) == 0, "%s: ours '%.*s', ref '%s'",     \
+              (what), (int)(n), (v), (exp))
+
+/* Zeek's http.log baseline: every field we share with it. Zeek counts a
+ * gzip body after decompression; we count wire bytes and flag the
+ * transaction (the wire size is checked against tshark above). */
+Test(http_ref, zeek_pipelined)
+{
+    struct cap_run r;
+    char *log =
+        pt_test_slurp(pt_test_data("pcap/http/zeek_pipelined-requests.zeek-http.log"), NULL);
+    const char *want[] = {"trans_depth",       "method",      "host",       "uri",
+                          "referrer",          "version",     "user_agent", "request_body_len",
+                          "response_body_len", "status_code", "status_msg"};
+    int col[11];
+    size_t row = 0, encoded = 0;
+    char *line, *save = NULL;
+
+    cr_assert_not_null(log);
+    run_capture(&r, "pcap/http/zeek_pipelined-requests.pcap");
+    const struct txlist *l = conn_txns(&r, 80);
+    for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *f[40], *p = line;
+        int nf = 0;
+        for (char *tab; nf < 40; p = tab + 1) {
+            f[nf++] = p;
+            if (!(tab = strchr(p, '\t')))
+                break;
+            *tab = '\0';
+        }
+        if (strcmp(f[0], "#fields") == 0) {
+            for (unsigned w = 0; w < 11; w++) {
+                col[w] = -1;
+                for (int i = 1; i < nf; i++)
+                    if (strcmp(f[i], want[w]) == 0)
+                        col[w] = i - 1;
+                cr_assert_geq(col[w], 0, "no %s column", want[w]);
+            }
+            continue;
+        }
+        if (f[0][0] == '#')
+            continue;
+        cr_assert_lt(row, l->n, "zeek has more transactions");
+        const struct pt_http_txn *t = &l->v[row++];
+        expect_num("trans_depth", t->req.trans_depth, f[col[0]]);
+        expect_ref("method", t->req.method, t->req.method_len, f[col[1]]);
+        expect_ref("host", t->req.host, t->req.host_len, f[col[2]]);
+        expect_ref("uri", t->req.uri, t->req.uri_len, f[col[3]]);
+        expect_ref("referrer", t->req.referrer, t->req.referrer_len, f[col[4]]);
+        expect_ref("version", t->resp.version, t->resp.version_len, f[col[5]]);
+        expect_ref("user_agent", t->req.user_agent, t->req.user_agent_len, f[col[6]]);
+        expect_num("request_body_len", t->req.body_len, f[col[7]]);
+        if (t->flags & PT_HTTP_TX_RESP_ENCODED) {
+            encoded++;
+            cr_expect_lt(t->resp.body_len, strtoull(f[col[8]], NULL, 10), "gzip expands");
+        } else {
+            expect_num("response_body_len", t->resp.body_len, f[col[8]]);
+        }
+        expect_num("status_code", t->resp.status_code, f[col[9]]);
+        expect_ref("status_msg", t->resp.status_msg, t->resp.status_msg_len, f[col[10]]);
+    }
+    cr_expect_eq(row, 5);
+    cr_expect_eq(l->n, 5);
+    cr_expect_eq(encoded, 2, "the css and the js are gzip-encoded");
+    free(log);
+    run_free(&r);
+}
+
+/* The first value of "key" inside the "http" object of an Arkime session
+ * file (a string, or a number as text). Test-only scanning, no JSON parser:
+ * the file has one key per line, written as "key" : [. */
+static void arkime_http(const char *buf, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    const char *h = strstr(buf, "\"http\" : {"), *p;
+    size_t n = 0;
+
+    cr_assert_not_null(h, "no http object");
+    snprintf(pat, sizeof pat, "\"%s\" : [", key);
+    p = strstr(h, pat);
+    cr_assert_not_null(p, "no http.%s", key);
+    p += strlen(pat);
+    while (*p == ' ' || *p == '\n')
+        p++;
+    if (*p == '"')
+        p++;
+    while (p[n] && p[n] != '"' && p[n] != '\n' && n + 1 < cap)
+        n++;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void vs_arkime(const char *pcap, const char *json, size_t nconn_http)
+{
+    struct cap_run r;
+    char *buf = pt_test_slurp(pt_test_data(json), NULL);
+    char v[512], host_uri[512];
+    size_t found = 0;
+
+    cr_assert_not_null(buf);
+    run_capture(&r, pcap);
+    for (size_t k = 0; k < r.c.n; k++) {
+        const struct txlist *l = &r.tx[k];
+        if (!l->n)
+            continue;
+        found++;
+        const struct pt_http_txn *t = &l->v[0];
+        cr_assert_eq(l->n, 1);
+        arkime_http(buf, "method", v, sizeof v);
+        expect_ref("method", t->req.method, t->req.method_len, v);
+        arkime_http(buf, "host", v, sizeof v);
+        expect_ref("host", t->req.host, t->req.host_len, v);
+        arkime_http(buf, "path", v, sizeof v);
+        expect_ref("path", t->req.uri, t->req.uri_len, v);
+        arkime_http(buf, "uri", v, sizeof v);
+        snprintf(host_uri, sizeof host_uri, "%s%s", t->req.host, t->req.uri);
+        cr_expect_str_eq(host_uri, v, "uri = host + path");
+        arkime_http(buf, "useragent", v, sizeof v);
+        expect_ref("useragent", t->req.user_agent, t->req.user_agent_len, v);
+        arkime_http(buf, "clientVersion", v, sizeof v);
+        expect_ref("clientVersion", t->req.version, t->req.version_len, v);
+        arkime_http(buf, "serverVersion", v, sizeof v);
+        expect_ref("serverVersion", t->resp.version, t->resp.version_len, v);
+        arkime_http(buf, "statuscode", v, sizeof v);
+        expect_num("statuscode", t->resp.status_code, v);
+    }
+    cr_expect_eq(found, nconn_http);
+    free(buf);
+    run_free(&r);
+}
+
+Test(http_ref, arkime_simple_get)
+{
+    vs_arkime("pcap/http/arkime_http-simple-get.pcap",
+              "pcap/http/arkime_http-simple-get.arkime.test.json", 1);
+}
+
+Test(http_ref, arkime_v6)
+{
+    vs_arkime("pcap/ipv6/arkime_v6-http.pcap", "pcap/ipv6/arkime_v6-http.arkime.test.json", 1);
+}
+
+/* tcpdump -v prints the headers of the one response segment. */
+Test(http_ref, tcpdump_xml)
+{
+    struct cap_run r;
+    char *out =
+        pt_test_slurp(pt_test_data("pcap/http/tcpdump_ipv4_tcp_http_xml.tcpdump-v.out"), NULL);
+
+    cr_assert_not_null(out);
+    run_capture(&r, "pcap/http/tcpdump_ipv4_tcp_http_xml.pcap");
+    cr_assert_eq(r.c.n, 1);
+    cr_assert_eq(r.tx[0].n, 1);
+    const struct pt_http_txn *t = &r.tx[0].v[0];
+    char line[256];
+    snprintf(line, sizeof line, "\tHTTP/%s %u %s\n", t->resp.version, t->resp.status_code,
+             t->resp.status_msg);
+    cr_expect_not_null(strstr(out, line), "no '%s'", line);
+    snprintf(line, sizeof line, "\tContent-Type: %s\n", t->resp.ctype);
+    cr_expect_not_null(strstr(out, line), "no '%s'", line);
+    snprintf(line, sizeof line, "\tContent-Length: %llu\n", (unsigned long long)t->resp.body_len);
+    cr_expect_not_null(strstr(out, line), "no '%s'", line);
+    cr_expect_not(t->flags & PT_HTTP_TX_REQUEST, "the request is not in the capture");
+    cr_expect(t->flags & PT_HTTP_TX_RESP_DONE);
+    cr_expect_eq(r.st.err[PT_HTTP_ERR_UNMATCHED_RESPONSE], 1);
+    free(out);
+    run_free(&r);
+}
+
+/* The server side loses its place (bytes missing from the capture), then a
+ * segment starts with a status line: the requests answered in the hole go
+ * out without response and the new response pairs with the newest request. */
+Test(http_crafted, resync)
+{
+    struct fx f;
+
+    fx_init(&f);
+    feed_str(f.s, 0, "GET /1 HTTP/1.1\r\n\r\n", &f.l);
+    cr_expect_eq(feed_str(f.s, 1, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", &f.l),
+                 PT_HTTP_OK);
+    feed_str(f.s, 0, "GET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n", &f.l);
+    cr_expect_eq(feed_str(f.s, 1, "\x89PNG body of /2 whose head was not captured", &f.l),
+                 PT_HTTP_OK);
+    cr_expect_eq(err(&f, PT_HTTP_ERR_DESYNC), 1);
+    cr_expect_eq(feed_str(f.s, 1, "more body", &f.l), PT_HTTP_OK, "no resync mid-segment");
+    cr_expect_eq(feed_str(f.s, 1, "HTTP/1.1 404 No\r\nContent-Length: 0\r\n\r\n", &f.l),
+                 PT_HTTP_OK);
+    cr_expect_eq(err(&f, PT_HTTP_ERR_RESYNC), 1);
+    cr_assert_eq(f.l.n, 3);
+    expect_str(f.l.v[1].req.uri, "/2");
+    cr_expect_not(f.l.v[1].flags & PT_HTTP_TX_RESPONSE);
+    expect_str(f.l.v[2].req.uri, "/3");
+    cr_expect_eq(f.l.v[2].resp.status_code, 404);
+    cr_expect_eq(err(&f, PT_HTTP_ERR_NO_RESPONSE), 1);
+    fx_fini(&f);
+}
+
+Test(http_crafted, http09)
+{
+    struct fx f;
+
+    fx_init(&f);
+    feed_str(f.s, 0, "GET /old\r\n", &f.l);
+    cr_expect_eq(feed_str(f.s, 1, "<html>no status line</html>", &f.l), PT_HTTP_OK);
+    cr_expect_eq(pt_http_flush(f.s, collect, &f.l), 1);
+    cr_assert_eq(f.l.n, 1);
+    expect_str(f.l.v[0].req.version, "0.9");
+    expect_str(f.l.v[0].req.uri, "/old");
+    cr_expect_eq(f.l.v[0].resp.body_len, 27);
+    cr_expect_eq(f.l.v[0].resp.status_code, 0);
+    cr_expect_eq(f.l.v[0].flags, PT_HTTP_TX_REQUEST | PT_HTTP_TX_REQ_DONE | PT_HTTP_TX_RESP_CLOSE |
+                                     PT_HTTP_TX_RESP_DONE);
+    fx_fini(&f);
 }

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK_STR(obj, f)                                                                          \
     do {                                                                                           \
-        if ((obj).f##_len >= sizeof(obj).f || (obj).f[(obj).f##_len] != '\0')                     \
+        if ((obj).f##_len >= sizeof(obj).f || (obj).f[(obj).f##_len] != '\0')                      \
             abort();                                                                               \
     } while (0)
 
@@ -49,7 +49,8 @@ static void check(const struct pt_http_txn *t, void *arg)
     } else if (t->req.trans_depth || t->req.method_len) {
         abort();
     }
-    if ((t->flags & PT_HTTP_TX_RESPONSE) && (t->resp.status_code < 100 || t->resp.status_code > 999))
+    if ((t->flags & PT_HTTP_TX_RESPONSE) &&
+        (t->resp.status_code < 100 || t->resp.status_code > 999))
         abort();
 }
 
