@@ -115,7 +115,8 @@ static void order_tcp(struct build *b, unsigned dir)
     }
     for (size_t i = 0; i < n; i++)
         r[i].rel -= min;
-    qsort(r, n, sizeof *r, by_rel);
+    if (n) /* r is NULL for a direction that sent nothing: qsort(NULL, 0) is UB */
+        qsort(r, n, sizeof *r, by_rel);
 
     struct pt_test_seg *out = calloc(n ? n : 1, sizeof *out);
     size_t k = 0;
