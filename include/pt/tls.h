@@ -12,8 +12,9 @@
  *     real ServerHello awaited), then, when the negotiated version is TLS 1.2
  *     or older, the first certificate of the Certificate message (the leaf;
  *     the rest of the chain is never buffered).
- * A direction also stops at ChangeCipherSpec, application data, an alert, or
- * anything that looks encrypted or malformed (counted).
+ * A direction also stops at ChangeCipherSpec, application data, a fatal
+ * alert (a warning alert is counted and skipped), or anything that looks
+ * encrypted or malformed (counted).
  *
  * Memory: the state is fixed-size (sizeof(struct pt_tls_state) is 6256
  * bytes on x86-64, checked by a static assertion in tls.c) and holds one
@@ -30,8 +31,10 @@
  * SHA-256 for JA4, through libcrypto EVP, fetched once per process) runs
  * once when a hello is complete, never per packet. OpenSSL allocates a
  * digest context for that; nothing else allocates, no syscall, no lock, no
- * logging. Thread: a state belongs to one thread at a time (the capture
- * worker owning the flow); the stats struct belongs to that worker.
+ * logging. The fingerprint strings are built on the stack: a call that
+ * completes a ClientHello uses about 20 KiB of it. Thread: a state belongs
+ * to one thread at a time (the capture worker owning the flow); the stats
+ * struct belongs to that worker.
  *
  * Strings from the wire are bytes: each has an explicit length, may hold
  * NUL, and is also NUL-terminated for convenience. Too long = truncated at a

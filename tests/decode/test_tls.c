@@ -638,7 +638,8 @@ struct msg {
 static void put(struct msg *m, const void *p, size_t n)
 {
     cr_assert_leq(m->n + n, sizeof m->b);
-    memcpy(m->b + m->n, p, n);
+    if (n)
+        memcpy(m->b + m->n, p, n);
     m->n += n;
 }
 
