@@ -100,7 +100,7 @@ FUZZ_LIBSRC := $(wildcard src/decode/*.c src/common/*.c) src/capture/reader.c sr
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRC) -lpcap
+	  -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRC) -lpcap -lcrypto
 fuzz: $(FUZZ_BIN)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(TESTDATA) $(FUZZ_BIN)
 
