@@ -12,7 +12,8 @@
 BUILD       ?= release
 O           := build/$(BUILD)
 CC          ?= gcc
-PKGS        := libpcap liburcu-qsbr liburcu-cds libcrypto yaml-0.1 libnl-3.0 libnl-route-3.0 lmdb
+PKGS        := libpcap liburcu-qsbr liburcu-cds libcrypto yaml-0.1 libnl-3.0 libnl-route-3.0 lmdb \
+               libmaxminddb
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
