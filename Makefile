@@ -97,11 +97,12 @@ tsan:
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_LIBSRC := $(wildcard src/decode/*.c src/common/*.c) src/capture/reader.c
+FUZZ_LIBSRC := $(wildcard src/decode/*.c src/common/*.c src/enrich/*.c) src/capture/reader.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRC) -lpcap
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell pkg-config --cflags libmaxminddb) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRC) \
+	  -lpcap -lmaxminddb
 fuzz: $(FUZZ_BIN)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(TESTDATA) $(FUZZ_BIN)
 
