@@ -12,7 +12,8 @@
 BUILD       ?= release
 O           := build/$(BUILD)
 CC          ?= gcc
-PKGS        := libpcap liburcu-qsbr liburcu-cds libcrypto yaml-0.1 libnl-3.0 libnl-route-3.0 lmdb
+PKGS        := libpcap liburcu-qsbr liburcu-cds libcrypto yaml-0.1 libnl-3.0 libnl-route-3.0 lmdb \
+               libmaxminddb
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null)
@@ -96,11 +97,12 @@ tsan:
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_LIBSRC := $(wildcard src/decode/*.c src/common/*.c) src/capture/reader.c src/enrich/arp.c
+FUZZ_LIBSRC := $(wildcard src/decode/*.c src/common/*.c src/enrich/*.c) src/capture/reader.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
 	@mkdir -p $(@D)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRC) -lpcap -lcrypto
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell pkg-config --cflags libmaxminddb) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRC) \
+	  -lpcap -lcrypto -lmaxminddb
 fuzz: $(FUZZ_BIN)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(TESTDATA) $(FUZZ_BIN)
 

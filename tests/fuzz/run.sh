@@ -4,7 +4,8 @@
 # Builds a seed corpus per target under build/fuzz/corpus-<name>/: for
 # fuzz_reader, every capture file in TESTDATA/pcap under 64 KiB, whole; for
 # the others, every packet of every capture (tests/fuzz/seed.c: 2-byte link
-# type + frame). Then runs each BIN for SECONDS. Exits non-zero when a
+# type + frame); for fuzz_geo, the small databases of TESTDATA/mmdb; for fuzz_oui, the
+# head of the IEEE registry CSVs. Then runs each BIN for SECONDS. Exits non-zero when a
 # fuzzer finds a crash (its reproducer is left as build/fuzz/<name>-crash-*).
 set -eu
 [ $# -ge 3 ] || { echo "usage: $0 SECONDS TESTDATA BIN..." >&2; exit 2; }
@@ -24,6 +25,15 @@ for bin in "$@"; do
     if [ "$name" = fuzz_reader ]; then
         find "$data/pcap" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -size -64k \
             -exec cp {} "$corpus/" \;
+    elif [ "$name" = fuzz_geo ]; then
+        find "$data/mmdb" -type f -name '*.mmdb' -size -64k -exec cp {} "$corpus/" \;
+    elif [ "$name" = fuzz_oui ]; then
+        # 3 cut bytes (even quarters) + the first lines of each registry CSV
+        for f in oui mam oui36 iab; do
+            { printf '\100\200\300'; for g in oui mam oui36 iab; do
+                head -n 40 "/usr/share/ieee-data/$g.csv" 2>/dev/null || true; done; } \
+                > "$corpus/seed-$f"
+        done
     else
         find "$data/pcap" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -print0 |
             xargs -0 "$out/seed" "$corpus"
