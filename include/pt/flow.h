@@ -108,6 +108,140 @@ struct pt_flow_config {
  * 60 s, other 60 s, active 3600 s, close delay 5 s, refuse when full. */
 void pt_flow_config_default(struct pt_flow_config *cfg);
 
+/* ---- TCP health (src/flow/tcp_health.c) -------------------------------------
+ *
+ * Per flow and direction: retransmissions, out-of-order segments, duplicate
+ * ACKs, zero-window segments and lost segments ("previous segment not
+ * captured") as tshark 4.0's tcp.analysis.* flags them; the handshake times
+ * (SYN -> SYN/ACK, SYN/ACK -> ACK, and their sum as tshark's
+ * tcp.analysis.initial_rtt); the first window, window scale and MSS each side
+ * announced; and the first TTL/hop limit and DSCP seen each way (any IP
+ * protocol).
+ *
+ * Bounded state, no per-segment lists: tshark keeps every unacknowledged
+ * segment; we keep per direction only the scalars its flag decisions read
+ * (next expected sequence, last ACK, window, their times, the dup-ACK run,
+ * two flags of the previous segment). Not kept, so not reproduced: tshark's
+ * "ACKed segment that wasn't captured" bookkeeping (maxseqtobeacked, which
+ * can reset a dup-ACK run), its 1000-segment cap on the unacked list (past
+ * which a FIN no longer advances nextseq), and nanosecond times: times are
+ * kept in microseconds modulo 2^32 (71 minutes; the flow table's idle and
+ * active timeouts split flows well before). docs/ACCURACY.md ("TCP health")
+ * lists the measured differences on the shared captures. */
+
+/* Direction state, one per key side. 44 bytes. */
+struct pt_tcp_health_dir {
+    uint32_t nextseq;    /* tshark's nextseq: one past the highest sequence sent (0 = unset) */
+    uint32_t lastack;    /* ACK field of this side's last segment */
+    uint32_t window;     /* this side's last window, scaled as tshark scales it */
+    uint32_t nextseq_us; /* time nextseq last moved, us mod 2^32 */
+    uint32_t lastack_us; /* time of this side's last segment, us mod 2^32 */
+    uint32_t retrans;    /* segments flagged retransmission (incl. fast and spurious) */
+    uint32_t dup_acks;   /* segments flagged duplicate ACK */
+    uint16_t ooo;        /* out-of-order; the 16-bit counters saturate (counted) */
+    uint16_t lost;       /* previous segment not captured */
+    uint16_t zero_win;   /* window 0 on a segment without SYN/FIN/RST */
+    uint16_t mss;        /* MSS option of this side's SYN, 0 = none */
+    uint16_t init_win;   /* raw window of this side's first segment */
+    uint8_t dupacks;     /* current run of duplicate ACKs (saturates at 255) */
+    int8_t ws_opt;       /* window-scale option of this side's SYN, -1 = none */
+    int8_t ws;           /* tshark's win_scale: -1 unknown, -2 not used, else the shift */
+    uint8_t ttl;         /* first TTL / hop limit (valid with PT_TCPH_IP_SEEN) */
+    uint8_t tos;         /* first TOS / traffic class byte, idem */
+    uint8_t fl;          /* PT_TCPH_* */
+};
+
+#define PT_TCPH_IP_SEEN  0x01 /* ttl/tos set */
+#define PT_TCPH_TCP_SEEN 0x02 /* a TCP segment of this side was analysed */
+#define PT_TCPH_LAST_KA  0x04 /* this side's last segment was a keep-alive */
+#define PT_TCPH_LAST_ZWP 0x08 /* ... a zero-window probe */
+
+/* Whole-connection state: both directions and the handshake. 100 bytes, so
+ * struct pt_flow grows by 104 (224 -> 328 bytes on x86-64): no lists, every
+ * field a scalar, whatever the traffic. The handshake times are overwritten
+ * by the RTTs once the RTT is known (nothing reads them after). */
+struct pt_tcp_health {
+    struct pt_tcp_health_dir d[2]; /* by key side */
+    union {
+        uint32_t syn_us; /* before PT_TCPH_HS_RTT: latest SYN without ACK, us mod 2^32 */
+        uint32_t rtt_us; /* after: SYN -> first segment with ACK and without SYN */
+    };
+    union {
+        uint32_t synack_us;     /* before PT_TCPH_HS_RTT: latest SYN/ACK after that SYN */
+        uint32_t synack_ack_us; /* after (with PT_TCPH_HS_SYNACK): SYN/ACK -> that ACK */
+    };
+    uint8_t hs; /* PT_TCPH_HS_* */
+};
+
+#define PT_TCPH_HS_SYN    0x01
+#define PT_TCPH_HS_SYNACK 0x02
+#define PT_TCPH_HS_RTT    0x04
+
+/* Odd input the analysis met: counted, never fatal. Stable names:
+ * pt_tcp_health_err_name(). */
+enum pt_tcp_health_err {
+    PT_TCPH_OK = 0,
+    PT_TCPH_WSCALE_OVER_14,   /* flow.tcp.wscale_over_14: shift > 14 in a SYN, used as 14 */
+    PT_TCPH_SATURATED,        /* flow.tcp.counter_saturated: a 16-bit counter hit its max */
+    PT_TCPH_TIME_BACKWARDS,   /* flow.tcp.time_backwards: handshake packet older than the SYN */
+    PT_TCPH_SYN_OPTS_MISSING, /* flow.tcp.syn_without_options: SYN with no option parsed */
+    PT_TCPH_ERR_MAX
+};
+
+/* Per-worker counters of the analysis (in struct pt_flow_worker_stats). */
+struct pt_tcp_health_stats {
+    uint64_t err[PT_TCPH_ERR_MAX];
+};
+
+/* Stable dotted name of @err ("flow.tcp.wscale_over_14"). Never NULL. */
+const char *pt_tcp_health_err_name(unsigned err);
+
+/* Reset @h for a new flow (all counters zero, nothing seen). Thread: the
+ * owner of @h. */
+void pt_tcp_health_init(struct pt_tcp_health *h);
+
+/* Note the IP facts of a packet from key side @side (0 or 1): its first
+ * TTL/hop limit and TOS are kept. Any protocol. Thread: the owner of @h (in
+ * the flow table: the worker holding the flow's lock). No allocation. */
+void pt_tcp_health_ip(struct pt_tcp_health *h, unsigned side, const struct pt_l3 *l3);
+
+/* Analyse the TCP segment of layer @l3 of packet @p (PT_L3_L4 set, proto 6;
+ * otherwise ignored), sent by key side @side, in capture order; the time is
+ * p->ts_ns. The segment length is l3->l4_len cut to the bytes p->wirelen
+ * says were on the wire after the TCP header (as tshark does with a frame
+ * shorter than its IP length); @p may be a bare struct with only ts_ns set
+ * (then data NULL: l4_len is used). Reads header fields only, never payload
+ * bytes. Counts odd input in @st (may be NULL). Constant work: a few dozen
+ * compares, no allocation, no syscall. Thread: the owner of @h and @st. */
+void pt_tcp_health_update(struct pt_tcp_health *h, struct pt_tcp_health_stats *st, unsigned side,
+                          const struct pt_pkt *p, const struct pt_l3 *l3);
+
+/* What a record carries of struct pt_tcp_health, by direction of the
+ * connection ([0] originator, [1] responder), not by key side. */
+struct pt_flow_health {
+    bool valid;             /* filled by the flow table; false in records read back from
+                             * the store, which does not keep these fields yet */
+    bool tcp;               /* the counters, MSS, window scale and RTTs apply */
+    uint8_t rtt_valid;      /* PT_TCPH_HS_RTT: rtt_ns; with PT_TCPH_HS_SYNACK also the halves */
+    uint64_t rtt_ns;        /* tcp_rtt: SYN -> ACK (tshark initial_rtt), us resolution */
+    uint64_t syn_synack_ns; /* SYN -> SYN/ACK */
+    uint64_t synack_ack_ns; /* SYN/ACK -> ACK */
+    uint32_t retrans[2], ooo[2], dup_acks[2], lost[2], zero_win[2];
+    uint16_t mss[2];      /* 0 = no MSS option seen */
+    uint16_t init_win[2]; /* raw first window, valid when tcp_seen[i] */
+    int8_t wscale[2];     /* -1 = no window-scale option seen */
+    bool tcp_seen[2];     /* a segment of that direction was seen */
+    bool ip_seen[2];      /* ttl[i], dscp[i] valid */
+    uint8_t ttl[2];
+    uint8_t dscp[2]; /* TOS >> 2 */
+};
+
+/* Fill @out from @h; @orig_side is the key side of the originator, @tcp
+ * whether the flow is TCP. Thread: any reader that may read @h (the flow
+ * table: under the flow's lock). */
+void pt_tcp_health_fill(struct pt_flow_health *out, const struct pt_tcp_health *h,
+                        unsigned orig_side, bool tcp);
+
 /* Finished flow record: a self-contained copy (no pointers into the table),
  * owned by whoever receives it. Field names follow Zeek's conn.log. */
 struct pt_flow_record {
@@ -131,6 +265,7 @@ struct pt_flow_record {
     uint32_t ifaces;                        /* bit i: seen on interface i of the run's table */
     uint8_t orig_mac[6], resp_mac[6];       /* first Ethernet addresses seen, zero if none */
     uint8_t end_reason;                     /* enum pt_flow_end */
+    struct pt_flow_health health;           /* TCP health, TTL and DSCP (see above) */
 };
 
 enum pt_flow_end {
@@ -161,6 +296,7 @@ struct pt_flow_worker_stats {
     uint64_t flows_restarted; /* flows ended on arrival (new SYN on a closed connection, or a
                                * packet after the idle/close/active timeout) and followed by a
                                * new flow; the new one is also in flows_created */
+    struct pt_tcp_health_stats tcp_health; /* odd input met by the TCP health analysis */
 } __attribute__((aligned(PT_CACHELINE)));
 
 /* Create the table and its per-worker pools (memory reserved at once, pages

@@ -108,6 +108,7 @@ struct pt_flow {
         };
         struct flow_tcp_ep tcp[2];
     };
+    struct pt_tcp_health health; /* TCP health, first TTL/TOS per side (tcp_health.c) */
 };
 
 /* struct pt_flow.state: written with atomic stores (under the lock), read

@@ -13,6 +13,7 @@
  * printf) and hand it to stdio with one fwrite; only a record longer than
  * the buffer (very long interface names) takes several writes. */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -181,6 +182,7 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
     if (f->fl & (FL_MAC0 << s))
         memcpy(r->resp_mac, f->mac[s], 6);
     r->end_reason = (uint8_t)end_reason;
+    pt_tcp_health_fill(&r->health, &f->health, o, k->proto == 6);
     pt_flow_community_id(r->community_id, 0, k->ver, k->proto, r->orig_h, r->resp_h, r->orig_p,
                          r->resp_p, icmp || k->proto == 6 || k->proto == 17 || k->proto == 132,
                          icmp && !pair);
@@ -511,12 +513,118 @@ static void put_ifaces(struct obuf *b, uint32_t mask, const char *const *ifn, un
     }
 }
 
+/* The health fields, in output order: tcp_rtt, then the counters, MSS, window
+ * scales, TTLs and DSCP. A value is unset when the record has no health
+ * (read back from the store), the flow is not TCP (for the TCP fields), or
+ * the fact was not seen. */
+enum {
+    H_RTT = 0,
+    H_N_COUNTS = 9,
+    H_COUNT0 = 1,
+    H_MSS0 = 10,
+    H_WS0 = 12,
+    H_TTL0 = 14,
+    H_DSCP = 16,
+    H_FIELDS = 17
+};
+
+static const char *const health_names[H_FIELDS] = {
+    "tcp_rtt",       "orig_retrans", "resp_retrans", "orig_ooo",  "resp_ooo", "orig_dup_acks",
+    "resp_dup_acks", "zero_windows", "orig_lost",    "resp_lost", "orig_mss", "resp_mss",
+    "orig_wscale",   "resp_wscale",  "orig_ttl",     "resp_ttl",  "dscp",
+};
+
+/* Value of health field @i of @r, false when unset. */
+static bool health_value(const struct pt_flow_record *r, unsigned i, uint64_t *v)
+{
+    const struct pt_flow_health *h = &r->health;
+
+    if (!h->valid)
+        return false;
+    if (i == H_RTT) {
+        *v = h->rtt_ns;
+        return h->tcp && (h->rtt_valid & PT_TCPH_HS_RTT);
+    }
+    if (i < H_MSS0) {
+        static const size_t off[H_N_COUNTS] = {
+            offsetof(struct pt_flow_health, retrans[0]),
+            offsetof(struct pt_flow_health, retrans[1]),
+            offsetof(struct pt_flow_health, ooo[0]),
+            offsetof(struct pt_flow_health, ooo[1]),
+            offsetof(struct pt_flow_health, dup_acks[0]),
+            offsetof(struct pt_flow_health, dup_acks[1]),
+            0, /* zero_windows: both directions */
+            offsetof(struct pt_flow_health, lost[0]),
+            offsetof(struct pt_flow_health, lost[1]),
+        };
+        uint32_t x;
+        if (i - H_COUNT0 == 6) {
+            *v = (uint64_t)h->zero_win[0] + h->zero_win[1];
+        } else {
+            memcpy(&x, (const char *)h + off[i - H_COUNT0], sizeof x);
+            *v = x;
+        }
+        return h->tcp;
+    }
+    if (i < H_WS0) {
+        *v = h->mss[i - H_MSS0];
+        return h->tcp && *v;
+    }
+    if (i < H_TTL0) {
+        *v = (uint64_t)h->wscale[i - H_WS0];
+        return h->tcp && h->wscale[i - H_WS0] >= 0;
+    }
+    if (i < H_DSCP) {
+        *v = h->ttl[i - H_TTL0];
+        return h->ip_seen[i - H_TTL0];
+    }
+    /* dscp: the originator's first packet's, else the responder's */
+    unsigned s = h->ip_seen[0] ? 0 : 1;
+    *v = h->dscp[s];
+    return h->ip_seen[s];
+}
+
+static void put_health_value(struct obuf *b, unsigned i, uint64_t v)
+{
+    if (i == H_RTT)
+        put_time(b, v);
+    else
+        put_u64(b, v);
+}
+
+static void json_health(struct obuf *b, const struct pt_flow_record *r)
+{
+    uint64_t v;
+
+    for (unsigned i = 0; i < H_FIELDS; i++) {
+        if (!health_value(r, i, &v))
+            continue;
+        PUT_LIT(b, ",\"");
+        put_str(b, health_names[i]);
+        PUT_LIT(b, "\":");
+        put_health_value(b, i, v);
+    }
+}
+
+static void csv_health(struct obuf *b, const struct pt_flow_record *r)
+{
+    uint64_t v;
+
+    for (unsigned i = 0; i < H_FIELDS; i++) {
+        put_c(b, ',');
+        if (health_value(r, i, &v))
+            put_health_value(b, i, v);
+    }
+}
+
 void pt_flow_record_csv_header(FILE *out)
 {
     fputs("ts,uid,id.orig_h,id.orig_p,id.resp_h,id.resp_p,proto,duration,orig_bytes,resp_bytes,"
           "conn_state,missed_bytes,history,orig_pkts,orig_ip_bytes,resp_pkts,resp_ip_bytes,"
           "tunnel_parents,ip_proto,vlan,inner_vlan,icmp_type,icmp_code,orig_tcp_flags,"
-          "resp_tcp_flags,interfaces,orig_l2_addr,resp_l2_addr,community_id,end_reason\n",
+          "resp_tcp_flags,interfaces,orig_l2_addr,resp_l2_addr,community_id,end_reason,tcp_rtt,"
+          "orig_retrans,resp_retrans,orig_ooo,resp_ooo,orig_dup_acks,resp_dup_acks,zero_windows,"
+          "orig_lost,resp_lost,orig_mss,resp_mss,orig_wscale,resp_wscale,orig_ttl,resp_ttl,dscp\n",
           out);
 }
 
@@ -619,6 +727,7 @@ static void json_tail(struct obuf *b, const struct pt_flow_record *r, const char
         put_mac(b, r->resp_mac);
         put_c(b, '"');
     }
+    json_health(b, r);
     PUT_LIT(b, ",\"community_id\":");
     put_json_str(b, r->community_id, FIELD_LEN(r->community_id));
     PUT_LIT(b, ",\"end_reason\":\"");
@@ -713,6 +822,7 @@ static void csv_tail(struct obuf *b, const struct pt_flow_record *r, const char 
     put_csv_str(b, r->community_id, FIELD_LEN(r->community_id));
     put_c(b, ',');
     put_str(b, pt_flow_end_name(r->end_reason));
+    csv_health(b, r);
     put_c(b, '\n');
 }
 

@@ -302,6 +302,7 @@ static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side,
 
     /* Everything after the lock and the state, which the caller sets. */
     memset(&f->fl, 0, sizeof *f - offsetof(struct pt_flow, fl));
+    pt_tcp_health_init(&f->health);
     f->first_ns = f->last_ns = ts;
     if (l3->flags & PT_L3_L4) {
         uint16_t sp = l3->sport, dp = l3->dport;
@@ -335,7 +336,7 @@ static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side,
 
 /* Account one IP layer to @f (locked). */
 static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct pt_l3 *l3,
-                         unsigned side, uint64_t parent)
+                         unsigned side, uint64_t parent, struct pt_tcp_health_stats *hst)
 {
     f->pkts[side]++;
     f->ip_bytes[side] += l3->ip_len;
@@ -353,11 +354,13 @@ static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct
     }
     if (parent && !f->parent_uid)
         f->parent_uid = parent;
+    pt_tcp_health_ip(&f->health, side, l3);
     if (l3->proto == 6 && (l3->flags & PT_L3_L4)) {
         /* Zeek stops moving the last-packet time once both sides closed */
         if (!flow_tcp_both_closed(f) && p->ts_ns > f->last_ns)
             f->last_ns = p->ts_ns;
         flow_tcp_update(f, side, l3);
+        pt_tcp_health_update(&f->health, hst, side, p, l3);
         return;
     }
     if (p->ts_ns > f->last_ns)
@@ -527,7 +530,7 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
             parent = 0;
             continue;
         }
-        flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0);
+        flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0, &w->st.tcp_health);
         /* the next layer, if any, is tunnelled in this one */
         parent = i + 1 < p->n_l3 ? flow_uid64(&f->key, f->first_ns) : 0;
         flow_unlock(f);

@@ -42,10 +42,14 @@ struct out {
     FILE *f;
 };
 
+/* The store does not keep the TCP health, TTL and DSCP fields yet (issue 7: records carry them,
+ * the store's encoding comes later), so both sides are printed without them. */
 static void to_json(const struct pt_flow_record *rec, void *arg)
 {
     struct out *o = arg;
-    cr_assert_eq(pt_flow_record_write(o->f, PT_FMT_JSON, rec, NULL, 0), 0);
+    struct pt_flow_record r = *rec;
+    r.health.valid = false;
+    cr_assert_eq(pt_flow_record_write(o->f, PT_FMT_JSON, &r, NULL, 0), 0);
 }
 
 static int run_read(const char *path, unsigned workers, const char *datadir, struct out *o,

@@ -491,8 +491,15 @@ Test(record_format, exact_text)
         c->build(&r);
         char *j = write_text(PT_FMT_JSON, &r, c->ifnames, c->n_ifnames);
         char *v = write_text(PT_FMT_CSV, &r, c->ifnames, c->n_ifnames);
+        /* These records carry no TCP health (r.health.valid is false, as in a record read back
+         * from the store): JSON is unchanged and each CSV row ends in the 17 empty health
+         * columns (test_tcp_health.c checks them filled). */
+        char want_csv[8192];
+        size_t cl = strlen(c->csv);
+        cr_assert(cl > 0 && cl < sizeof want_csv - 32 && c->csv[cl - 1] == '\n');
+        snprintf(want_csv, sizeof want_csv, "%.*s,,,,,,,,,,,,,,,,,\n", (int)(cl - 1), c->csv);
         cr_expect_str_eq(j, c->json, "%s json", c->name);
-        cr_expect_str_eq(v, c->csv, "%s csv", c->name);
+        cr_expect_str_eq(v, want_csv, "%s csv", c->name);
         free(j);
         free(v);
     }
@@ -557,7 +564,7 @@ Test(record_format, huge_interface_names)
 
     sprintf(want,
             "1300475167.096535,CI62XIvB0H1x,141.142.220.202,5353,224.0.0.251,5353,udp,,,,S0,0,,0,"
-            "0,0,0,,17,,,,,,,\"%s,%s\",,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle\n",
+            "0,0,0,,17,,,,,,,\"%s,%s\",,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle,,,,,,,,,,,,,,,,,\n",
             a, b);
     got = write_text(PT_FMT_CSV, &r, names, 2);
     cr_assert_str_eq(got, want);

@@ -343,7 +343,7 @@ Test(flow_table, record_json_text)
              "\"resp_bytes\":100,\"conn_state\":\"SF\",\"missed_bytes\":0,\"history\":\"Dd\","
              "\"orig_pkts\":1,\"orig_ip_bytes\":68,\"resp_pkts\":1,\"resp_ip_bytes\":128,"
              "\"ip_proto\":17,\"interfaces\":[\"eth1\"],\"orig_l2_addr\":\"00:11:22:33:44:55\","
-             "\"resp_l2_addr\":\"66:77:88:99:aa:bb\","
+             "\"resp_l2_addr\":\"66:77:88:99:aa:bb\",\"orig_ttl\":0,\"resp_ttl\":0,\"dscp\":0,"
              "\"community_id\":\"1:d/FP5EW3wiY1vCndhwleRRKHowQ=\",\"end_reason\":\"idle\"}\n",
              r->uid);
     cr_assert_str_eq(write_rec(PT_FMT_JSON, r, false), want);
@@ -359,10 +359,12 @@ Test(flow_table, record_csv_text)
              "resp_bytes,conn_state,missed_bytes,history,orig_pkts,orig_ip_bytes,resp_pkts,"
              "resp_ip_bytes,tunnel_parents,ip_proto,vlan,inner_vlan,icmp_type,icmp_code,"
              "orig_tcp_flags,resp_tcp_flags,interfaces,orig_l2_addr,resp_l2_addr,community_id,"
-             "end_reason\n"
+             "end_reason,tcp_rtt,orig_retrans,resp_retrans,orig_ooo,resp_ooo,orig_dup_acks,"
+             "resp_dup_acks,zero_windows,orig_lost,resp_lost,orig_mss,resp_mss,orig_wscale,"
+             "resp_wscale,orig_ttl,resp_ttl,dscp\n"
              "1500000000.123457,%s,192.168.1.52,54585,8.8.8.8,53,udp,0.001000,40,100,SF,0,Dd,1,68,"
              "1,128,,17,,,,,,,\"eth1\",00:11:22:33:44:55,66:77:88:99:aa:bb,"
-             "1:d/FP5EW3wiY1vCndhwleRRKHowQ=,idle\n",
+             "1:d/FP5EW3wiY1vCndhwleRRKHowQ=,idle,,,,,,,,,,,,,,,0,0,0\n",
              r->uid);
     cr_assert_str_eq(write_rec(PT_FMT_CSV, r, true), want);
 }
