@@ -81,14 +81,14 @@
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
 
-/* Producer. Aligned to a cache line (aligned_alloc): the queues' indices
- * and the counters each sit on their own lines. */
 /* One flow of a producer's cutoff table: 24 bytes. */
 struct cut_slot {
     uint64_t tag; /* the flow's pt_flow_pkt_hash(), 0 = free */
     uint64_t bytes, last_ns;
 };
 
+/* Producer. Aligned to a cache line (aligned_alloc): the queues' indices
+ * and the counters each sit on their own lines. */
 struct pt_ring_prod {
     /* owned by the producer thread */
     struct ring_chunk *cur; /* NULL: take one from free at the next packet */
@@ -181,6 +181,8 @@ static int config_check(const struct pt_ring_config *c, unsigned producers, char
         why = "chunk_size must fit in a segment";
     else if (c->flow_cutoff && (c->cutoff_flows < 1 || c->cutoff_flows > (1u << 26)))
         why = "cutoff_flows must be 1 .. 67108864";
+    else if (c->flow_cutoff && c->cutoff_idle_ns == 0)
+        why = "cutoff_idle_ns must be more than 0 (0 would restart every flow's count)";
     else if (c->chunks < 2 || c->chunks > (1u << 20))
         why = "chunks must be 2 .. 1048576";
     else if (c->keep_free_pct >= 100)
