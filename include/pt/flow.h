@@ -62,7 +62,9 @@ bool pt_flow_key_make(struct pt_flow_key *key, const struct pt_l3 *l3, bool *swa
  * (the ring's cutoff): a 64-bit hash, never 0, of the normalised key of its
  * innermost IP layer (the conversation inside any tunnel); equal for both
  * directions. A non-first fragment has no ports: it hashes as the address
- * pair's portless flow. 0 when @p has no IP layer. Thread: any. */
+ * pair's portless flow. 0 when @p has no IP layer. A capture worker gets it
+ * from pt_flow_process(); this is for a thread without the table (the
+ * offline reader writing the ring). Thread: any. */
 uint64_t pt_flow_pkt_hash(const struct pt_pkt *p);
 
 /* Symmetric Toeplitz hash of @key: equal for both directions of a
@@ -320,8 +322,10 @@ const struct pt_flow_worker_stats *pt_flow_worker_stats(const struct pt_flow_wor
 /* Account decoded packet @p to its flows: one flow per IP layer, the inner
  * layers naming the outer one as tunnel parent. No allocation, no syscall.
  * Thread: the worker owning @fw, registered as a QSBR reader and online; the
- * caller calls rcu_quiescent_state() between batches (never inside). */
-void pt_flow_process(struct pt_flow_worker *fw, const struct pt_pkt *p);
+ * caller calls rcu_quiescent_state() between batches (never inside).
+ * Returns pt_flow_pkt_hash(@p), from the hash the table lookup computed
+ * anyway (the ring's per-flow cutoff uses it); 0 when @p has no IP layer. */
+uint64_t pt_flow_process(struct pt_flow_worker *fw, const struct pt_pkt *p);
 
 typedef void (*pt_flow_emit_fn)(const struct pt_flow_record *rec, void *arg);
 

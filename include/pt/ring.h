@@ -96,8 +96,9 @@ struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers,
 
 struct pt_ring_prod *pt_ring_producer(struct pt_ring *r, unsigned i);
 
-/* True when @p applies a per-flow cutoff: its caller should then set
- * pt_ring_pkt.flow_hash (which costs a key hash per packet). Thread: any. */
+/* True when @p applies a per-flow cutoff. A caller that must work for
+ * pt_ring_pkt.flow_hash (the offline reader decodes each frame again) asks
+ * first; a capture worker has it from pt_flow_process(). Thread: any. */
 bool pt_ring_prod_cuts(const struct pt_ring_prod *p);
 
 /* One packet for the ring, borrowed for the call. */

@@ -20,7 +20,6 @@ struct pt_worker {
     struct pt_flow_worker *fw;
     struct pt_agg_counters *agg; /* owned by the agg, written only here; NULL = no store */
     struct pt_ring_prod *ring;   /* this worker's pcap ring staging; NULL = no ring */
-    bool ring_cuts;              /* the ring applies a per-flow cutoff: hash each packet */
     unsigned id;
 } __attribute__((aligned(PT_CACHELINE)));
 
@@ -80,7 +79,6 @@ void pt_worker_set_agg(struct pt_worker *w, struct pt_agg_counters *c)
 void pt_worker_set_ring(struct pt_worker *w, struct pt_ring_prod *prod)
 {
     w->ring = prod;
-    w->ring_cuts = pt_ring_prod_cuts(prod);
 }
 
 void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
@@ -88,7 +86,7 @@ void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
     pt_decode(p, &w->dec);
     if (w->agg)
         pt_agg_count(w->agg, p);
-    pt_flow_process(w->fw, p);
+    uint64_t flow_hash = pt_flow_process(w->fw, p);
     if (w->ring) {
         struct pt_ring_pkt rp = {.data = p->data,
                                  .caplen = p->caplen,
@@ -97,7 +95,7 @@ void pt_worker_packet(struct pt_worker *w, struct pt_pkt *p)
                                  .linktype = p->linktype,
                                  .iface = p->iface,
                                  .hw_tag = p->hw_tag,
-                                 .flow_hash = w->ring_cuts ? pt_flow_pkt_hash(p) : 0};
+                                 .flow_hash = flow_hash};
         pt_ring_put(w->ring, &rp);
     }
 }

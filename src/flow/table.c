@@ -444,10 +444,9 @@ static int flow_over_on_arrival(const struct pt_flow_table *t, const struct pt_f
  * NULL when the pool is empty (refused). A flow this packet finds over is
  * marked ended and replaced (DESIGN 5). */
 static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_key *key,
-                                const struct pt_l3 *l3, unsigned side, uint64_t ts)
+                                unsigned long h, const struct pt_l3 *l3, unsigned side, uint64_t ts)
 {
     struct pt_flow_table *t = w->t;
-    unsigned long h = (unsigned long)flow_key_hash64(key);
     struct cds_lfht *ht = t->shard[flow_shard(t, h)];
     struct cds_lfht_iter it;
     struct cds_lfht_node *n;
@@ -493,15 +492,26 @@ static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_k
     }
 }
 
-void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
+/* The innermost layer's pt_flow_pkt_hash() when it is not tracked (a
+ * non-first fragment, a transport header not decoded): its portless key. */
+static uint64_t untracked_hash(const struct pt_l3 *l3, uint64_t outer)
 {
-    uint64_t parent = 0;
+    struct pt_flow_key key;
+    bool swapped;
 
-    if (p->n_l3 == 0) {
+    return pt_flow_key_make(&key, l3, &swapped) ? flow_key_hash64(&key) | 1 : outer;
+}
+
+uint64_t pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
+{
+    uint64_t parent = 0, inner = 0;
+    unsigned n = p->n_l3 < PT_MAX_LAYERS ? p->n_l3 : PT_MAX_LAYERS;
+
+    if (n == 0) {
         PT_CNT_INC(w->st.no_flow_pkts);
-        return;
+        return 0;
     }
-    for (unsigned i = 0; i < p->n_l3 && i < PT_MAX_LAYERS; i++) {
+    for (unsigned i = 0; i < n; i++) {
         const struct pt_l3 *l3 = &p->l3[i];
         struct pt_flow_key key;
         bool swapped;
@@ -510,20 +520,25 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
         if ((l3->flags & PT_L3_FRAG) && !(l3->flags & PT_L3_FRAG_HEAD)) {
             PT_CNT_INC(w->st.frag_pkts); /* no ports: the first fragment counted */
             parent = 0;
+            if (i + 1 == n)
+                inner = untracked_hash(l3, inner);
             continue;
         }
         if ((needs_l4(l3) && !(l3->flags & PT_L3_L4)) || !pt_flow_key_make(&key, l3, &swapped)) {
             PT_CNT_INC(w->st.no_l4_pkts);
             parent = 0;
+            if (i + 1 == n)
+                inner = untracked_hash(l3, inner);
             continue;
         }
         unsigned side = swapped ? 1 : 0;
-        struct pt_flow *f = flow_get(w, &key, l3, side, p->ts_ns);
+        uint64_t h = flow_key_hash64(&key);
+        inner = h | 1;
+        struct pt_flow *f = flow_get(w, &key, (unsigned long)h, l3, side, p->ts_ns);
         if (!f) {
-            uint64_t h = flow_key_hash64(&key) | 1;
-            uint64_t *slot = &w->refused[h % PT_FLOW_REFUSED_SLOTS];
-            if (*slot != h) {
-                *slot = h;
+            uint64_t *slot = &w->refused[inner % PT_FLOW_REFUSED_SLOTS];
+            if (*slot != inner) {
+                *slot = inner;
                 PT_CNT_INC(w->st.full_flows);
             }
             PT_CNT_INC(w->st.full_pkts);
@@ -532,9 +547,10 @@ void pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
         }
         flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0, &w->st.tcp_health);
         /* the next layer, if any, is tunnelled in this one */
-        parent = i + 1 < p->n_l3 ? flow_uid64(&f->key, f->first_ns) : 0;
+        parent = i + 1 < n ? flow_uid64(&f->key, f->first_ns) : 0;
         flow_unlock(f);
     }
+    return inner;
 }
 
 /* ---- removal --------------------------------------------------------------- */

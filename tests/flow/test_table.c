@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pcap/pcap.h>
+
+#include "decode/tunnel_frames.h"
 #include "flow/flow_helpers.h"
+#include "support/support.h"
 
 static struct pt_flow_table *t;
 static struct pt_flow_worker *w;
@@ -697,4 +701,83 @@ Test(flow_table, tick_removes_in_the_expire_order)
     pt_flow_table_destroy(t2);
     free(q1.uid);
     free(q2.uid);
+}
+
+/* pt_flow_process() returns what pt_flow_pkt_hash() computes (the ring's
+ * cutoff relies on the two agreeing: workers use one, the offline reader the
+ * other), for plain, VLAN, fragmented and tunnelled packets, on a full table
+ * too; and two flows give two values. */
+static size_t hashes_agree(const char *rel)
+{
+    char eb[PCAP_ERRBUF_SIZE];
+    pcap_t *pc =
+        pcap_open_offline_with_tstamp_precision(pt_test_data(rel), PCAP_TSTAMP_PRECISION_NANO, eb);
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    struct pt_decode_stats ds;
+    size_t n = 0, distinct = 0;
+    uint64_t prev = 0;
+
+    cr_assert_not_null(pc, "%s: %s", rel, eb);
+    pt_decode_stats_init(&ds);
+    while (pcap_next_ex(pc, &h, &d) == 1) {
+        struct pt_pkt p = {.data = d,
+                           .caplen = h->caplen,
+                           .wirelen = h->len,
+                           .ts_ns =
+                               (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec,
+                           .linktype = pcap_datalink(pc),
+                           .hw_vlan = PT_VLAN_NONE};
+        pt_decode(&p, &ds);
+        uint64_t got = pt_flow_process(w, &p);
+        cr_assert_eq(got, pt_flow_pkt_hash(&p), "%s: packet %zu", rel, n + 1);
+        cr_assert_eq(got != 0, p.n_l3 != 0, "%s: packet %zu", rel, n + 1);
+        distinct += got && got != prev;
+        prev = got;
+        n++;
+    }
+    pcap_close(pc);
+    cr_assert_gt(distinct, 1, "%s: more than one flow", rel);
+    return n;
+}
+
+Test(flow_table, process_returns_the_packet_hash)
+{
+    static const char *const caps[] = {
+        "pcap/bench/mixed_merged_pcapplusplus.pcap",
+        "pcap/reassembly/zeek_fragmented-1.pcap",
+        "pcap/reassembly/zeek_fragmented-4.pcap",
+        "pcap/linktype/zeek_pcapng-multi-interface.pcapng",
+        "pcap/mixed/zeek_wikipedia.pcap",
+    };
+    open_table(64, PT_FLOW_FULL_REFUSE, 0); /* most flows of the bench capture are refused */
+    for (size_t i = 0; i < PT_ARRAY_LEN(caps); i++)
+        cr_assert_gt(hashes_agree(caps[i]), 0);
+    cr_assert_gt(PT_CNT_GET(pt_flow_worker_stats(w)->full_pkts), 0, "the full path was taken");
+    cr_assert_gt(PT_CNT_GET(pt_flow_worker_stats(w)->frag_pkts), 0, "fragments were seen");
+
+    for (int outer = 4; outer <= 6; outer += 2) { /* IP in IP: the inner flow's hash */
+        struct tf f = {0};
+        struct pt_decode_stats ds;
+        struct pt_pkt p = {.linktype = PT_LINK_ETHERNET, .hw_vlan = PT_VLAN_NONE};
+        tf_eth(&f, outer == 4 ? 0x0800 : 0x86dd);
+        if (outer == 4)
+            tf_ipv4(&f, 4, 1, 1, 2);
+        else
+            tf_ipv6(&f, 4, 1, 1, 2);
+        tf_ipv4(&f, 17, 2, 3, 4);
+        tf_udp(&f, 1111, 2222);
+        tf_done(&f);
+        p.data = f.b;
+        p.caplen = p.wirelen = f.len;
+        pt_decode_stats_init(&ds);
+        pt_decode(&p, &ds);
+        cr_assert_eq(p.n_l3, 2);
+        uint64_t got = pt_flow_process(w, &p);
+        cr_assert_eq(got, pt_flow_pkt_hash(&p));
+        struct pt_pkt inner = p;
+        inner.l3[0] = p.l3[1];
+        inner.n_l3 = 1;
+        cr_assert_eq(got, pt_flow_pkt_hash(&inner), "the innermost layer's flow");
+    }
 }
