@@ -244,6 +244,8 @@ struct pt_flow_health {
 void pt_tcp_health_fill(struct pt_flow_health *out, const struct pt_tcp_health *h,
                         unsigned orig_side, bool tcp);
 
+#define PT_FQDN_MAX 256 /* bytes of a DNS name kept in a record, NUL included */
+
 /* Finished flow record: a self-contained copy (no pointers into the table),
  * owned by whoever receives it. Field names follow Zeek's conn.log. */
 struct pt_flow_record {
@@ -268,6 +270,19 @@ struct pt_flow_record {
     uint8_t orig_mac[6], resp_mac[6];       /* first Ethernet addresses seen, zero if none */
     uint8_t end_reason;                     /* enum pt_flow_end */
     struct pt_flow_health health;           /* TCP health, TTL and DSCP (see above) */
+    /* Application (appid.h), filled by the flow table: `app` is enum pt_app,
+     * PT_APP_UNKNOWN when nothing was recognised; `app_by_port` when only the
+     * well-known port named it. Zeek's `service` is pt_app_zeek_service(app),
+     * written only for a payload decision. */
+    uint8_t app;
+    bool app_by_port;
+    /* Enrichment, filled by the record thread as it writes the record (empty
+     * strings and 0 when unknown): the names DNS answers gave the addresses
+     * (the name the client asked for), and GeoIP country code and ASN of
+     * external addresses. */
+    char orig_fqdn[PT_FQDN_MAX], resp_fqdn[PT_FQDN_MAX];
+    char orig_cc[3], resp_cc[3];
+    uint32_t orig_asn, resp_asn;
 };
 
 enum pt_flow_end {
