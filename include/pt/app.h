@@ -81,11 +81,11 @@ struct pt_app_arp {
 /* A record, as queued (fixed size: the largest member, a DNS transaction,
  * about 4.8 KiB). */
 struct pt_app_rec {
-    uint8_t kind;      /* enum pt_app_rec_kind */
-    uint8_t at_end;    /* 1 when flushed at flow end by the remover */
+    uint8_t kind;   /* enum pt_app_rec_kind */
+    uint8_t at_end; /* 1 when flushed at flow end by the remover */
     uint16_t pad;
-    uint32_t seq;      /* order among the records of one queue */
-    uint64_t ts_ns;    /* the record's time: the transaction's first message */
+    uint32_t seq;   /* order among the records of one queue */
+    uint64_t ts_ns; /* the record's time: the transaction's first message */
     struct pt_app_conn conn;
     union {
         struct pt_app_dns dns;
@@ -146,5 +146,49 @@ int pt_app_dhcp_write(FILE *out, const struct pt_dhcp_rec *r);
 /* An ARP table event ("_path":"arp"): ts, event (new, changed, gratuitous,
  * flood), reason, op, ip, mac, old_mac, count; @ifname may be NULL. */
 int pt_app_arp_write(FILE *out, const struct pt_arp_event *ev, const char *ifname);
+
+/* ---- the record thread ----
+ *
+ * What happens to app records once off the workers: DNS, HTTP and SSL
+ * records are written as they come; DHCP messages are joined into Zeek's
+ * dhcp.log exchanges (pt_dhcp_agg, Zeek's timing) and written as those
+ * complete; ARP packets feed the ARP table, whose events (new, changed,
+ * gratuitous, flood bindings) are written. Conn records pass through
+ * pt_app_out_conn() before they are written, for the facts only the record
+ * thread knows. Single-threaded: the thread that expires flows. */
+struct pt_flow_record;
+struct pt_app_out;
+
+struct pt_app_out_stats {
+    uint64_t written[PT_REC_ARP + 1]; /* by enum pt_app_rec_kind (DHCP: dhcp.log records,
+                                       * ARP: events) */
+    uint64_t write_errors;
+    struct pt_dhcp_stats dhcp; /* the aggregation's counters */
+};
+
+/* Create the record thread's state. Records are written to @out when it is
+ * not NULL (JSON lines); with NULL they are only counted (CSV output carries
+ * conn records alone). Returns NULL with *@err set. */
+struct pt_app_out *pt_app_out_create(FILE *out, int *err);
+
+/* The interface names ARP events carry: @names[i] for interface i (borrowed
+ * until the next call). */
+void pt_app_out_set_ifnames(struct pt_app_out *o, const char (*names)[64], unsigned n);
+void pt_app_out_destroy(struct pt_app_out *o);
+
+/* One record from a worker queue or a flow-end flush, in time order as far
+ * as the caller can give it. */
+void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r);
+
+/* A conn record about to be written: fills what the record thread knows. */
+void pt_app_out_conn(struct pt_app_out *o, struct pt_flow_record *r);
+
+/* Time has passed (packet time): complete DHCP exchanges that timed out. */
+void pt_app_out_tick(struct pt_app_out *o, uint64_t now_ns);
+
+/* End of input: write every open DHCP exchange. */
+void pt_app_out_finish(struct pt_app_out *o);
+
+void pt_app_out_stats(const struct pt_app_out *o, struct pt_app_out_stats *st);
 
 #endif

@@ -118,6 +118,10 @@ struct pt_offline_opts {
     struct pt_flow_config flow; /* .workers is set from @workers */
     pt_flow_emit_fn emit;       /* receives every finished flow, in a deterministic order */
     void *emit_arg;
+    /* Receives every app record (app.h), with @emit_arg, merged by time with
+     * the flow records of each expiry round (deterministic too). NULL: app
+     * records are counted and dropped. */
+    pt_app_sink_fn emit_app;
     /* When not NULL: fill the store in agg->datadir, one second per tick of
      * packet time (pt_agg_tick), workers counting into the agg's counters.
      * .workers is set from @workers. */
@@ -133,6 +137,8 @@ struct pt_offline_result {
     uint64_t flows_evicted;           /* of those, evicted early (--full-policy evict) */
     struct pt_decode_stats decode;    /* summed over workers */
     struct pt_flow_worker_stats flow; /* summed over workers (lock_spins included) */
+    struct pt_app_worker_stats app;   /* summed over workers and the flow-end flushes */
+    uint64_t app_records;             /* app records handed to opts->emit_app */
     struct pt_iface_table ifaces;
     uint64_t ifaces_merged; /* records whose interface found no slot of its own (table full,
                              * or interface id >= 256): accounted to the last slot */
@@ -203,6 +209,9 @@ struct pt_live_status {
     uint64_t filter_reloads;                 /* filters swapped in on request (opts->reload) */
     uint64_t active_flows;            /* flows in the table now (approximate while running) */
     uint64_t flows_emitted;           /* records emitted so far */
+    struct pt_app_worker_stats app;   /* app layer counters, summed over workers and the
+                                       * flow-end flushes */
+    uint64_t app_dropped;             /* app records lost to full worker queues */
     const struct pt_agg_stats *agg;   /* the store's side; NULL without a store */
     const struct pt_ring_stats *ring; /* the pcap ring's side; NULL without a ring */
 };
@@ -225,6 +234,10 @@ struct pt_live_opts {
     struct pt_flow_config flow; /* .workers is set from n_ifaces * workers */
     pt_flow_emit_fn emit;       /* finished flows, on the remover thread */
     void *emit_arg;
+    /* App records (app.h), with @emit_arg, on the remover thread: drained
+     * from the workers' queues every 50 ms and before each expiry, and
+     * flushed at flow end before the flow's record. NULL: dropped, counted. */
+    pt_app_sink_fn emit_app;
     pt_live_status_fn status; /* once a second and at the end, on the remover thread; may be NULL */
     void *status_arg;
     void (*ready)(void *arg); /* every socket bound and in its fanout group; may be NULL */

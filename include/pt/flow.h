@@ -33,6 +33,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pt/app.h"
+#include "pt/appid.h"
 #include "pt/common.h"
 #include "pt/decode.h"
 
@@ -104,6 +106,12 @@ struct pt_flow_config {
     uint32_t sweep_shards; /* shards one non-flush expire walks, in rotation; 0 = an eighth */
     uint32_t live_ticks;   /* pt_flow_table_tick: ticks between two live records of a flow
                             * that carries packets; 0 = 60 */
+    /* Application layer (docs/APP.md). */
+    bool app_off;        /* no detection, no parsers, no app records */
+    uint32_t app_states; /* parser states (HTTP, TLS, DNS) per worker; 0 = 4096 */
+    uint32_t app_queue;  /* app record queue slots per worker; 0 = 1024 */
+    bool app_queue_grow; /* a full queue grows instead of dropping: only when the
+                          * consumer drains with every worker stopped (`read`) */
 };
 
 /* Defaults: 16 shards, 1 worker, 1 M flows, idle TCP 300 s, UDP 60 s, ICMP
@@ -299,6 +307,25 @@ const char *pt_flow_end_name(unsigned reason);
 struct pt_flow_table;
 struct pt_flow_worker;
 
+/* Per-worker application layer counters (docs/APP.md "Overload and
+ * failure"); owned by the worker, PT_CNT_* for readers. The remover keeps
+ * one more set for what it flushes at flow end (pt_flow_table_app_stats). */
+struct pt_app_worker_stats {
+    uint64_t no_state; /* app.no_state: a parser was wanted, the state pool was empty */
+    uint64_t tcp_gap;  /* app.tcp_gap: a parsed direction skipped sequence space */
+    uint64_t records;  /* app records queued */
+    uint64_t arp_pkts; /* ARP packets handed to the record thread */
+    struct pt_appid_stats appid;
+    struct pt_dns_stats dns;
+    struct pt_http_stats http;
+    struct pt_tls_stats tls;
+    struct pt_dhcp_stats dhcp;
+};
+
+/* Add @src into @dst (both with every field). Thread: caller owns @dst. */
+void pt_app_worker_stats_add(struct pt_app_worker_stats *dst,
+                             const struct pt_app_worker_stats *src);
+
 /* Per-worker flow counters; owned by the worker, PT_CNT_* for readers. */
 struct pt_flow_worker_stats {
     uint64_t pkts;            /* IP layers handed to pt_flow_process */
@@ -333,6 +360,24 @@ struct pt_flow_worker *pt_flow_worker_get(struct pt_flow_table *t, unsigned id);
 
 /* Stats of one worker handle (borrowed; read with PT_CNT_GET). */
 const struct pt_flow_worker_stats *pt_flow_worker_stats(const struct pt_flow_worker *fw);
+
+/* The worker's application layer counters, and its app record queue (the
+ * record thread drains it; NULL when cfg.app_off). Borrowed. */
+const struct pt_app_worker_stats *pt_flow_worker_app_stats(const struct pt_flow_worker *fw);
+struct pt_app_queue *pt_flow_worker_app_queue(struct pt_flow_worker *fw);
+
+/* App records the remover flushes when a flow ends (a request without
+ * response, an unanswered query, a handshake cut short) go to @fn on the
+ * remover's thread, during pt_flow_table_expire()/pt_flow_table_tick(),
+ * before the flow's conn record is emitted. Without a sink they are counted
+ * as dropped. Thread: before workers start. */
+typedef void (*pt_app_sink_fn)(const struct pt_app_rec *rec, void *arg);
+void pt_flow_table_set_app_sink(struct pt_flow_table *t, pt_app_sink_fn fn, void *arg);
+
+/* The remover's flush counters, and app records it had no sink for.
+ * Thread: the remover (or after it stopped). */
+const struct pt_app_worker_stats *pt_flow_table_app_stats(const struct pt_flow_table *t,
+                                                          uint64_t *no_sink);
 
 /* Account decoded packet @p to its flows: one flow per IP layer, the inner
  * layers naming the outer one as tunnel parent. No allocation, no syscall.

@@ -619,9 +619,32 @@ static void report(struct live *L, bool final)
         .ring = L->ring ? &L->ring_st : NULL,
     };
 
+    for (unsigned i = 0; i < L->nw; i++) {
+        struct pt_flow_worker *fw = pt_flow_worker_get(L->ft, i);
+        pt_app_worker_stats_add(&st.app, pt_flow_worker_app_stats(fw));
+        if (pt_flow_worker_app_queue(fw))
+            st.app_dropped += pt_app_queue_dropped(pt_flow_worker_app_queue(fw));
+    }
+    pt_app_worker_stats_add(&st.app, pt_flow_table_app_stats(L->ft, NULL));
     /* the counters gathered by the expire() that precedes every report() */
     if (L->o->status)
         L->o->status(&st, L->o->status_arg);
+}
+
+/* Hand every queued app record to the caller. Thread: the remover. */
+static void app_drain(struct live *L)
+{
+    for (unsigned i = 0; i < L->nw; i++) {
+        struct pt_app_queue *q = pt_flow_worker_app_queue(pt_flow_worker_get(L->ft, i));
+        const struct pt_app_rec *a;
+        if (!q)
+            continue;
+        while ((a = pt_app_queue_peek(q)) != NULL) {
+            if (L->o->emit_app)
+                L->o->emit_app(a, L->o->emit_arg);
+            pt_app_queue_pop(q);
+        }
+    }
 }
 
 static void count_emit(const struct pt_flow_record *rec, void *arg)
@@ -636,7 +659,8 @@ static void expire(struct live *L, bool flush)
 {
     uint64_t now = realtime_ns();
 
-    gather(L); /* the counters of this tick: kernel drops for the agg, then the status line */
+    gather(L);    /* the counters of this tick: kernel drops for the agg, then the status line */
+    app_drain(L); /* a flow's transactions before its record */
     if (L->ring)
         pt_ring_stats(L->ring, &L->ring_st);
     rcu_thread_online();
@@ -704,6 +728,7 @@ static void remover_loop(struct live *L)
         if (next - now < slice)
             slice = next - now;
         link_check_all(L, link_watch_wait(L, (int)(slice / 1000000ull) + 1));
+        app_drain(L);
         if (L->o->reload && __atomic_exchange_n((int *)L->o->reload, 0, __ATOMIC_RELAXED))
             filter_reload(L);
     }
@@ -801,6 +826,8 @@ static int setup(struct live *L, int *ifindex)
         snprintf(L->res->msg, sizeof L->res->msg, "flow table: %s", pt_strerror(rc));
         return rc;
     }
+    if (L->o->emit_app)
+        pt_flow_table_set_app_sink(L->ft, L->o->emit_app, L->o->emit_arg);
     if (L->o->agg) {
         struct pt_agg_config ac = *L->o->agg;
         char msg[300];

@@ -138,6 +138,74 @@ static void collect(const struct pt_flow_record *rec, void *arg)
     rv->v[rv->n++] = *rec;
 }
 
+/* App records of one expiry round: pointers into the workers' queues
+ * (valid until the workers run again) and into `own`, the copies of what
+ * the remover flushed at flow end. */
+struct appvec {
+    const struct pt_app_rec **v;
+    size_t n, cap;
+    struct pt_app_rec *own;
+    size_t n_own, cap_own;
+    int err;
+};
+
+static int app_cmp(const void *a, const void *b)
+{
+    const struct pt_app_rec *x = *(const struct pt_app_rec *const *)a;
+    const struct pt_app_rec *y = *(const struct pt_app_rec *const *)b;
+    int c;
+
+    if (x->ts_ns != y->ts_ns)
+        return x->ts_ns < y->ts_ns ? -1 : 1;
+    if (x->conn.uid64 != y->conn.uid64)
+        return x->conn.uid64 < y->conn.uid64 ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->at_end != y->at_end)
+        return x->at_end < y->at_end ? -1 : 1;
+    /* ARP records have no flow: the packet itself orders them, whichever
+     * worker had them */
+    if (x->kind == PT_REC_ARP && (c = memcmp(&x->arp, &y->arp, sizeof x->arp)) != 0)
+        return c;
+    /* the same flow's records come from one queue: keep their order */
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static bool app_push(struct appvec *av, const struct pt_app_rec *r)
+{
+    if (av->n == av->cap) {
+        size_t nc = av->cap ? av->cap * 2 : 256;
+        const struct pt_app_rec **nv = realloc(av->v, nc * sizeof *nv);
+        if (!nv) {
+            av->err = -ENOMEM;
+            return false;
+        }
+        av->v = nv;
+        av->cap = nc;
+    }
+    av->v[av->n++] = r;
+    return true;
+}
+
+/* The remover's sink: flow-end records are copied (its record buffer is
+ * reused); pointers are taken once the round is complete (`own` may move). */
+static void app_sink(const struct pt_app_rec *rec, void *arg)
+{
+    struct appvec *av = arg;
+
+    if (av->n_own == av->cap_own) {
+        size_t nc = av->cap_own ? av->cap_own * 2 : 64;
+        struct pt_app_rec *nv = realloc(av->own, nc * sizeof *nv);
+        if (!nv) {
+            av->err = -ENOMEM;
+            return;
+        }
+        av->own = nv;
+        av->cap_own = nc;
+    }
+    av->own[av->n_own++] = *rec;
+}
+
 struct run {
     const struct pt_offline_opts *opts;
     struct pt_offline_result *res;
@@ -149,10 +217,53 @@ struct run {
     struct wthread *wt;
     unsigned nw;
     struct recvec recs;
+    struct appvec apps;
     uint64_t clock_ns, next_tick;
     struct pt_pkt scratch;             /* dispatch decode (N > 1), ring cutoff */
     struct pt_decode_stats scratch_st; /* discarded */
 };
+
+/* Emit the round's flow records (sorted) merged by time with its app
+ * records (sorted), app records first on equal times; then release the
+ * workers' queue slots. Caller: the reader, every worker idle. */
+static void emit_round(struct run *r)
+{
+    struct recvec *rv = &r->recs;
+    struct appvec *av = &r->apps;
+    size_t i = 0, j = 0;
+
+    av->n = 0;
+    for (unsigned w = 0; w < r->nw; w++) {
+        struct pt_app_queue *q = pt_flow_worker_app_queue(pt_flow_worker_get(r->ft, w));
+        const struct pt_app_rec *a;
+        if (!q)
+            continue;
+        /* popped slots stay intact until the worker runs again */
+        while ((a = pt_app_queue_peek(q)) != NULL) {
+            app_push(av, a);
+            pt_app_queue_pop(q);
+        }
+    }
+    for (size_t k = 0; k < av->n_own; k++)
+        app_push(av, &av->own[k]);
+    if (av->n)
+        qsort(av->v, av->n, sizeof *av->v, app_cmp);
+    if (rv->n)
+        qsort(rv->v, rv->n, sizeof *rv->v, rec_cmp);
+    while (i < rv->n || j < av->n) {
+        if (j < av->n && (i == rv->n || av->v[j]->ts_ns <= rv->v[i].ts_ns)) {
+            if (rv->opts->emit_app)
+                rv->opts->emit_app(av->v[j], rv->opts->emit_arg);
+            j++;
+        } else {
+            rv->opts->emit(&rv->v[i++], rv->opts->emit_arg);
+        }
+    }
+    *rv->emitted += rv->n;
+    r->res->app_records += rv->opts->emit_app ? av->n : 0;
+    rv->n = 0;
+    av->n = av->n_own = 0;
+}
 
 /* Expire (or flush) and emit in deterministic order. Caller: the reader, with
  * every worker idle (barrier) or the reader being the only worker. */
@@ -176,7 +287,7 @@ static void expire_round(struct run *r, bool flush)
     }
     if (r->nw > 1)
         rcu_thread_offline();
-    emit_sorted(&r->recs);
+    emit_round(r);
 }
 
 /* The input fields of a frame, as a live ring fills them from a tpacket header. */
@@ -528,9 +639,11 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
     pt_decode_stats_init(&r.scratch_st);
     r.nw = opts->workers ? opts->workers : 1;
     fc.workers = r.nw;
+    fc.app_queue_grow = true; /* drained at every round's barrier: nothing is dropped */
     r.ft = pt_flow_table_create(&fc, &err);
     if (!r.ft)
         return err;
+    pt_flow_table_set_app_sink(r.ft, app_sink, &r.apps);
     if (opts->agg) {
         struct pt_agg_config ac = *opts->agg;
         ac.workers = r.nw;
@@ -583,19 +696,26 @@ int pt_offline_run(const struct pt_offline_opts *opts, struct pt_offline_result 
     err = res->file_err;
     if (r.recs.err)
         err = r.recs.err;
+    if (r.apps.err)
+        err = r.apps.err;
 out:
     if (solo) {
         pt_decode_stats_merge(&res->decode, pt_worker_decode_stats(solo));
         sum_flow_stats(&res->flow, pt_flow_worker_stats(pt_flow_worker_get(r.ft, 0)));
+        pt_app_worker_stats_add(&res->app, pt_flow_worker_app_stats(pt_flow_worker_get(r.ft, 0)));
         pt_worker_destroy(solo);
     } else if (r.wt) {
-        for (unsigned i = 0; i < r.nw; i++)
+        for (unsigned i = 0; i < r.nw; i++) {
             sum_flow_stats(&res->flow, pt_flow_worker_stats(pt_flow_worker_get(r.ft, i)));
+            pt_app_worker_stats_add(&res->app,
+                                    pt_flow_worker_app_stats(pt_flow_worker_get(r.ft, i)));
+        }
         stop_workers(&r);
     }
     if (r.nw > 1)
         rcu_thread_online();
     res->flows_evicted = pt_flow_table_evicted(r.ft);
+    pt_app_worker_stats_add(&res->app, pt_flow_table_app_stats(r.ft, NULL));
     if (r.ring) {
         pt_ring_flush(r.rprod, true);
         pt_ring_close(r.ring, &res->ring_stats);
@@ -609,5 +729,7 @@ out:
     pt_flow_table_destroy(r.ft);
     rcu_unregister_thread();
     free(r.recs.v);
+    free(r.apps.v);
+    free(r.apps.own);
     return err;
 }

@@ -13,14 +13,16 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-#include "pt/ring.h"
+#include "pt/app.h"
 #include "pt/capture.h"
+#include "pt/ring.h"
 
 struct out_ctx {
     FILE *out;
     enum pt_record_format fmt;
     const struct pt_offline_result *res; /* interface names, filled as files are read */
     const char *ifname_ptrs[PT_MAX_IFACES];
+    struct pt_app_out *app; /* the record thread's app layer */
     int err;
 };
 
@@ -53,6 +55,8 @@ static void read_usage(FILE *out)
           "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
           "      --flow-cutoff SIZE   keep only the first SIZE bytes of each flow in the ring\n"
           "                           (the rest is counted; default 0: keep everything)\n"
+          "      --no-app             no application layer: no detection, parsers or app\n"
+          "                           records (dns, http, ssl, dhcp, arp)\n"
           "  -q, --quiet              no summary\n"
           "  -h, --help               this text\n",
           out);
@@ -83,13 +87,61 @@ static void emit(const struct pt_flow_record *rec, void *arg)
     struct out_ctx *o = arg;
     unsigned n = o->res->ifaces.n;
 
+    struct pt_flow_record r = *rec;
+
     for (unsigned i = 0; i < n; i++)
         o->ifname_ptrs[i] = o->res->ifaces.name[i];
-    if (pt_flow_record_write(o->out, o->fmt, rec, o->ifname_ptrs, n) < 0 && !o->err)
+    pt_app_out_conn(o->app, &r);
+    if (pt_flow_record_write(o->out, o->fmt, &r, o->ifname_ptrs, n) < 0 && !o->err)
         o->err = -EIO;
 }
 
-static void print_summary(const struct pt_offline_result *res, double secs)
+static void emit_app(const struct pt_app_rec *rec, void *arg)
+{
+    struct out_ctx *o = arg;
+
+    pt_app_out_set_ifnames(o->app, o->res->ifaces.name, o->res->ifaces.n);
+    pt_app_out_rec(o->app, rec);
+}
+
+static void print_app_summary(const struct pt_offline_result *res, const struct pt_app_out *app)
+{
+    const struct pt_app_worker_stats *a = &res->app;
+    struct pt_app_out_stats os;
+    static const char *const kind[] = {"", "dns", "http", "ssl", "dhcp", "arp"};
+
+    pt_app_out_stats(app, &os);
+    fprintf(stderr, "app_records:");
+    for (unsigned k = PT_REC_DNS; k <= PT_REC_ARP; k++)
+        fprintf(stderr, " %s %llu", kind[k], (unsigned long long)os.written[k]);
+    fprintf(stderr, "\n");
+    fprintf(stderr, "app_no_parser_state: %llu\n", (unsigned long long)a->no_state);
+    fprintf(stderr, "app_tcp_gaps: %llu\n", (unsigned long long)a->tcp_gap);
+    fprintf(stderr, "app_errors:\n");
+    for (unsigned i = 1; i < PT_APPID_ERR_MAX; i++)
+        if (a->appid.err[i])
+            fprintf(stderr, "  %s: %llu\n", pt_appid_err_name(i),
+                    (unsigned long long)a->appid.err[i]);
+    for (unsigned i = 1; i < PT_DNS_ERR_MAX; i++)
+        if (a->dns.err[i])
+            fprintf(stderr, "  %s: %llu\n", pt_dns_err_name(i), (unsigned long long)a->dns.err[i]);
+    for (unsigned i = 0; i < PT_HTTP_ERR_MAX; i++)
+        if (a->http.err[i])
+            fprintf(stderr, "  %s: %llu\n", pt_http_err_name(i),
+                    (unsigned long long)a->http.err[i]);
+    for (unsigned i = 1; i < PT_TLS_E_MAX; i++)
+        if (a->tls.err[i])
+            fprintf(stderr, "  %s: %llu\n", pt_tls_err_name(i), (unsigned long long)a->tls.err[i]);
+    for (unsigned i = 1; i < PT_DHCP_ERR_MAX; i++)
+        if (a->dhcp.err[i] + os.dhcp.err[i])
+            fprintf(stderr, "  %s: %llu\n", pt_dhcp_err_name(i),
+                    (unsigned long long)(a->dhcp.err[i] + os.dhcp.err[i]));
+    if (os.write_errors)
+        fprintf(stderr, "app_write_errors: %llu\n", (unsigned long long)os.write_errors);
+}
+
+static void print_summary(const struct pt_offline_result *res, const struct pt_app_out *app,
+                          double secs)
 {
     const struct pt_decode_stats *d = &res->decode;
     struct rusage ru;
@@ -107,6 +159,8 @@ static void print_summary(const struct pt_offline_result *res, double secs)
     fprintf(stderr, "ip_fragments_not_first: %llu\n", (unsigned long long)res->flow.frag_pkts);
     fprintf(stderr, "ip_without_transport_header: %llu\n",
             (unsigned long long)res->flow.no_l4_pkts);
+    if (app)
+        print_app_summary(res, app);
     if (res->ifaces_merged)
         fprintf(stderr, "records_of_interfaces_beyond_%d: %llu\n", PT_MAX_IFACES,
                 (unsigned long long)res->ifaces_merged);
@@ -179,6 +233,7 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         {"ring-keep-free", required_argument, NULL, 1008},
         {"snaplen", required_argument, NULL, 1009},
         {"flow-cutoff", required_argument, NULL, 1010},
+        {"no-app", no_argument, NULL, 1011},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,6 +243,9 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
     optind = 1;
     while ((c = getopt_long(argc, argv, "F:o:w:d:qh", lo, NULL)) != -1) {
         switch (c) {
+        case 1011:
+            o->flow.app_off = true;
+            break;
         case 'd':
             ac->datadir = optarg;
             o->agg = ac;
@@ -405,9 +463,16 @@ int pt_cli_read(int argc, char **argv)
         pt_flow_record_csv_header(oc.out);
     o.emit = emit;
     o.emit_arg = &oc;
+    /* app records go in the JSON stream; CSV carries conn records only */
+    if (!(oc.app = pt_app_out_create(oc.fmt == PT_FMT_JSON ? oc.out : NULL, &rc))) {
+        fprintf(stderr, "packettracer: %s\n", pt_strerror(rc));
+        return 1;
+    }
+    o.emit_app = emit_app;
 
     t0 = pt_now_ns();
     rc = pt_offline_run(&o, &res);
+    pt_app_out_finish(oc.app);
     if (res.agg_err) {
         fprintf(stderr, "packettracer: %s\n", res.agg_msg);
         return 1;
@@ -419,7 +484,8 @@ int pt_cli_read(int argc, char **argv)
     if (fflush(oc.out) != 0 || (outpath && fclose(oc.out) != 0))
         oc.err = -errno;
     if (!quiet)
-        print_summary(&res, (double)(pt_now_ns() - t0) / 1e9);
+        print_summary(&res, o.flow.app_off ? NULL : oc.app, (double)(pt_now_ns() - t0) / 1e9);
+    pt_app_out_destroy(oc.app);
     if (res.file_err)
         fprintf(stderr, "packettracer: error: %s\n", res.file_msg);
     else if (rc < 0)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pt/app.h"
 #include "config.h"
 #include "pt/capture.h"
 
@@ -43,6 +44,7 @@ struct run_ctx {
     const char *datadir;
     char pidpath[4096];
     FILE *out;
+    struct pt_app_out *app; /* app records and enrichment (the remover's) */
     bool quiet;
     int err;
     const struct pt_live_result *res;
@@ -120,10 +122,21 @@ static void on_emit(const struct pt_flow_record *rec, void *arg)
     struct run_ctx *c = arg;
     unsigned n = c->res->ifaces.n;
 
+    struct pt_flow_record r = *rec;
+
     for (unsigned i = 0; i < n; i++)
         c->ifname_ptrs[i] = c->res->ifaces.name[i];
-    if (pt_flow_record_write(c->out, PT_FMT_JSON, rec, c->ifname_ptrs, n) < 0 && !c->err)
+    pt_app_out_conn(c->app, &r);
+    if (pt_flow_record_write(c->out, PT_FMT_JSON, &r, c->ifname_ptrs, n) < 0 && !c->err)
         c->err = -EIO;
+}
+
+static void on_emit_app(const struct pt_app_rec *rec, void *arg)
+{
+    struct run_ctx *c = arg;
+
+    pt_app_out_set_ifnames(c->app, c->res->ifaces.name, c->res->ifaces.n);
+    pt_app_out_rec(c->app, rec);
 }
 
 static void on_ready(void *arg)
@@ -178,9 +191,19 @@ static int on_reload_filter(char *expr, size_t len, void *arg)
     return 0;
 }
 
-static void print_final(const struct pt_live_status *st)
+static void print_final(const struct run_ctx *c, const struct pt_live_status *st)
 {
+    struct pt_app_out_stats os;
+
     fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
+    pt_app_out_stats(c->app, &os);
+    fprintf(stderr,
+            "app records: dns %llu http %llu ssl %llu dhcp %llu arp %llu; dropped (queue full) "
+            "%llu; no parser state %llu; tcp gaps %llu\n",
+            (unsigned long long)os.written[PT_REC_DNS], (unsigned long long)os.written[PT_REC_HTTP],
+            (unsigned long long)os.written[PT_REC_SSL], (unsigned long long)os.written[PT_REC_DHCP],
+            (unsigned long long)os.written[PT_REC_ARP], (unsigned long long)st->app_dropped,
+            (unsigned long long)st->app.no_state, (unsigned long long)st->app.tcp_gap);
     if (st->agg)
         fprintf(
             stderr,
@@ -280,12 +303,16 @@ static void on_status(const struct pt_live_status *st, void *arg)
 {
     struct run_ctx *c = arg;
 
+    if (st->final)
+        pt_app_out_finish(c->app); /* every open DHCP exchange */
+    else
+        pt_app_out_tick(c->app, st->now_ns);
     if (fflush(c->out) != 0 && !c->err)
         c->err = -errno;
     if (c->quiet)
         return;
     if (st->final)
-        print_final(st);
+        print_final(c, st);
     else
         print_status(c, st);
 }
@@ -475,6 +502,11 @@ int pt_cli_run(int argc, char **argv)
         return 1;
     }
     setvbuf(c.out, NULL, _IOFBF, 1 << 20);
+    if (!(c.app = pt_app_out_create(c.out, &rc))) {
+        fprintf(stderr, "packettracer: %s\n", pt_strerror(rc));
+        fclose(c.out);
+        return 1;
+    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -485,6 +517,7 @@ int pt_cli_run(int argc, char **argv)
 
     o.stop = &stop_flag;
     o.emit = on_emit;
+    o.emit_app = on_emit_app;
     o.emit_arg = &c;
     o.status = on_status;
     o.status_arg = &c;
@@ -513,6 +546,7 @@ int pt_cli_run(int argc, char **argv)
         o.ring = &ring;
     }
     rc = pt_live_run(&o, &res);
+    pt_app_out_destroy(c.app);
     if (fflush(c.out) != 0 && !c.err)
         c.err = -errno;
     if (fclose(c.out) != 0 && !c.err)

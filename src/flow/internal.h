@@ -77,6 +77,27 @@ struct flow_tcp_ep {
 #define FL_MAC0      0x04 /* mac[0] valid */
 #define FL_MAC1      0x08 /* mac[1] valid */
 
+/* A flow's application layer part (app.c), guarded by the flow's lock.
+ * 32 bytes. */
+struct flow_app {
+    struct pt_appid id;   /* detection (appid.h) */
+    uint32_t st;          /* parser state: index + 1 in the pool of worker `owner`; 0 = none */
+    uint32_t next_seq[2]; /* TCP, by direction (0 = originator): next in-order byte */
+    uint8_t parser;       /* APP_P_*: the parser this flow runs (st may be 0 between
+                           * DNS datagrams) */
+    uint8_t fl;           /* APP_F_* */
+    uint8_t owner;        /* worker whose pool holds st */
+    uint8_t pad;
+};
+
+#define APP_F_SEQ0  0x01 /* next_seq[0] valid */
+#define APP_F_SEQ1  0x02 /* next_seq[1] valid */
+#define APP_F_OFF   0x04 /* nothing more to do for this flow: detection done, no parser */
+#define APP_F_SSL   0x08 /* the ssl record was emitted */
+#define APP_F_TRIED 0x10 /* the TCP parser was started (or the pool was empty): never again */
+
+enum { APP_P_NONE = 0, APP_P_DNS, APP_P_DNS_TCP, APP_P_HTTP, APP_P_TLS, APP_P_DHCP };
+
 struct pt_flow {
     struct cds_lfht_node node; /* free: node.next links the free list */
     struct pt_flow_key key;    /* immutable while published */
@@ -109,6 +130,7 @@ struct pt_flow {
         struct flow_tcp_ep tcp[2];
     };
     struct pt_tcp_health health; /* TCP health, first TTL/TOS per side (tcp_health.c) */
+    struct flow_app app;         /* application layer (app.c) */
 };
 
 /* struct pt_flow.state: written with atomic stores (under the lock), read
@@ -143,8 +165,25 @@ struct flow_cand {
     struct pt_flow *f;
 };
 
+struct app_state; /* app.c */
+
+/* A worker's application layer: its parser state pool and record queue
+ * (app.c). The pool's free list belongs to the worker; the remover gives
+ * states back through `ret`, a lock-free stack of indices + 1 the worker
+ * takes whole when its free list runs dry (so no ABA). */
+struct flow_app_worker {
+    struct app_state *pool; /* n states, touched lazily */
+    uint32_t n, used;       /* used: states handed out at least once (bump index) */
+    uint32_t free;          /* worker only: index + 1 of the first free state, 0 = none */
+    uint32_t ret;           /* remover pushes, worker takes all (atomics) */
+    struct pt_app_queue *q;
+    struct pt_dns_msg *scratch; /* worker only: DNS parse buffer */
+    struct pt_app_worker_stats st;
+};
+
 struct pt_flow_worker {
     struct pt_flow_worker_stats st; /* owned by the worker; PT_CNT_* */
+    struct flow_app_worker app;
     struct pt_flow_table *t;
     unsigned id;
     struct pt_flow *pool; /* owned: cap slots, touched lazily */
@@ -168,7 +207,22 @@ struct pt_flow_table {
     uint64_t min_timeout_ns;  /* shortest idle timeout or close delay (immutable) */
     struct flow_cand *cand;   /* remover only: the tick walk's flows to remove */
     size_t cand_n, cand_cap;
+    /* remover only: what app.c flushes at flow end */
+    pt_app_sink_fn app_sink;
+    void *app_sink_arg;
+    struct pt_app_rec *app_rec;        /* the record being built */
+    struct pt_app_worker_stats app_st; /* flush counters */
+    uint64_t app_no_sink;
 };
+
+/* app.c */
+int flow_app_table_init(struct pt_flow_table *t);
+void flow_app_table_fini(struct pt_flow_table *t);
+void flow_app_start(struct pt_flow *f, bool off);
+void flow_app_packet(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_pkt *p,
+                     const struct pt_l3 *l3, unsigned side);
+void flow_app_arp(struct pt_flow_worker *w, const struct pt_pkt *p);
+void flow_app_end(struct pt_flow_table *t, struct pt_flow *f);
 
 /* key.c */
 uint64_t flow_key_hash64(const struct pt_flow_key *key);

@@ -133,6 +133,8 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
     bool icmp = is_icmp_key(k), pair = false;
 
     memset(r, 0, sizeof *r);
+    r->app = (uint8_t)pt_appid_result(&f->app.id);
+    r->app_by_port = pt_appid_by_port(&f->app.id);
     r->ts_ns = f->first_ns;
     r->last_ns = f->last_ns;
     uid_format(r->uid, flow_uid64(k, f->first_ns));

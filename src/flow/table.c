@@ -167,9 +167,12 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
         if (!w->pool)
             goto err_workers;
     }
+    if ((rc = flow_app_table_init(t)) < 0)
+        goto err_workers;
     return t;
 
 err_workers:
+    flow_app_table_fini(t);
     for (i = 0; i < cfg->workers; i++)
         free(t->w[i].pool);
     for (i = 0; i < cfg->shards; i++)
@@ -202,6 +205,7 @@ void pt_flow_table_destroy(struct pt_flow_table *t)
         cds_lfht_destroy(t->shard[i], NULL);
     if (online)
         rcu_thread_online();
+    flow_app_table_fini(t);
     for (unsigned i = 0; i < t->cfg.workers; i++) {
         free(t->w[i].pool);
         free(t->w[i].snap);
@@ -335,8 +339,8 @@ static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side,
 }
 
 /* Account one IP layer to @f (locked). */
-static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct pt_l3 *l3,
-                         unsigned side, uint64_t parent, struct pt_tcp_health_stats *hst)
+static void flow_account(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_pkt *p,
+                         const struct pt_l3 *l3, unsigned side, uint64_t parent)
 {
     f->pkts[side]++;
     f->ip_bytes[side] += l3->ip_len;
@@ -360,14 +364,17 @@ static void flow_account(struct pt_flow *f, const struct pt_pkt *p, const struct
         if (!flow_tcp_both_closed(f) && p->ts_ns > f->last_ns)
             f->last_ns = p->ts_ns;
         flow_tcp_update(f, side, l3);
-        pt_tcp_health_update(&f->health, hst, side, p, l3);
+        pt_tcp_health_update(&f->health, &w->st.tcp_health, side, p, l3);
+        flow_app_packet(w, f, p, l3, side);
         return;
     }
     if (p->ts_ns > f->last_ns)
         f->last_ns = p->ts_ns;
     f->bytes[side] += l3->l4_len;
-    if (l3->proto == 17)
+    if (l3->proto == 17 && (l3->flags & PT_L3_L4)) {
         flow_hist_once(f, side, 7 /* UDP data */, 'D');
+        flow_app_packet(w, f, p, l3, side);
+    }
 }
 
 static bool needs_l4(const struct pt_l3 *l3)
@@ -465,6 +472,7 @@ static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_k
              * holding it on the slot's previous life (DESIGN 8). */
             flow_lock(s, NULL);
             flow_start(s, l3, side, ts);
+            flow_app_start(s, t->cfg.app_off);
             __atomic_store_n(&s->state, FLOW_LIVE, __ATOMIC_RELEASE);
             PT_TSAN_RELEASE(s); /* published by add_unique */
             n = cds_lfht_add_unique(ht, h, key_match, key, &s->node);
@@ -509,6 +517,8 @@ uint64_t pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
 
     if (n == 0) {
         PT_CNT_INC(w->st.no_flow_pkts);
+        if (p->flags & PT_PKT_ARP)
+            flow_app_arp(w, p);
         return 0;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -545,7 +555,7 @@ uint64_t pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
             parent = 0;
             continue;
         }
-        flow_account(f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0, &w->st.tcp_health);
+        flow_account(w, f, p, l3, side, l3->encap != PT_ENCAP_NONE ? parent : 0);
         /* the next layer, if any, is tunnelled in this one */
         parent = i + 1 < n ? flow_uid64(&f->key, f->first_ns) : 0;
         flow_unlock(f);
@@ -656,6 +666,7 @@ static bool flow_remove(const struct sweep *sw, struct cds_lfht *ht, struct pt_f
         flow_unlock(f);
         return false;
     }
+    flow_app_end(t, f); /* its app records go out before its conn record */
     flow_record_fill(&rec, f, (unsigned)why);
     if (sw->visit)
         view_take(sw, w, f, &v, NULL);

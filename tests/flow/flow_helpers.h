@@ -25,6 +25,10 @@ static inline void v4(uint8_t a[16], uint8_t x, uint8_t y, uint8_t z, uint8_t w)
     a[12] = x, a[13] = y, a[14] = z, a[15] = w;
 }
 
+/* Payload bytes of the synthetic packets: zeros (which no analyser takes
+ * for a protocol), so a test packet carries the payload it claims. */
+static const uint8_t pkt_zero_payload[65536];
+
 /* One IPv4 layer from @src:@sp to @dst:@dp. */
 static inline void pkt_init(struct pt_pkt *p, uint64_t ts, uint8_t proto, const uint8_t src[16],
                             uint16_t sp, const uint8_t dst[16], uint16_t dp, uint32_t l4_len)
@@ -42,7 +46,8 @@ static inline void pkt_init(struct pt_pkt *p, uint64_t ts, uint8_t proto, const 
     l->sport = sp;
     l->dport = dp;
     l->l4_len = l4_len;
-    l->payload_caplen = l4_len;
+    l->payload = pkt_zero_payload;
+    l->payload_caplen = l4_len < sizeof pkt_zero_payload ? l4_len : sizeof pkt_zero_payload;
     l->tcp_win = 1000;
     uint32_t hdr = proto == 6 ? 20 : 8;
     l->ip_len = (l->ver == 4 ? 20 : 40) + hdr + l4_len;

@@ -1,0 +1,563 @@
+/* app.c - the application layer inside the flow table: detection, the
+ * in-order TCP feed, the parser state pool and the app records
+ * (docs/APP.md; the records and queue are include/pt/app.h).
+ *
+ * DESIGN
+ * - Everything here runs under the flow's lock: on the capture worker
+ *   holding it (flow_app_packet, flow_app_arp without a flow), or on the
+ *   remover as it takes a flow's record (flow_app_end).
+ * - Cost is bounded per flow. Detection looks at the first PT_APPID_K
+ *   payload packets of each direction. A parser is started only on a
+ *   payload decision for a protocol we parse (HTTP, TLS, DNS over TCP or
+ *   UDP); DHCP is parsed per datagram on ports 67/68. Once detection is done
+ *   and no parser runs, the flow is marked APP_F_OFF and its packets cost one
+ *   test.
+ * - TCP order: per direction the next expected sequence number (from the
+ *   SYN, else the first segment seen). A segment at or before it is trimmed
+ *   (retransmissions, overlaps); one past it tells the parser how many bytes
+ *   are missing (app.tcp_gap), and the parser decides: HTTP counts them
+ *   into a body of known length and loses sync elsewhere, TLS and DNS over
+ *   TCP give that direction up. No out-of-order buffering.
+ * - Parser states come from the worker's pool (allocated at start, touched
+ *   as used). A worker gives a state back to its own free list; a state of
+ *   another worker's pool (the same flow on two workers: two mirror ports)
+ *   and every state the remover frees go back through the owner's lock-free
+ *   return stack. Pool empty: the flow gets detection only (app.no_state).
+ * - Records are copied into the current worker's queue (full: dropped,
+ *   counted by the queue). At flow end the remover flushes the parser into
+ *   the table's app sink, counting on its own stats (never a worker's). A
+ *   parser that keeps a pointer to the worker's stats (HTTP, TLS) is pointed
+ *   at the stats of whoever feeds it before each call. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define APP_STATES_DEFAULT 4096
+#define APP_QUEUE_DEFAULT  1024
+
+#define TH_SYN 0x02
+
+struct app_state {
+    union {
+        struct pt_tls_state tls;
+        struct pt_http_state http;
+        struct {
+            struct pt_dns_flow f;
+            struct pt_dns_tcp tcp;
+        } dns;
+    };
+    uint32_t next; /* free list / return stack: index + 1 of the next state, 0 = end */
+};
+
+/* ---- setup ------------------------------------------------------------------ */
+
+int flow_app_table_init(struct pt_flow_table *t)
+{
+    const struct pt_flow_config *c = &t->cfg;
+    uint32_t n = c->app_states ? c->app_states : APP_STATES_DEFAULT;
+    uint32_t qn = c->app_queue ? c->app_queue : APP_QUEUE_DEFAULT;
+    int err = -ENOMEM;
+
+    if (c->app_off)
+        return 0;
+    if (!(t->app_rec = malloc(sizeof *t->app_rec)))
+        return -ENOMEM;
+    for (unsigned i = 0; i < c->workers; i++) {
+        struct flow_app_worker *a = &t->w[i].app;
+        /* calloc: a pool of 4096 states is 41 MB of address space, but
+         * only the pages of states in use are ever touched */
+        a->pool = calloc(n, sizeof *a->pool);
+        a->scratch = malloc(sizeof *a->scratch);
+        if (!a->pool || !a->scratch)
+            return -ENOMEM;
+        a->n = n;
+        if (!(a->q = pt_app_queue_create(qn, c->app_queue_grow, &err)))
+            return err;
+    }
+    return 0;
+}
+
+void flow_app_table_fini(struct pt_flow_table *t)
+{
+    for (unsigned i = 0; i < t->cfg.workers; i++) {
+        struct flow_app_worker *a = &t->w[i].app;
+        free(a->pool);
+        free(a->scratch);
+        pt_app_queue_destroy(a->q);
+    }
+    free(t->app_rec);
+}
+
+void pt_flow_table_set_app_sink(struct pt_flow_table *t, pt_app_sink_fn fn, void *arg)
+{
+    t->app_sink = fn;
+    t->app_sink_arg = arg;
+}
+
+const struct pt_app_worker_stats *pt_flow_worker_app_stats(const struct pt_flow_worker *fw)
+{
+    return &fw->app.st;
+}
+
+struct pt_app_queue *pt_flow_worker_app_queue(struct pt_flow_worker *fw)
+{
+    return fw->app.q;
+}
+
+const struct pt_app_worker_stats *pt_flow_table_app_stats(const struct pt_flow_table *t,
+                                                          uint64_t *no_sink)
+{
+    if (no_sink)
+        *no_sink = t->app_no_sink;
+    return &t->app_st;
+}
+
+static void add_n(uint64_t *dst, const uint64_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += PT_CNT_GET(src[i]);
+}
+
+#define ADD_STRUCT(d, s) add_n((uint64_t *)(d), (const uint64_t *)(s), sizeof(*(s)) / 8)
+
+void pt_app_worker_stats_add(struct pt_app_worker_stats *dst, const struct pt_app_worker_stats *src)
+{
+    dst->no_state += PT_CNT_GET(src->no_state);
+    dst->tcp_gap += PT_CNT_GET(src->tcp_gap);
+    dst->records += PT_CNT_GET(src->records);
+    dst->arp_pkts += PT_CNT_GET(src->arp_pkts);
+    /* every member of these is a uint64_t counter (padding of the aligned
+     * ones is zero and stays zero) */
+    ADD_STRUCT(&dst->appid, &src->appid);
+    ADD_STRUCT(&dst->dns, &src->dns);
+    ADD_STRUCT(&dst->http, &src->http);
+    ADD_STRUCT(&dst->tls, &src->tls);
+    ADD_STRUCT(&dst->dhcp, &src->dhcp);
+}
+
+/* ---- the state pool ----------------------------------------------------------- */
+
+static uint32_t state_get(struct flow_app_worker *a)
+{
+    uint32_t i;
+
+    if (!a->free)
+        a->free = __atomic_exchange_n(&a->ret, 0, __ATOMIC_ACQUIRE);
+    if (a->free) {
+        i = a->free;
+        a->free = a->pool[i - 1].next;
+    } else if (a->used < a->n) {
+        i = ++a->used;
+    } else {
+        return 0;
+    }
+    return i;
+}
+
+/* Give state @i back to worker @o's pool from another thread. */
+static void state_return(struct flow_app_worker *o, uint32_t i)
+{
+    uint32_t old = __atomic_load_n(&o->ret, __ATOMIC_RELAXED);
+
+    do
+        o->pool[i - 1].next = old;
+    while (!__atomic_compare_exchange_n(&o->ret, &old, i, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+}
+
+static inline struct app_state *state_of(struct pt_flow_table *t, const struct flow_app *fa)
+{
+    return &t->w[fa->owner].app.pool[fa->st - 1];
+}
+
+/* Release @f's state; @w is the worker calling, NULL for the remover. */
+static void state_release(struct pt_flow_table *t, struct pt_flow_worker *w, struct flow_app *fa)
+{
+    struct flow_app_worker *o = &t->w[fa->owner].app;
+
+    if (w && w->id == fa->owner) {
+        o->pool[fa->st - 1].next = o->free;
+        o->free = fa->st;
+    } else {
+        state_return(o, fa->st);
+    }
+    fa->st = 0;
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+struct emit_ctx {
+    struct pt_flow_table *t;
+    struct pt_flow_worker *w; /* NULL: the remover, at flow end */
+    const struct pt_flow *f;
+    struct pt_app_rec *r; /* the record being built */
+};
+
+static bool rec_begin(struct emit_ctx *c, unsigned kind, uint64_t ts_ns)
+{
+    const struct pt_flow *f = c->f;
+    const struct pt_flow_key *k = &f->key;
+    unsigned o = flow_orig_side(f);
+    struct pt_app_rec *r;
+
+    r = c->w ? pt_app_queue_reserve(c->w->app.q) : c->t->app_rec;
+    if (!r)
+        return false; /* counted by the queue */
+    r->kind = (uint8_t)kind;
+    r->at_end = c->w == NULL;
+    r->pad = 0;
+    r->ts_ns = ts_ns;
+    r->conn.uid64 = flow_uid64(k, f->first_ns);
+    r->conn.first_ns = f->first_ns;
+    memcpy(r->conn.orig_h, k->addr[o], 16);
+    memcpy(r->conn.resp_h, k->addr[!o], 16);
+    r->conn.orig_p = k->port[o];
+    r->conn.resp_p = k->port[!o];
+    r->conn.proto = k->proto;
+    r->conn.ver = k->ver;
+    r->conn.vlan = k->vlan[0];
+    r->conn.inner_vlan = k->vlan[1];
+    c->r = r;
+    return true;
+}
+
+static void rec_end(struct emit_ctx *c)
+{
+    if (c->w) {
+        pt_app_queue_commit(c->w->app.q);
+        PT_CNT_INC(c->w->app.st.records);
+    } else if (c->t->app_sink) {
+        c->r->seq = 0;
+        c->t->app_sink(c->r, c->t->app_sink_arg);
+    } else {
+        c->t->app_no_sink++;
+    }
+}
+
+static void dns_emit(void *arg, const struct pt_dns_txn *txn, const struct pt_dns_msg *resp)
+{
+    struct emit_ctx *c = arg;
+    struct pt_app_dns *d;
+
+    if (!rec_begin(c, PT_REC_DNS, txn->ts_ns))
+        return;
+    d = &c->r->dns;
+    memcpy(&d->txn, txn, sizeof *txn);
+    d->n_addrs = 0;
+    for (unsigned i = 0; resp && i < resp->n_rr && d->n_addrs < PT_APP_DNS_ADDRS; i++) {
+        const struct pt_dns_rr *rr = &resp->rr[i];
+        if (rr->section != PT_DNS_SEC_ANSWER || !rr->addr_ver)
+            continue;
+        d->addr_ver[d->n_addrs] = rr->addr_ver;
+        d->addr_ttl[d->n_addrs] = rr->ttl;
+        memcpy(d->addr[d->n_addrs], rr->addr, 16);
+        d->n_addrs++;
+    }
+    rec_end(c);
+}
+
+static void http_emit(const struct pt_http_txn *txn, void *arg)
+{
+    struct emit_ctx *c = arg;
+    uint64_t ts = (txn->flags & PT_HTTP_TX_REQUEST) ? txn->req.ts_ns : txn->resp.ts_ns;
+
+    if (!rec_begin(c, PT_REC_HTTP, ts))
+        return;
+    memcpy(&c->r->http, txn, sizeof *txn);
+    rec_end(c);
+}
+
+/* The ssl record: Zeek stamps it with the connection's start. */
+static void ssl_emit(struct emit_ctx *c, struct pt_flow *f, const struct pt_tls_result *res)
+{
+    if (f->app.fl & APP_F_SSL ||
+        !(res->flags & (PT_TLS_F_CLIENT_HELLO | PT_TLS_F_SERVER_HELLO)))
+        return;
+    f->app.fl |= APP_F_SSL;
+    if (!rec_begin(c, PT_REC_SSL, f->first_ns))
+        return;
+    memcpy(&c->r->ssl, res, sizeof *res);
+    rec_end(c);
+}
+
+/* ---- per flow ------------------------------------------------------------------ */
+
+void flow_app_start(struct pt_flow *f, bool off)
+{
+    const struct pt_flow_key *k = &f->key;
+    unsigned o = flow_orig_side(f);
+
+    /* flow_start() zeroed f->app */
+    if (off || (k->proto != 6 && k->proto != 17)) {
+        f->app.fl = APP_F_OFF;
+        return;
+    }
+    pt_appid_init(&f->app.id, k->proto, k->port[o], k->port[!o]);
+}
+
+static bool is_dns_family(unsigned app)
+{
+    return app == PT_APP_DNS || app == PT_APP_MDNS || app == PT_APP_LLMNR ||
+           app == PT_APP_NETBIOS_NS;
+}
+
+/* Start the parser the detection asks for on a TCP flow, once. */
+static void tcp_parser_start(struct pt_flow_worker *w, struct pt_flow *f)
+{
+    struct flow_app *fa = &f->app;
+    unsigned app = fa->id.app;
+    uint8_t parser = app == PT_APP_HTTP  ? APP_P_HTTP
+                     : app == PT_APP_TLS ? APP_P_TLS
+                     : is_dns_family(app) ? APP_P_DNS_TCP
+                                         : APP_P_NONE;
+    uint32_t i;
+
+    if (parser == APP_P_NONE)
+        return;
+    fa->fl |= APP_F_TRIED;
+    if (!(i = state_get(&w->app))) {
+        PT_CNT_INC(w->app.st.no_state);
+        return;
+    }
+    fa->st = i;
+    fa->owner = (uint8_t)w->id;
+    fa->parser = parser;
+    struct app_state *s = &w->app.pool[i - 1];
+    if (parser == APP_P_HTTP) {
+        pt_http_init(&s->http, &w->app.st.http);
+    } else if (parser == APP_P_TLS) {
+        pt_tls_init(&s->tls, &w->app.st.tls);
+    } else {
+        pt_dns_flow_init(&s->dns.f);
+        pt_dns_tcp_init(&s->dns.tcp);
+    }
+}
+
+/* Stop parsing @f: flush what the parser holds (HTTP) and free its state. */
+static void tcp_parser_stop(struct emit_ctx *c, struct pt_flow *f, struct app_state *s, bool flush)
+{
+    if (flush && f->app.parser == APP_P_HTTP)
+        pt_http_flush(&s->http, http_emit, c);
+    state_release(c->t, c->w, &f->app);
+    f->app.parser = APP_P_NONE;
+}
+
+/* Feed @cap captured bytes of the @len new stream bytes of direction @dir
+ * (the rest, len - cap, were cut by the snap length), after @gap missing
+ * bytes, to @f's TCP parser. */
+static void tcp_parser_feed(struct emit_ctx *c, struct pt_flow *f, unsigned dir, uint64_t ts,
+                            uint32_t gap, const uint8_t *d, uint32_t cap, uint32_t len)
+{
+    struct pt_flow_worker *w = c->w;
+    struct app_state *s = state_of(c->t, &f->app);
+    int st;
+
+    switch (f->app.parser) {
+    case APP_P_HTTP:
+        s->http.stats = &w->app.st.http;
+        st = PT_HTTP_OK;
+        if (gap)
+            st = pt_http_gap(&s->http, dir, gap, http_emit, c);
+        if (st == PT_HTTP_OK && cap)
+            st = pt_http_feed(&s->http, dir, ts, d, cap, http_emit, c);
+        if (st == PT_HTTP_OK && len > cap)
+            st = pt_http_gap(&s->http, dir, len - cap, http_emit, c);
+        if (st != PT_HTTP_OK)
+            tcp_parser_stop(c, f, s, st == PT_HTTP_STOP);
+        break;
+    case APP_P_TLS:
+        s->tls.stats = &w->app.st.tls;
+        st = PT_TLS_NEED_MORE;
+        if (gap)
+            st = pt_tls_gap(&s->tls, dir);
+        if (st == PT_TLS_NEED_MORE && cap)
+            st = pt_tls_feed(&s->tls, dir, ts, d, cap);
+        if (st == PT_TLS_NEED_MORE && len > cap)
+            st = pt_tls_gap(&s->tls, dir);
+        if (st == PT_TLS_DONE)
+            ssl_emit(c, f, &s->tls.res);
+        if (st != PT_TLS_NEED_MORE)
+            tcp_parser_stop(c, f, s, false);
+        break;
+    case APP_P_DNS_TCP:
+        if (gap)
+            pt_dns_tcp_gap(&s->dns.tcp, dir, &w->app.st.dns);
+        if (cap)
+            pt_dns_tcp_feed(&s->dns.tcp, &s->dns.f, w->app.scratch, dir, ts, d, cap, dns_emit,
+                            c, &w->app.st.dns);
+        if (len > cap)
+            pt_dns_tcp_gap(&s->dns.tcp, dir, &w->app.st.dns);
+        break;
+    }
+}
+
+static void tcp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pkt *p,
+                       const struct pt_l3 *l3, unsigned dir)
+{
+    struct flow_app *fa = &f->app;
+    struct pt_flow_worker *w = c->w;
+    uint8_t bit = dir ? APP_F_SEQ1 : APP_F_SEQ0;
+    uint32_t seq = l3->tcp_seq, len = l3->l4_len, cap = l3->payload_caplen, gap = 0;
+    const uint8_t *d = l3->payload;
+    int32_t rel;
+
+    if (l3->tcp_flags & TH_SYN)
+        seq++; /* the SYN takes one sequence number; data (TFO) follows it */
+    if (!(fa->fl & bit)) {
+        fa->next_seq[dir] = seq;
+        fa->fl |= bit;
+    }
+    rel = (int32_t)(seq - fa->next_seq[dir]);
+    if (rel > 0) {
+        gap = (uint32_t)rel;
+    } else if (rel < 0) {
+        uint32_t skip = (uint32_t)-rel;
+        if (skip >= len)
+            return; /* nothing new: a retransmission, a keep-alive */
+        d += skip;
+        cap = cap > skip ? cap - skip : 0;
+        len -= skip;
+        seq += skip;
+    }
+    if (len == 0)
+        return;
+    fa->next_seq[dir] = seq + len;
+    if (cap > len)
+        cap = len;
+    if (gap && fa->st)
+        PT_CNT_INC(w->app.st.tcp_gap);
+    if (!pt_appid_done(&fa->id) && cap) {
+        const struct pt_flow_key *k = &f->key;
+        unsigned o = flow_orig_side(f);
+        pt_appid_feed(&fa->id, &w->app.st.appid, 6, dir, k->port[o], k->port[!o], d, cap);
+    }
+    if (!fa->st && !(fa->fl & APP_F_TRIED))
+        tcp_parser_start(w, f);
+    if (fa->st)
+        tcp_parser_feed(c, f, dir, p->ts_ns, gap, d, cap, len);
+    if (!fa->st && pt_appid_done(&fa->id))
+        fa->fl |= APP_F_OFF;
+}
+
+static bool is_dhcp_ports(uint16_t a, uint16_t b)
+{
+    return (a == 67 || a == 68) && (b == 67 || b == 68);
+}
+
+static void dhcp_datagram(struct emit_ctx *c, const struct pt_l3 *l3, uint64_t ts)
+{
+    struct pt_dhcp_msg m;
+
+    if (l3->ver != 4 || !pt_dhcp_parse(&m, l3->payload, l3->payload_caplen, &c->w->app.st.dhcp))
+        return;
+    if (!rec_begin(c, PT_REC_DHCP, ts))
+        return;
+    memcpy(&c->r->dhcp.msg, &m, sizeof m);
+    memcpy(c->r->dhcp.src, l3->src + 12, 4);
+    memcpy(c->r->dhcp.dst, l3->dst + 12, 4);
+    rec_end(c);
+}
+
+static void udp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pkt *p,
+                       const struct pt_l3 *l3, unsigned dir)
+{
+    struct flow_app *fa = &f->app;
+    struct pt_flow_worker *w = c->w;
+    const struct pt_flow_key *k = &f->key;
+    unsigned o = flow_orig_side(f);
+
+    if (!l3->payload_caplen)
+        return;
+    if (!pt_appid_done(&fa->id))
+        pt_appid_feed(&fa->id, &w->app.st.appid, 17, dir, k->port[o], k->port[!o], l3->payload,
+                      l3->payload_caplen);
+    if (fa->parser == APP_P_NONE) {
+        if (is_dhcp_ports(k->port[0], k->port[1]))
+            fa->parser = APP_P_DHCP;
+        else if (is_dns_family(fa->id.app))
+            fa->parser = APP_P_DNS;
+    }
+    if (fa->parser == APP_P_DHCP) {
+        dhcp_datagram(c, l3, p->ts_ns);
+        return;
+    }
+    if (fa->parser == APP_P_DNS) {
+        /* A state only while a query waits for its answer: most DNS flows
+         * are one query and one response, done within the datagram pair. */
+        if (!fa->st) {
+            uint32_t i = state_get(&w->app);
+            if (!i) {
+                PT_CNT_INC(w->app.st.no_state);
+                return;
+            }
+            fa->st = i;
+            fa->owner = (uint8_t)w->id;
+            pt_dns_flow_init(&w->app.pool[i - 1].dns.f);
+        }
+        struct app_state *s = state_of(c->t, fa);
+        pt_dns_flow_feed(&s->dns.f, w->app.scratch, dir, p->ts_ns, l3->payload,
+                         l3->payload_caplen, dns_emit, c, &w->app.st.dns);
+        if (s->dns.f.n_used == 0)
+            state_release(c->t, w, fa);
+        return;
+    }
+    if (pt_appid_done(&fa->id))
+        fa->fl |= APP_F_OFF;
+}
+
+void flow_app_packet(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_pkt *p,
+                     const struct pt_l3 *l3, unsigned side)
+{
+    struct emit_ctx c = {.t = w->t, .w = w, .f = f};
+    unsigned dir = side == flow_orig_side(f) ? 0 : 1;
+
+    if (f->app.fl & APP_F_OFF)
+        return;
+    if (l3->proto == 6)
+        tcp_packet(&c, f, p, l3, dir);
+    else
+        udp_packet(&c, f, p, l3, dir);
+}
+
+void flow_app_arp(struct pt_flow_worker *w, const struct pt_pkt *p)
+{
+    struct pt_app_rec *r;
+
+    if (w->t->cfg.app_off || !(r = pt_app_queue_reserve(w->app.q)))
+        return;
+    memset(&r->conn, 0, sizeof r->conn);
+    r->kind = PT_REC_ARP;
+    r->at_end = 0;
+    r->ts_ns = p->ts_ns;
+    r->arp.arp = p->arp;
+    r->arp.iface = p->iface;
+    pt_app_queue_commit(w->app.q);
+    PT_CNT_INC(w->app.st.arp_pkts);
+}
+
+void flow_app_end(struct pt_flow_table *t, struct pt_flow *f)
+{
+    struct flow_app *fa = &f->app;
+    struct emit_ctx c = {.t = t, .w = NULL, .f = f};
+    struct app_state *s;
+
+    if (!fa->st)
+        return;
+    s = state_of(t, fa);
+    switch (fa->parser) {
+    case APP_P_DNS:
+    case APP_P_DNS_TCP:
+        pt_dns_flow_flush(&s->dns.f, dns_emit, &c, &t->app_st.dns);
+        break;
+    case APP_P_HTTP:
+        s->http.stats = &t->app_st.http;
+        pt_http_flush(&s->http, http_emit, &c);
+        break;
+    case APP_P_TLS:
+        ssl_emit(&c, f, &s->tls.res);
+        break;
+    }
+    state_release(t, NULL, fa);
+}

@@ -1,0 +1,271 @@
+/* test_app.c - the application layer inside the flow table (src/flow/app.c):
+ * which packets reach the parsers, in which order, the state pool, the
+ * record queue and the flow-end flush. Real captures go through the decoder
+ * and pt_flow_process on one worker, as `read` does; the records are taken
+ * from the worker's queue and the remover's sink. The parsers' own fields are
+ * compared with tshark in tests/decode; here the question is whether the
+ * wiring hands them the right bytes: the transaction counts and values are
+ * those tshark shows for the same captures. */
+#include <criterion/criterion.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "flow_helpers.h"
+#include "pt/app.h"
+#include "support/support.h"
+
+#define MAXREC 256
+
+struct got {
+    struct pt_app_rec *r; /* MAXREC */
+    unsigned n, n_end;
+};
+
+static void sink(const struct pt_app_rec *rec, void *arg)
+{
+    struct got *g = arg;
+    cr_assert_lt(g->n, MAXREC);
+    g->r[g->n++] = *rec;
+    g->n_end++;
+}
+
+static void drain(struct pt_flow_worker *fw, struct got *g)
+{
+    struct pt_app_queue *q = pt_flow_worker_app_queue(fw);
+    const struct pt_app_rec *a;
+
+    while ((a = pt_app_queue_peek(q)) != NULL) {
+        cr_assert_lt(g->n, MAXREC);
+        g->r[g->n++] = *a;
+        pt_app_queue_pop(q);
+    }
+}
+
+struct run_opts {
+    uint32_t app_states; /* 0 = default */
+    uint32_t snaplen;    /* cut every frame to this many bytes; 0 = as captured */
+    bool drop_first_data; /* drop the first TCP segment with payload (a capture hole) */
+    uint16_t drop_sport;  /* drop the UDP datagrams from this port (responses lost) */
+};
+
+/* Read capture @rel through decode + one flow worker; flush at the end.
+ * Returns the records (worker queue first, then the flushes at flow end) in
+ * @g and the worker's app counters in @st. */
+static void run_capture(const char *rel, const struct run_opts *o, struct got *g,
+                        struct pt_app_worker_stats *st)
+{
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t *pc = pcap_open_offline(pt_test_data(rel), errbuf);
+    struct pt_flow_config c;
+    struct pt_decode_stats ds;
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    struct rec_list recs = {0};
+    bool dropped = false;
+    int err = 0;
+
+    cr_assert_not_null(pc, "%s: %s", rel, errbuf);
+    pt_flow_config_default(&c);
+    c.max_flows = 1000;
+    c.app_states = o ? o->app_states : 0;
+    c.app_queue_grow = true;
+    struct pt_flow_table *tab = pt_flow_table_create(&c, &err);
+    cr_assert_not_null(tab, "%d", err);
+    struct pt_flow_worker *fw = pt_flow_worker_get(tab, 0);
+    g->r = calloc(MAXREC, sizeof *g->r);
+    g->n = g->n_end = 0;
+    pt_flow_table_set_app_sink(tab, sink, g);
+    pt_decode_stats_init(&ds);
+    rcu_register_thread();
+    while (pcap_next_ex(pc, &h, &d) == 1) {
+        struct pt_pkt p;
+        memset(&p, 0, sizeof p);
+        p.data = d;
+        p.caplen = o && o->snaplen && h->caplen > o->snaplen ? o->snaplen : h->caplen;
+        p.wirelen = h->len;
+        p.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
+        p.linktype = pcap_datalink(pc);
+        p.hw_vlan = PT_VLAN_NONE;
+        pt_decode(&p, &ds);
+        if (o && o->drop_first_data && !dropped && p.n_l3 && p.l3[0].proto == 6 &&
+            p.l3[0].l4_len > 0) {
+            dropped = true;
+            continue;
+        }
+        if (o && o->drop_sport && p.n_l3 && p.l3[0].proto == 17 &&
+            p.l3[0].sport == o->drop_sport)
+            continue;
+        pt_flow_process(fw, &p);
+    }
+    drain(fw, g);
+    g->n_end = 0;
+    pt_flow_table_expire(tab, UINT64_MAX / 2, true, collect, &recs);
+    rcu_quiescent_state();
+    *st = *pt_flow_worker_app_stats(fw);
+    pt_flow_table_destroy(tab);
+    rcu_unregister_thread();
+    pcap_close(pc);
+}
+
+static unsigned count_kind(const struct got *g, unsigned kind)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < g->n; i++)
+        n += g->r[i].kind == kind;
+    return n;
+}
+
+/* tshark -r zeek_pipelined-requests.pcap -Y http.request -T fields -e http.request.uri:
+ * five pipelined GETs on one connection, each answered 200. */
+Test(flow_app, http_pipelined_requests_in_order)
+{
+    static const char *const uris[] = {
+        "/style/enhanced.css", "/script/urchin.js", "/images/template/screen/bullet_utility.png",
+        "/images/template/screen/key-point-top.png",
+        "/projects/calendar/images/header-sunbird.png"};
+    struct pt_app_worker_stats st;
+    struct got g;
+
+    run_capture("pcap/http/zeek_pipelined-requests.pcap", NULL, &g, &st);
+    cr_assert_eq(count_kind(&g, PT_REC_HTTP), 5);
+    for (unsigned i = 0; i < 5; i++) {
+        const struct pt_http_txn *t = &g.r[i].http;
+        cr_expect_str_eq(t->req.uri, uris[i]);
+        cr_expect_str_eq(t->req.method, "GET");
+        cr_expect_str_eq(t->req.host, "www.mozilla.org");
+        cr_expect_eq(t->resp.status_code, 200);
+        cr_expect_eq(g.r[i].conn.orig_p, g.r[0].conn.orig_p);
+        cr_expect_eq(g.r[i].conn.resp_p, 80);
+        cr_expect_eq(g.r[i].at_end, 0);
+    }
+    cr_expect_eq(st.no_state, 0);
+    cr_expect_eq(st.tcp_gap, 0);
+    free(g.r);
+}
+
+/* tshark -r tcpdump_dns_udp.pcap -T fields -e dns.id -e dns.count.answers
+ * -e dns.a: one query (0x5934, www.tcpdump.org A) and its response with 2
+ * answers, 192.139.46.66 and 198.199.88.104 (the other addresses are in the
+ * additional section). tcpdump_dns_tcp.pcap: the same exchange over TCP with
+ * id 0x4319. */
+Test(flow_app, dns_udp_and_tcp_one_transaction_each)
+{
+    static const char *const files[] = {"pcap/dns/tcpdump_dns_udp.pcap",
+                                        "pcap/dns/tcpdump_dns_tcp.pcap"};
+    for (unsigned f = 0; f < 2; f++) {
+        struct pt_app_worker_stats st;
+        struct got g;
+        run_capture(files[f], NULL, &g, &st);
+        cr_assert_eq(g.n, 1, "%s: %u records", files[f], g.n);
+        const struct pt_app_dns *d = &g.r[0].dns;
+        cr_expect_eq(g.r[0].kind, PT_REC_DNS);
+        cr_expect_eq(d->txn.trans_id, f == 0 ? 0x5934 : 0x4319);
+        cr_expect_str_eq(d->txn.query, "www.tcpdump.org");
+        cr_expect_eq(d->txn.qtype, 1);
+        cr_expect_eq(d->txn.n_answers, 2);
+        cr_expect_eq(d->n_addrs, 2);
+        cr_expect_eq(d->addr_ver[0], 4);
+        cr_expect_eq(d->addr[0][12], 192);
+        cr_expect_eq(d->addr[0][15], 66);
+        cr_expect_eq(d->addr[1][12], 198);
+        cr_expect_eq(g.r[0].conn.resp_p, 53);
+        cr_expect_eq(g.r[0].conn.proto, f == 0 ? 17 : 6);
+        cr_expect_eq(st.no_state, 0);
+        free(g.r);
+    }
+}
+
+/* tshark -r ndpi_dns.pcap -T fields -e udp.srcport -e udp.dstport
+ * -e dns.flags.response -e dns.id -e dns.qry.name:
+ *   53 -> 32795 response 0xdca2 www.l.google.com (its query was not captured)
+ *   32795 -> 53 query 0xbc1f www.example.com, then its response
+ *   47255 -> 53 query 0x7843 e7.whatsapp.net, then its response
+ * Zeek logs three transactions: a response-only one and two pairs. */
+Test(flow_app, dns_response_only_and_pairs)
+{
+    struct pt_app_worker_stats st;
+    struct got g;
+
+    run_capture("pcap/dns/ndpi_dns.pcap", NULL, &g, &st);
+    cr_assert_eq(g.n, 3);
+    cr_expect_eq(g.r[0].dns.txn.trans_id, 0xdca2);
+    cr_expect(!g.r[0].dns.txn.saw_query && g.r[0].dns.txn.saw_reply);
+    cr_expect_eq(g.r[1].dns.txn.trans_id, 0xbc1f);
+    cr_expect_str_eq(g.r[1].dns.txn.query, "www.example.com");
+    cr_expect(g.r[1].dns.txn.saw_query && g.r[1].dns.txn.saw_reply);
+    cr_expect_eq(g.r[2].dns.txn.trans_id, 0x7843);
+    cr_expect_str_eq(g.r[2].dns.txn.query, "e7.whatsapp.net");
+    for (unsigned i = 0; i < 3; i++)
+        cr_expect_eq(g.r[i].at_end, 0);
+    cr_expect_eq(st.no_state, 0);
+    free(g.r);
+    /* each state goes back once its query is answered: one state is enough
+     * for the whole capture */
+    struct run_opts o = {.app_states = 1};
+    run_capture("pcap/dns/ndpi_dns.pcap", &o, &g, &st);
+    cr_expect_eq(g.n, 3);
+    cr_expect_eq(st.no_state, 0);
+    free(g.r);
+}
+
+/* The same capture without its responses: both queries wait; they come out
+ * when their flows end, from the remover, as unanswered transactions. */
+Test(flow_app, unanswered_queries_flushed_at_flow_end)
+{
+    struct run_opts o = {.drop_sport = 53};
+    struct pt_app_worker_stats st;
+    struct got g;
+
+    run_capture("pcap/dns/ndpi_dns.pcap", &o, &g, &st);
+    cr_assert_eq(g.n, 2);
+    cr_expect_eq(g.n_end, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        cr_expect_eq(g.r[i].at_end, 1);
+        cr_expect(g.r[i].dns.txn.saw_query && !g.r[i].dns.txn.saw_reply);
+    }
+    cr_expect_eq(g.r[0].dns.txn.trans_id + g.r[1].dns.txn.trans_id, 0xbc1f + 0x7843);
+    free(g.r);
+}
+
+/* One parser state for the worker: the first waiting query holds it, the
+ * second flow's query finds the pool empty: counted, not parsed. */
+Test(flow_app, empty_state_pool_is_counted)
+{
+    struct run_opts o = {.drop_sport = 53, .app_states = 1};
+    struct pt_app_worker_stats st;
+    struct got g;
+
+    run_capture("pcap/dns/ndpi_dns.pcap", &o, &g, &st);
+    cr_expect_eq(st.no_state, 1);
+    cr_assert_eq(g.n, 1);
+    cr_expect_eq(g.r[0].dns.txn.trans_id, 0xbc1f);
+    free(g.r);
+}
+
+/* tshark -r zeek_pipelined-requests.pcap -T fields -e frame.number
+ * -e tcp.srcport -e tcp.len -e http.request.uri: frame 4 is the first request
+ * (394 bytes, /style/enhanced.css), frame 5 its response. Dropping frame 4
+ * makes a hole of 394 bytes before frame 6 (the second request): detection
+ * then decides on the response (frame 5), the parser starts there, and the
+ * client direction resumes at the next request line. */
+Test(flow_app, tcp_hole_is_counted_and_reported_to_the_parser)
+{
+    struct run_opts o = {.drop_first_data = true};
+    struct pt_app_worker_stats st;
+    struct got g;
+
+    run_capture("pcap/http/zeek_pipelined-requests.pcap", &o, &g, &st);
+    cr_expect_eq(st.tcp_gap, 1);
+    for (unsigned i = 0; i < g.n; i++) {
+        cr_assert_eq(g.r[i].kind, PT_REC_HTTP);
+        if (g.r[i].http.flags & PT_HTTP_TX_REQUEST)
+            cr_expect_neq(strcmp(g.r[i].http.req.uri, "/style/enhanced.css"), 0);
+    }
+    unsigned reqs = 0;
+    for (unsigned i = 0; i < g.n; i++)
+        reqs += (g.r[i].http.flags & PT_HTTP_TX_REQUEST) != 0;
+    cr_expect_eq(reqs, 4, "%u records", g.n);
+    free(g.r);
+}
