@@ -441,7 +441,6 @@ enum pt_dev_type pt_dev_type_from_dhcp_vendor(const char *vc, size_t len)
     } tab[] = {
         {"MSFT", PT_DEV_TYPE_COMPUTER},      /* Windows: "MSFT 5.0", "MSFT 98" */
         {"android-dhcp", PT_DEV_TYPE_PHONE}, /* Android's DHCP client */
-        {"dhcpcd", PT_DEV_TYPE_COMPUTER},    /* dhcpcd-<ver>:<os>:<machine> */
         {"udhcp", PT_DEV_TYPE_EMBEDDED},     /* BusyBox udhcpc */
         {"Cisco", PT_DEV_TYPE_NETWORK},      /* "Cisco Systems, Inc. IP Phone" is caught below */
         {"Aruba", PT_DEV_TYPE_NETWORK},      /* "ArubaAP", "ArubaInstantAP" */
@@ -506,6 +505,15 @@ enum pt_dev_type pt_dev_type_from_vendor(const char *org)
     for (size_t i = 0; i < PT_ARRAY_LEN(tab); i++)
         if (prefix(org, strlen(org), tab[i].p))
             return tab[i].ty;
+    return PT_DEV_TYPE_UNKNOWN;
+}
+
+/* The type a default DHCP host name gives away: Android's
+ * "android-<id>", Apple's "iPhone"/"iPad" names, or unknown. */
+static enum pt_dev_type type_from_host_name(const char *s, size_t len)
+{
+    if (prefix(s, len, "android-") || memmem(s, len, "iPhone", 6) || memmem(s, len, "iPad", 4))
+        return PT_DEV_TYPE_PHONE;
     return PT_DEV_TYPE_UNKNOWN;
 }
 
@@ -585,8 +593,10 @@ void pt_devices_dhcp(struct pt_devices *t, const struct pt_app_dhcp *a, uint64_t
         return;
     if (m->op == 1) {
         d = get(t, PT_DEV_MAC, m->mac, ts_ns);
-        if (m->has & PT_DHCP_HAS_HOST_NAME)
+        if (m->has & PT_DHCP_HAS_HOST_NAME) {
             name_add(t, d, PT_DEV_SRC_DHCP, m->host_name.s, m->host_name.len, ts_ns);
+            type_set(d, type_from_host_name(m->host_name.s, m->host_name.len), PT_DEV_TSRC_DHCP);
+        }
         if (m->has & PT_DHCP_HAS_FQDN)
             name_add(t, d, PT_DEV_SRC_DHCP_FQDN, m->client_fqdn.s, m->client_fqdn.len, ts_ns);
         if ((m->has & PT_DHCP_HAS_VENDOR) && m->vendor_class.len &&
@@ -700,28 +710,61 @@ static bool text_is_addr(const char *s)
     return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
-/* Name @addr with @s from @src, when tracked. */
+/* Name @addr with @s from @src, when tracked; @local: the message itself
+ * shows the address is on the segment (mDNS and NetBIOS are link-local
+ * protocols), so it is tracked even when external. */
 static void ip_name(struct pt_devices *t, const uint8_t addr[16], unsigned src, const char *s,
-                    size_t len, uint64_t ts)
+                    size_t len, uint64_t ts, bool local)
 {
-    if (ip_tracked(t, addr, false))
+    if (ip_tracked(t, addr, local))
         name_add(t, get(t, PT_DEV_IP, addr, ts), src, s, len, ts);
 }
 
-static bool ends_with_local(const char *s, size_t len)
+/* Whether @s is an mDNS host name: one label (not a "_service" label)
+ * then ".local", trailing dot allowed. Service instance names
+ * ("Kitchen._googlecast._tcp.local") are not hosts. */
+static bool mdns_host(const char *s, size_t len)
 {
     while (len && s[len - 1] == '.')
         len--;
-    return len > 6 && strncasecmp(s + len - 6, ".local", 6) == 0;
+    if (len <= 6 || strncasecmp(s + len - 6, ".local", 6) != 0 || s[0] == '_')
+        return false;
+    return memchr(s, '.', len - 6) == NULL;
+}
+
+/* mDNS: the responder announces its own records, so every address of the
+ * answer is named by the host name the message carries: the query when it
+ * is one, else the first answer that is one (the target of a reverse PTR). */
+static void dns_mdns(struct pt_devices *t, const struct pt_app_dns *d, size_t qlen, uint64_t ts)
+{
+    const struct pt_dns_txn *x = &d->txn;
+    const char *host = NULL;
+    size_t hlen = 0;
+    uint8_t addr[16];
+
+    if (mdns_host(x->query, qlen)) {
+        host = x->query;
+        hlen = qlen;
+    }
+    for (unsigned i = 0; !host && i < x->n_answers && i < PT_DNS_MAX_ANSWERS; i++)
+        if (mdns_host(x->answers[i], x->answer_len[i])) {
+            host = x->answers[i];
+            hlen = x->answer_len[i];
+        }
+    if (!host)
+        return;
+    for (unsigned i = 0; i < d->n_addrs && i < PT_APP_DNS_ADDRS; i++)
+        ip_name(t, d->addr[i], PT_DEV_SRC_MDNS, host, hlen, ts, true);
+    if (host != x->query && pt_dev_reverse_parse(x->query, qlen, addr))
+        ip_name(t, addr, PT_DEV_SRC_MDNS, host, hlen, ts, true);
 }
 
 void pt_devices_dns(struct pt_devices *t, const struct pt_app_conn *c, const struct pt_app_dns *d,
                     uint64_t ts_ns)
 {
     const struct pt_dns_txn *x = &d->txn;
-    bool mdns = c->resp_p == 5353 || c->orig_p == 5353;
     size_t qlen = x->has_query ? strnlen(x->query, sizeof x->query) : 0;
-    uint8_t addr[16];
+    uint8_t addr[16], tmp[16];
 
     if (!qlen || x->query_trunc)
         return;
@@ -733,26 +776,23 @@ void pt_devices_dns(struct pt_devices *t, const struct pt_app_conn *c, const str
             return;
         }
         if (sfx == 0x00 || sfx == 0x20) /* workstation / server names; not group names */
-            ip_name(t, c->orig_h, PT_DEV_SRC_NBNS, nb, strlen(nb), ts_ns);
+            ip_name(t, c->orig_h, PT_DEV_SRC_NBNS, nb, strlen(nb), ts_ns, true);
         return;
     }
     if (!x->saw_reply || (x->has_rcode && x->rcode != 0))
         return;
-    if (pt_dev_reverse_parse(x->query, qlen, addr)) {
-        if (x->has_qtype && x->qtype != 12 && x->qtype != 255)
-            return;
-        /* answers[0] is the PTR target: the query's (or, response-only, the
-         * first logged answer's owner's) first answer. */
-        uint8_t tmp[16];
-        if (x->n_answers && !text_is_addr(x->answers[0]) &&
-            !pt_dev_reverse_parse(x->answers[0], x->answer_len[0], tmp))
-            ip_name(t, addr, mdns ? PT_DEV_SRC_MDNS : PT_DEV_SRC_DNS_PTR, x->answers[0],
-                    x->answer_len[0], ts_ns);
+    if (c->resp_p == 5353 || c->orig_p == 5353) {
+        dns_mdns(t, d, qlen, ts_ns);
         return;
     }
-    if (mdns && ends_with_local(x->query, qlen))
-        for (unsigned i = 0; i < d->n_addrs && i < PT_APP_DNS_ADDRS; i++)
-            ip_name(t, d->addr[i], PT_DEV_SRC_MDNS, x->query, qlen, ts_ns);
+    if (!pt_dev_reverse_parse(x->query, qlen, addr))
+        return;
+    if (x->has_qtype && x->qtype != 12 && x->qtype != 255)
+        return;
+    /* answers[0] is the PTR target: the first answer to the reverse name */
+    if (x->n_answers && !text_is_addr(x->answers[0]) &&
+        !pt_dev_reverse_parse(x->answers[0], x->answer_len[0], tmp))
+        ip_name(t, addr, PT_DEV_SRC_DNS_PTR, x->answers[0], x->answer_len[0], ts_ns, false);
 }
 
 void pt_devices_arp(struct pt_devices *t, const struct pt_arp *a, uint64_t ts_ns)
