@@ -148,9 +148,9 @@ static void dhcp_check(const char *pcap, const char *dhcp_tsv, const char *oui_t
     tsv_load(&t, dhcp_tsv);
     cr_assert_eq(nm, t.n, "%s: %zu datagrams, tshark %zu", pcap, nm, t.n);
     size_t cop = tsv_col(&t, "dhcp.type"), cmac = tsv_col(&t, "dhcp.hw.mac_addr"),
-           chn = tsv_col(&t, "dhcp.option.hostname"), cvc = tsv_col(&t, "dhcp.option.vendor_class_id"),
-           cty = tsv_col(&t, "dhcp.option.dhcp"), cyi = tsv_col(&t, "dhcp.ip.your"),
-           cci = tsv_col(&t, "dhcp.ip.client");
+           chn = tsv_col(&t, "dhcp.option.hostname"),
+           cvc = tsv_col(&t, "dhcp.option.vendor_class_id"), cty = tsv_col(&t, "dhcp.option.dhcp"),
+           cyi = tsv_col(&t, "dhcp.ip.your"), cci = tsv_col(&t, "dhcp.ip.client");
     for (size_t i = 0; i < nm; i++) {
         struct pt_app_dhcp a;
         uint8_t *copy = malloc(m[i].len);
@@ -197,8 +197,8 @@ static void dhcp_check(const char *pcap, const char *dhcp_tsv, const char *oui_t
         mac_parse(r[cmac], mac);
         cr_assert(pt_devices_get(dt, PT_DEV_MAC, mac, &d), "%s: no entry for %s", pcap, r[cmac]);
         if (r[chn][0])
-            cr_assert(has_name(&d, PT_DEV_SRC_DHCP, r[chn]), "%s: %s lacks name %s", pcap,
-                      r[cmac], r[chn]);
+            cr_assert(has_name(&d, PT_DEV_SRC_DHCP, r[chn]), "%s: %s lacks name %s", pcap, r[cmac],
+                      r[chn]);
         const char *last_vc = "";
         for (size_t j = 0; j < t.n; j++)
             if (strcmp(t.row[j][cop], "1") == 0 && strncmp(t.row[j][cmac], r[cmac], 17) == 0 &&
@@ -222,8 +222,7 @@ static void dhcp_check(const char *pcap, const char *dhcp_tsv, const char *oui_t
         uint8_t mac[6], ip[16];
         mac_parse(by_ip[j].mac, mac);
         ip_parse(by_ip[j].ip, ip);
-        cr_assert(pt_devices_get(dt, PT_DEV_IP, ip, &d), "%s: no entry for %s", pcap,
-                  by_ip[j].ip);
+        cr_assert(pt_devices_get(dt, PT_DEV_IP, ip, &d), "%s: no entry for %s", pcap, by_ip[j].ip);
         cr_assert(d.flags & PT_DEV_F_BOUND);
         cr_assert_arr_eq(d.bound, mac, 6, "%s: %s bound", pcap, by_ip[j].ip);
         checked++;
@@ -364,8 +363,7 @@ static void arp_check(const char *rel, const char *arp_tsv, size_t want_bound)
             continue; /* checked at its last row */
         ip_parse(t.row[i][cip], ip);
         mac_parse(last, mac);
-        cr_assert(pt_devices_get(dt, PT_DEV_IP, ip, &d), "%s: no entry for %s", rel,
-                  t.row[i][cip]);
+        cr_assert(pt_devices_get(dt, PT_DEV_IP, ip, &d), "%s: no entry for %s", rel, t.row[i][cip]);
         cr_assert_arr_eq(d.bound, mac, 6, "%s: %s", rel, t.row[i][cip]);
         cr_assert(pt_devices_get(dt, PT_DEV_MAC, mac, &d));
         cr_assert_arr_eq(d.bound, ip, 16);
