@@ -32,6 +32,9 @@
 #include <stdint.h>
 
 #include "pt/common.h"
+#include "pt/flow.h"
+
+struct pt_app_dns;
 
 /* ---------------------------------------------------------------------- */
 /* GeoIP / ASN                                                             */
@@ -301,5 +304,93 @@ const uint64_t *pt_oui_stats(const struct pt_oui *o);
  * Thread: any. */
 enum pt_oui_kind pt_oui_lookup(const struct pt_oui *o, const uint8_t mac[6],
                                struct pt_oui_match *m);
+
+/* ---------------------------------------------------------------------- */
+/* DNS names of addresses (src/enrich/names.c)                            */
+/* ---------------------------------------------------------------------- */
+
+/* The record thread's IP -> name cache: what DNS answered for an address,
+ * so that a later conn record can say which name its client asked for.
+ *
+ * Entries: one per address (16 bytes, IPv4 as ::ffff:a.b.c.d), holding the
+ * name of the query whose answer gave the address (txn.query: the name the
+ * client asked for, not the CNAME target that owns the A record) and an
+ * expiry in record time (packet time, never the wall clock): the answer's
+ * TTL clamped to [PT_NAMES_TTL_MIN_S, PT_NAMES_TTL_MAX_S] after the
+ * transaction's time. A later answer for the same address replaces the
+ * name and the expiry (the newest answer is what the client used next).
+ *
+ * Bounds: @capacity entries of about 300 bytes each (65536: 19 MiB),
+ * allocated by pt_names_create() and never again. Full: the least recently
+ * learnt or looked-up entry is forgotten (enrich.dns_cache.evicted). An
+ * entry found expired by a lookup is dropped then (enrich.dns_cache.expired);
+ * expired entries nobody asks for go as the least recently used.
+ *
+ * Not learnt: transactions without a query name, names cut to the array
+ * (query_trunc: a wrong name is worse than none), names under .arpa (a
+ * reverse name is never what a client connects to; mDNS responses carry
+ * reverse PTR and forward AAAA records in one message), and addresses that
+ * are unspecified.
+ *
+ * Thread: single; all calls on one cache come from its owner (the record
+ * thread). No allocation, syscall, lock or log after create. */
+#define PT_NAMES_DEFAULT   65536
+#define PT_NAMES_TTL_MIN_S 60
+#define PT_NAMES_TTL_MAX_S 86400
+
+enum pt_names_stat {
+    PT_NAMES_ST_LEARNED = 0, /* enrich.dns_cache.learned: address answers taken in */
+    PT_NAMES_ST_REPLACED,    /* enrich.dns_cache.replaced: ... that replaced an entry */
+    PT_NAMES_ST_SKIPPED,     /* enrich.dns_cache.skipped: transactions not learnt (above) */
+    PT_NAMES_ST_EVICTED,     /* enrich.dns_cache.evicted: full, least recently used dropped */
+    PT_NAMES_ST_EXPIRED,     /* enrich.dns_cache.expired: found past its TTL, dropped */
+    PT_NAMES_ST_LOOKUPS,     /* enrich.dns_cache.lookups */
+    PT_NAMES_ST_HITS,        /* enrich.dns_cache.hits */
+    PT_NAMES_ST_MAX
+};
+
+/* Stable dotted name of counter @st; "enrich.dns_cache.unknown" out of
+ * range. Static string. Thread: any. */
+const char *pt_names_stat_name(unsigned st);
+
+struct pt_names; /* opaque */
+
+/* A cache of @capacity entries (0 = PT_NAMES_DEFAULT; at most 2^24).
+ * Returns NULL with *@err = -EINVAL or -ENOMEM. Thread: the owner. */
+struct pt_names *pt_names_create(uint32_t capacity, int *err);
+
+/* Free @c; NULL is fine. */
+void pt_names_destroy(struct pt_names *c);
+
+/* Learn the addresses of DNS transaction @d (d->addr[], d->addr_ttl[];
+ * the name is d->txn.query) at record time @ts_ns (the transaction's time).
+ * Returns how many addresses were learnt. Thread: the owner. */
+unsigned pt_names_learn(struct pt_names *c, const struct pt_app_dns *d, uint64_t ts_ns);
+
+/* The name of @addr at record time @now_ns into @out (NUL-terminated);
+ * false (and @out "") when there is none or it expired (then dropped).
+ * A hit makes the entry the most recently used. Thread: the owner. */
+bool pt_names_lookup(struct pt_names *c, const uint8_t addr[16], uint64_t now_ns,
+                     char out[PT_FQDN_MAX]);
+
+/* Fill @r's orig_fqdn and resp_fqdn from the cache as of the flow's first
+ * packet (r->ts_ns: the name the client had resolved when it connected);
+ * "" when unknown. Thread: the owner. */
+void pt_names_fill(struct pt_names *c, struct pt_flow_record *r);
+
+/* Entries in use. Thread: the owner. */
+uint32_t pt_names_count(const struct pt_names *c);
+
+/* The counters (PT_NAMES_ST_MAX of them): borrowed until destroy, written
+ * with PT_CNT_* so another thread may read them with PT_CNT_GET. */
+const uint64_t *pt_names_stats(const struct pt_names *c);
+
+/* Fill @r's orig_cc/resp_cc (country, else registered country) and
+ * orig_asn/resp_asn from @g through the owner's cache @gc, for external
+ * addresses only (pt_geo_addr_scope); other addresses get "" and 0, as do
+ * addresses the databases do not know. @g NULL: all cleared. Returns the
+ * number of lookups that met a corrupt database (counted in @gc's stats
+ * too). Thread: the owner of @gc. */
+int pt_geo_fill_record(const struct pt_geo *g, struct pt_geo_cache *gc, struct pt_flow_record *r);
 
 #endif

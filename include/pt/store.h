@@ -39,6 +39,9 @@
  *             their last refresh (struct pt_store_batch.live); emptied when
  *             a writer opens the store; absent in stores made before it (no
  *             schema change: a writer creates it)
+ *   hosts     (u8 kind, addr[16]) -> encoded struct pt_device: the device
+ *             table (devices.h), each entry as last saved; absent in stores
+ *             made before it (no schema change: a writer creates it)
  * Big-endian keys: a range of one series is one cursor walk. The indexes
  * lead with the end second (saturated at 2^32 - 1) so that a second's
  * records land together: with the address or port first, every write would
@@ -126,6 +129,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pt/devices.h"
 #include "pt/flow.h"
 
 #define PT_STORE_SCHEMA  2 /* current schema version; see pt_store_open() */
@@ -253,6 +257,7 @@ struct pt_store_stats {
     uint64_t points;         /* 1 s points written */
     uint64_t flows;          /* flow records written */
     uint64_t live;           /* live flow records written (db "live"; each refresh counts) */
+    uint64_t hosts;          /* device entries written (db "hosts"; each save counts) */
     uint64_t map_grows;      /* times the map was doubled */
     uint64_t map_full;       /* writes that found the map full at map_max */
     uint64_t dropped_old;    /* entries deleted to make room at map_max (1 s minute blocks,
@@ -336,6 +341,27 @@ int pt_store_flows_read(struct pt_store *s, const struct pt_store_flow_query *q,
  * returned. */
 int pt_store_live_read(struct pt_store *s, const struct pt_store_flow_query *q,
                        int (*cb)(const struct pt_flow_record *rec, void *arg), void *arg);
+
+/* ---- devices (db "hosts") ---- */
+
+/* Write @n device entries (borrowed for the call) in one transaction, each
+ * replacing the stored entry of its (kind, address). Entries are never
+ * aged out (the device table is bounded; the store keeps every entry it
+ * was given, as last given). The map grows as for pt_store_write(); a
+ * batch that cannot fit is lost: PT_E_FULL. PT_E_BADARG for an entry whose
+ * kind is not PT_DEV_MAC/PT_DEV_IP (nothing written). -EROFS on a
+ * read-only handle. Thread: the writer's (the record thread is the
+ * aggregation thread, which writes the store). */
+int pt_store_hosts_put(struct pt_store *s, const struct pt_device *d, size_t n);
+
+/* Call @cb for every stored device entry, in key order (MAC entries, then
+ * IP entries, each by address), in one read transaction. @d is borrowed
+ * for the call. A store made before "hosts" reads as empty (0, no call)
+ * until a writer has opened it. Entries that do not decode are skipped
+ * and counted in one warning. A non-zero return from @cb stops the walk
+ * and is returned. */
+int pt_store_hosts_read(struct pt_store *s, int (*cb)(const struct pt_device *d, void *arg),
+                        void *arg);
 
 /* Oldest and newest second holding a point of any series: the span of the
  * 1 s points, extended back by the 1 m buckets that lie wholly before the

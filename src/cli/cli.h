@@ -17,6 +17,8 @@ int pt_cli_ifaces(int argc, char **argv);
 int pt_cli_series(int argc, char **argv);
 int pt_cli_flows(int argc, char **argv);
 int pt_cli_top(int argc, char **argv);
+/* The device table in the store (hosts_cmd.c). */
+int pt_cli_hosts(int argc, char **argv);
 /* The pcap ring of DIR/ring, read-only (extract.c). */
 int pt_cli_extract(int argc, char **argv);
 int pt_cli_status(int argc, char **argv);

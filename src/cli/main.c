@@ -20,6 +20,7 @@ static void usage(FILE *out)
           "  series         per-second series from the store (bps, pps, ... by iface/vlan/proto)\n"
           "  flows          flow records from the store, by time, host, port or uid\n"
           "  top            top hosts or flows over a time range, from the store\n"
+          "  hosts          devices seen: MAC/IP, vendor, hostnames, type, OS guess, services\n"
           "  extract        packets from the ring as pcap/pcapng, by time, host, port, flow, BPF\n"
           "  status         the ring: time span, size, segments, counters by cause\n"
           "  version        print the version\n"
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
         return pt_cli_flows(argc - 1, argv + 1);
     if (strcmp(argv[1], "top") == 0)
         return pt_cli_top(argc - 1, argv + 1);
+    if (strcmp(argv[1], "hosts") == 0)
+        return pt_cli_hosts(argc - 1, argv + 1);
     if (strcmp(argv[1], "extract") == 0)
         return pt_cli_extract(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0)

@@ -28,7 +28,8 @@
  *    PT_E_BADFILE and nothing is written. The same txn creates "live" when
  *    the store has none (it is additive: no new version) and empties it
  *    (live.c DESIGN 3). Readers need every database but "live" (env's
- *    has_live; store_live_dbi() looks again for one a writer made since). */
+ *    has_live; store_live_dbi() looks again for one a writer made since),
+ *    and likewise "hosts" (has_hosts, store_hosts_dbi()). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ const char *const store_db_name[DB_N] = {
     [DB_FLOW_PORT] = "flow_port",
     [DB_IFACES] = "ifaces",
     [DB_LIVE] = "live",
+    [DB_HOSTS] = "hosts",
 };
 
 #define MIB             (1024ull * 1024ull)
@@ -282,6 +284,7 @@ int store_write_once(struct pt_store *s, store_body_fn body, void *arg)
     s->st.points += w.points;
     s->st.flows += w.flows;
     s->st.live += w.live;
+    s->st.hosts += w.hosts;
     s->st.retention_dels += w.ret_dels;
     s->st.dropped_old += w.dropped;
 out:
@@ -340,26 +343,27 @@ int store_write_run(struct pt_store *s, store_body_fn body, void *arg, uint64_t 
     }
 }
 
-int store_live_dbi(struct pt_store *s, MDB_dbi *dbi)
+/* The optional db @db (store_db_optional()) of @s, flagged by *@has. */
+static int opt_dbi(struct pt_store *s, int db, bool *has, MDB_dbi *dbi)
 {
     struct store_env *e = s->e;
     MDB_txn *txn;
     MDB_dbi d;
     int rc = 0;
 
-    if (__atomic_load_n(&e->has_live, __ATOMIC_ACQUIRE)) {
-        *dbi = e->dbi[DB_LIVE];
+    if (__atomic_load_n(has, __ATOMIC_ACQUIRE)) {
+        *dbi = e->dbi[db];
         return 1;
     }
-    /* Only a read-only env of a store made before "live" gets here. Every
+    /* Only a read-only env of a store made before @db gets here. Every
      * mdb_dbi_open() of the process runs under reg_lock (LMDB: one txn at a
      * time may open databases), and the handle outlives the txn that opened
      * it only once that txn commits. */
     pthread_mutex_lock(&reg_lock);
-    if (!__atomic_load_n(&e->has_live, __ATOMIC_ACQUIRE)) {
+    if (!__atomic_load_n(has, __ATOMIC_ACQUIRE)) {
         if ((rc = store_rd_begin(s, &txn)) < 0)
             goto out;
-        rc = mdb_dbi_open(txn, store_db_name[DB_LIVE], 0, &d);
+        rc = mdb_dbi_open(txn, store_db_name[db], 0, &d);
         if (rc == 0) {
             rc = mdb_txn_commit(txn);
             txn = NULL;
@@ -369,14 +373,24 @@ int store_live_dbi(struct pt_store *s, MDB_dbi *dbi)
             rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
             goto out;
         }
-        e->dbi[DB_LIVE] = d;
-        __atomic_store_n(&e->has_live, true, __ATOMIC_RELEASE);
+        e->dbi[db] = d;
+        __atomic_store_n(has, true, __ATOMIC_RELEASE);
     }
-    *dbi = e->dbi[DB_LIVE];
+    *dbi = e->dbi[db];
     rc = 1;
 out:
     pthread_mutex_unlock(&reg_lock);
     return rc;
+}
+
+int store_live_dbi(struct pt_store *s, MDB_dbi *dbi)
+{
+    return opt_dbi(s, DB_LIVE, &s->e->has_live, dbi);
+}
+
+int store_hosts_dbi(struct pt_store *s, MDB_dbi *dbi)
+{
+    return opt_dbi(s, DB_HOSTS, &s->e->has_hosts, dbi);
 }
 
 void store_sync_commits(struct pt_store *s, bool on)
@@ -524,8 +538,9 @@ static int schema_body(struct store_wtxn *w, void *arg)
         0)
         return rc;
     for (int i = 1; i < DB_N; i++) {
-        unsigned fl =
-            (i == DB_LIVE || (i == DB_FLOW_PORT && ver == STORE_SCHEMA_V1)) ? MDB_CREATE : 0;
+        unsigned fl = (store_db_optional(i) || (i == DB_FLOW_PORT && ver == STORE_SCHEMA_V1))
+                          ? MDB_CREATE
+                          : 0;
         if ((rc = mdb_dbi_open(w->txn, store_db_name[i], fl, &a->dbi[i])) != 0) {
             snprintf(a->msg, a->msglen, "%s: database %s: %s", w->s->dir, store_db_name[i],
                      mdb_strerror(rc));
@@ -610,6 +625,7 @@ static int open_writer(struct pt_store *s, const struct stat *st, char *msg, siz
     if (rc == 0) {
         memcpy(e->dbi, a.dbi, sizeof e->dbi);
         __atomic_store_n(&e->has_live, true, __ATOMIC_RELEASE);
+        __atomic_store_n(&e->has_hosts, true, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&reg_lock);
     if (rc < 0) {
@@ -641,7 +657,7 @@ static int open_dbis_ro(struct store_env *e, const char *dir, char *msg, size_t 
     MDB_txn *txn;
     MDB_dbi dbi[DB_N];
     uint64_t ver;
-    bool live = true;
+    bool live = true, hosts = true;
     int rc;
 
     if ((rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -657,8 +673,9 @@ static int open_dbis_ro(struct store_env *e, const char *dir, char *msg, size_t 
         goto out;
     for (int i = 1; i < DB_N; i++) {
         if ((rc = mdb_dbi_open(txn, store_db_name[i], 0, &dbi[i])) == MDB_NOTFOUND &&
-            i == DB_LIVE) {
-            live = false; /* a store made before it: no live flows */
+            store_db_optional(i)) {
+            /* a store made before it: no live flows, no hosts */
+            *(i == DB_LIVE ? &live : &hosts) = false;
             continue;
         }
         if (rc != 0) {
@@ -671,6 +688,7 @@ static int open_dbis_ro(struct store_env *e, const char *dir, char *msg, size_t 
         return store_err(rc);
     memcpy(e->dbi, dbi, sizeof e->dbi);
     __atomic_store_n(&e->has_live, live, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->has_hosts, hosts, __ATOMIC_RELEASE);
     return 0;
 out:
     mdb_txn_abort(txn);

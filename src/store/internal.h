@@ -31,7 +31,8 @@ enum store_db {
     DB_FLOW_HOST,
     DB_FLOW_PORT,
     DB_IFACES,
-    DB_LIVE, /* not in stores made before it: optional to readers (env.c) */
+    DB_LIVE,  /* not in stores made before it: optional to readers (env.c) */
+    DB_HOSTS, /* likewise (hosts.c) */
     DB_N,
 };
 
@@ -65,8 +66,10 @@ struct store_env {
     bool has_writer;
     MDB_env *env;
     MDB_dbi dbi[DB_N];
-    /* dbi[DB_LIVE] is valid (atomic: a reader may open it after the env) */
+    /* dbi[DB_LIVE] / dbi[DB_HOSTS] are valid (atomic: a reader may open
+     * them after the env) */
     bool has_live;
+    bool has_hosts;
     /* Read txns and the writer's txns hold it shared; mdb_env_set_mapsize()
      * holds it exclusive (it needs no txn of this process open). */
     pthread_rwlock_t lock;
@@ -160,7 +163,7 @@ struct store_wtxn {
     struct pt_store *s;
     MDB_txn *txn;
     struct store_meta m; /* tentative */
-    uint64_t points, flows, live, ret_dels, dropped;
+    uint64_t points, flows, live, hosts, ret_dels, dropped;
 };
 
 /* ---- byte order ---- */
@@ -247,6 +250,16 @@ uint64_t store_headroom(const struct pt_store *s);
  * store has none (made before it; a reader opens it once a writer made it),
  * or an error. Any thread. */
 int store_live_dbi(struct pt_store *s, MDB_dbi *dbi);
+
+/* The same for the "hosts" db (hosts.c). */
+int store_hosts_dbi(struct pt_store *s, MDB_dbi *dbi);
+
+/* Whether @db is one of the databases stores made before it lack (live,
+ * hosts): a writer creates it, a reader does without. */
+static inline bool store_db_optional(int db)
+{
+    return db == DB_LIVE || db == DB_HOSTS;
+}
 
 /* Commits fsync'd (@on) or not, unless cfg.nosync made them never so. */
 void store_sync_commits(struct pt_store *s, bool on);
