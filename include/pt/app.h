@@ -163,13 +163,26 @@ struct pt_app_out_stats {
     uint64_t written[PT_REC_ARP + 1]; /* by enum pt_app_rec_kind (DHCP: dhcp.log records,
                                        * ARP: events) */
     uint64_t write_errors;
+    uint64_t names_learned, names_hits, names_evicted; /* the DNS name cache */
+    uint64_t geo_corrupt;                              /* lookups that met broken data */
     struct pt_dhcp_stats dhcp; /* the aggregation's counters */
 };
 
 /* Create the record thread's state. Records are written to @out when it is
  * not NULL (JSON lines); with NULL they are only counted (CSV output carries
  * conn records alone). Returns NULL with *@err set. */
-struct pt_app_out *pt_app_out_create(FILE *out, int *err);
+struct pt_app_out_config {
+    /* GeoIP: the Country-or-City and the ASN database (MaxMind MMDB). NULL:
+     * PT_GEOIP_DIR's GeoLite2-City.mmdb / GeoLite2-ASN.mmdb when they exist,
+     * "" for none. A configured database that cannot be used is one warning,
+     * and the run goes on without it. */
+    const char *geo_loc, *geo_asn;
+    uint32_t dns_names; /* IP -> name cache entries; 0 = PT_NAMES_DEFAULT */
+};
+
+#define PT_GEOIP_DIR "/var/lib/GeoIP" /* where Debian's geoipupdate puts the databases */
+
+struct pt_app_out *pt_app_out_create(FILE *out, const struct pt_app_out_config *cfg, int *err);
 
 /* The interface names ARP events carry: @names[i] for interface i (borrowed
  * until the next call). */

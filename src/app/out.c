@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "pt/arp.h"
+#include "pt/enrich.h"
 #include "pt/flow.h"
+
+#include <unistd.h>
 
 struct pt_app_out {
     FILE *out; /* NULL: count only */
@@ -21,6 +24,9 @@ struct pt_app_out {
     unsigned n_ifnames;
     uint16_t arp_iface; /* interface of the ARP packet being fed */
     pt_arp_table *arp;
+    struct pt_names *names;
+    struct pt_geo *geo; /* NULL when no database is open */
+    struct pt_geo_cache *geo_cache;
     struct pt_app_out_stats st;
     struct pt_dhcp_agg dhcp;
 };
@@ -54,7 +60,44 @@ void pt_app_out_set_ifnames(struct pt_app_out *o, const char (*names)[64], unsig
     o->n_ifnames = n;
 }
 
-struct pt_app_out *pt_app_out_create(FILE *out, int *err)
+/* @path, or the default one in PT_GEOIP_DIR when @path is NULL and it exists. */
+static const char *geo_path(const char *path, const char *name, char *buf, size_t cap)
+{
+    if (path)
+        return path;
+    snprintf(buf, cap, "%s/%s", PT_GEOIP_DIR, name);
+    return access(buf, R_OK) == 0 ? buf : "";
+}
+
+static int geo_open(struct pt_app_out *o, const struct pt_app_out_config *cfg)
+{
+    char lbuf[512], abuf[512], lerr[PT_GEO_ERR_MAX], aerr[PT_GEO_ERR_MAX];
+    const char *loc = geo_path(cfg ? cfg->geo_loc : NULL, "GeoLite2-City.mmdb", lbuf, sizeof lbuf);
+    const char *asn = geo_path(cfg ? cfg->geo_asn : NULL, "GeoLite2-ASN.mmdb", abuf, sizeof abuf);
+    int err = 0;
+
+    if (!*loc && !*asn)
+        return 0;
+    if (!(o->geo = pt_geo_create(loc, asn, lerr, aerr)))
+        return -ENOMEM;
+    if (lerr[0])
+        pt_log(PT_LOG_WARN, "%s; running without it", lerr);
+    if (aerr[0])
+        pt_log(PT_LOG_WARN, "%s; running without it", aerr);
+    if (!pt_geo_has_loc(o->geo) && !pt_geo_has_asn(o->geo)) {
+        pt_geo_destroy(o->geo);
+        o->geo = NULL;
+        return 0;
+    }
+    pt_log(PT_LOG_INFO, "GeoIP: location %s, ASN %s",
+           pt_geo_has_loc(o->geo) ? pt_geo_loc_type(o->geo) : "none",
+           pt_geo_has_asn(o->geo) ? pt_geo_asn_type(o->geo) : "none");
+    if (!(o->geo_cache = pt_geo_cache_create(4096, &err)))
+        return err;
+    return 0;
+}
+
+struct pt_app_out *pt_app_out_create(FILE *out, const struct pt_app_out_config *cfg, int *err)
 {
     struct pt_arp_config ac = PT_ARP_CONFIG_DEFAULT;
     struct pt_dhcp_agg_config dc = PT_DHCP_AGG_ZEEK;
@@ -65,8 +108,10 @@ struct pt_app_out *pt_app_out_create(FILE *out, int *err)
         return NULL;
     }
     o->out = out;
-    if (!(o->arp = pt_arp_table_create(&ac, arp_event, o, err))) {
-        free(o);
+    if (!(o->arp = pt_arp_table_create(&ac, arp_event, o, err)) ||
+        !(o->names = pt_names_create(cfg ? cfg->dns_names : 0, err)) ||
+        (*err = geo_open(o, cfg)) < 0) {
+        pt_app_out_destroy(o);
         return NULL;
     }
     pt_dhcp_agg_init(&o->dhcp, &dc, dhcp_done, o, &o->st.dhcp);
@@ -78,6 +123,9 @@ void pt_app_out_destroy(struct pt_app_out *o)
     if (!o)
         return;
     pt_arp_table_destroy(o->arp);
+    pt_names_destroy(o->names);
+    pt_geo_cache_destroy(o->geo_cache);
+    pt_geo_destroy(o->geo);
     free(o);
 }
 
@@ -85,6 +133,7 @@ void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r)
 {
     switch (r->kind) {
     case PT_REC_DNS:
+        pt_names_learn(o->names, &r->dns, r->ts_ns);
         count_write(o, PT_REC_DNS, o->out ? pt_app_dns_write(o->out, &r->conn, &r->dns) : 0);
         break;
     case PT_REC_HTTP:
@@ -107,8 +156,9 @@ void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r)
 
 void pt_app_out_conn(struct pt_app_out *o, struct pt_flow_record *r)
 {
-    (void)o;
-    (void)r;
+    pt_names_fill(o->names, r);
+    if (o->geo && pt_geo_fill_record(o->geo, o->geo_cache, r) > 0)
+        o->st.geo_corrupt++;
 }
 
 void pt_app_out_tick(struct pt_app_out *o, uint64_t now_ns)
@@ -123,5 +173,10 @@ void pt_app_out_finish(struct pt_app_out *o)
 
 void pt_app_out_stats(const struct pt_app_out *o, struct pt_app_out_stats *st)
 {
+    const uint64_t *n = pt_names_stats(o->names);
+
     *st = o->st;
+    st->names_learned = PT_CNT_GET(n[PT_NAMES_ST_LEARNED]);
+    st->names_hits = PT_CNT_GET(n[PT_NAMES_ST_HITS]);
+    st->names_evicted = PT_CNT_GET(n[PT_NAMES_ST_EVICTED]);
 }

@@ -57,6 +57,11 @@ static void read_usage(FILE *out)
           "                           (the rest is counted; default 0: keep everything)\n"
           "      --no-app             no application layer: no detection, parsers or app\n"
           "                           records (dns, http, ssl, dhcp, arp)\n"
+          "      --geoip FILE         GeoIP2/GeoLite2 Country or City database for orig_cc and\n"
+          "                           resp_cc (default " PT_GEOIP_DIR "/GeoLite2-City.mmdb if\n"
+          "                           present; \"\" for none)\n"
+          "      --geoip-asn FILE     ASN database for orig_asn and resp_asn (default\n"
+          "                           " PT_GEOIP_DIR "/GeoLite2-ASN.mmdb if present)\n"
           "  -q, --quiet              no summary\n"
           "  -h, --help               this text\n",
           out);
@@ -116,6 +121,11 @@ static void print_app_summary(const struct pt_offline_result *res, const struct 
         fprintf(stderr, " %s %llu", kind[k], (unsigned long long)os.written[k]);
     fprintf(stderr, "\n");
     fprintf(stderr, "app_no_parser_state: %llu\n", (unsigned long long)a->no_state);
+    fprintf(stderr, "dns_names: learned %llu hits %llu evicted %llu\n",
+            (unsigned long long)os.names_learned, (unsigned long long)os.names_hits,
+            (unsigned long long)os.names_evicted);
+    if (os.geo_corrupt)
+        fprintf(stderr, "geoip_corrupt_lookups: %llu\n", (unsigned long long)os.geo_corrupt);
     fprintf(stderr, "app_tcp_gaps: %llu\n", (unsigned long long)a->tcp_gap);
     fprintf(stderr, "app_errors:\n");
     for (unsigned i = 1; i < PT_APPID_ERR_MAX; i++)
@@ -210,7 +220,7 @@ struct ring_opts {
 
 static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, struct out_ctx *oc,
                            const char **outpath, bool *quiet, struct pt_agg_config *ac,
-                           struct ring_opts *ro)
+                           struct ring_opts *ro, struct pt_app_out_config *appcfg)
 {
     static const struct option lo[] = {
         {"format", required_argument, NULL, 'F'},
@@ -234,6 +244,8 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         {"snaplen", required_argument, NULL, 1009},
         {"flow-cutoff", required_argument, NULL, 1010},
         {"no-app", no_argument, NULL, 1011},
+        {"geoip", required_argument, NULL, 1012},
+        {"geoip-asn", required_argument, NULL, 1013},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -245,6 +257,12 @@ static int parse_read_opts(int argc, char **argv, struct pt_offline_opts *o, str
         switch (c) {
         case 1011:
             o->flow.app_off = true;
+            break;
+        case 1012:
+            appcfg->geo_loc = optarg;
+            break;
+        case 1013:
+            appcfg->geo_asn = optarg;
             break;
         case 'd':
             ac->datadir = optarg;
@@ -440,6 +458,7 @@ int pt_cli_read(int argc, char **argv)
         .segment = PT_RING_SEGMENT_SIZE, .keep_free = 10, .snaplen = PT_RING_SNAPLEN};
     struct pt_ring_config ring;
     struct out_ctx oc = {.out = stdout, .fmt = PT_FMT_JSON, .res = &res};
+    struct pt_app_out_config appcfg = {0};
     const char *outpath = NULL;
     bool quiet = false;
     uint64_t t0;
@@ -447,7 +466,7 @@ int pt_cli_read(int argc, char **argv)
 
     pt_flow_config_default(&o.flow);
     pt_store_config_default(&ac.store);
-    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet, &ac, &ro)) >= 0)
+    if ((rc = parse_read_opts(argc, argv, &o, &oc, &outpath, &quiet, &ac, &ro, &appcfg)) >= 0)
         return rc;
     if (o.agg && !ro.off) {
         pt_cli_ring_config(&ring, ac.datadir, ro.size, ro.segment, ro.keep_free, ro.snaplen,
@@ -464,7 +483,7 @@ int pt_cli_read(int argc, char **argv)
     o.emit = emit;
     o.emit_arg = &oc;
     /* app records go in the JSON stream; CSV carries conn records only */
-    if (!(oc.app = pt_app_out_create(oc.fmt == PT_FMT_JSON ? oc.out : NULL, &rc))) {
+    if (!(oc.app = pt_app_out_create(oc.fmt == PT_FMT_JSON ? oc.out : NULL, &appcfg, &rc))) {
         fprintf(stderr, "packettracer: %s\n", pt_strerror(rc));
         return 1;
     }

@@ -502,7 +502,7 @@ int pt_cli_run(int argc, char **argv)
         return 1;
     }
     setvbuf(c.out, NULL, _IOFBF, 1 << 20);
-    if (!(c.app = pt_app_out_create(c.out, &rc))) {
+    if (!(c.app = pt_app_out_create(c.out, NULL, &rc))) {
         fprintf(stderr, "packettracer: %s\n", pt_strerror(rc));
         fclose(c.out);
         return 1;
