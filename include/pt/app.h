@@ -81,11 +81,11 @@ struct pt_app_arp {
 /* A record, as queued (fixed size: the largest member, a DNS transaction,
  * about 4.8 KiB). */
 struct pt_app_rec {
-    uint8_t kind;      /* enum pt_app_rec_kind */
-    uint8_t at_end;    /* 1 when flushed at flow end by the remover */
+    uint8_t kind;   /* enum pt_app_rec_kind */
+    uint8_t at_end; /* 1 when flushed at flow end by the remover */
     uint16_t pad;
-    uint32_t seq;      /* order among the records of one queue */
-    uint64_t ts_ns;    /* the record's time: the transaction's first message */
+    uint32_t seq;   /* order among the records of one queue */
+    uint64_t ts_ns; /* the record's time: the transaction's first message */
     struct pt_app_conn conn;
     union {
         struct pt_app_dns dns;
