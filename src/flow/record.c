@@ -7,7 +7,13 @@
  * in CSV; duration, orig_bytes and resp_bytes are unset when the duration is
  * zero, as Zeek leaves them. Extra fields use the names of Zeek's optional
  * scripts where one exists (vlan, inner_vlan, orig_l2_addr, resp_l2_addr,
- * community_id). TCP flags are letters in bit order F S R P A U E C. JSON
+ * community_id). The application comes as Zeek's `service` (after proto,
+ * where Zeek has it; only for a payload decision, as Zeek only names a
+ * service its analyzer confirmed) and our `app` (every TCP/UDP flow,
+ * "unknown" included); the enrichment fields (orig_fqdn, resp_fqdn, orig_cc,
+ * resp_cc, orig_asn, resp_asn) only when known. CSV appends these columns
+ * after the existing ones, so earlier column positions never move. TCP flags
+ * are letters in bit order F S R P A U E C. JSON
  * strings are escaped for any byte: invalid UTF-8 bytes become \u00XX.
  * The writers format a record into a stack buffer with the appenders of
  * pt/obuf.h (no printf), shared with the app-layer records so every stream
@@ -23,6 +29,7 @@
 
 #include "internal.h"
 #include "pt/app.h"
+#include "pt/appid.h"
 #include "pt/obuf.h"
 
 void pt_flow_uid(char out[20], const struct pt_flow_key *key, uint64_t first_ns)
@@ -342,13 +349,99 @@ void pt_flow_record_csv_header(FILE *out)
           "tunnel_parents,ip_proto,vlan,inner_vlan,icmp_type,icmp_code,orig_tcp_flags,"
           "resp_tcp_flags,interfaces,orig_l2_addr,resp_l2_addr,community_id,end_reason,tcp_rtt,"
           "orig_retrans,resp_retrans,orig_ooo,resp_ooo,orig_dup_acks,resp_dup_acks,zero_windows,"
-          "orig_lost,resp_lost,orig_mss,resp_mss,orig_wscale,resp_wscale,orig_ttl,resp_ttl,dscp\n",
+          "orig_lost,resp_lost,orig_mss,resp_mss,orig_wscale,resp_wscale,orig_ttl,resp_ttl,dscp,"
+          "service,app,orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,resp_asn\n",
           out);
 }
 
 static bool rec_icmp(const struct pt_flow_record *r)
 {
     return (r->ver == 4 && r->proto == 1) || (r->ver == 6 && r->proto == 58);
+}
+
+/* Zeek's service: the payload's decision only (a port guess is no service),
+ * "" when Zeek names none for the application. */
+static const char *rec_service(const struct pt_flow_record *r)
+{
+    return r->app_by_port ? "" : pt_app_zeek_service(r->app);
+}
+
+/* `app` is written for every TCP/UDP flow: the only ones detection runs on. */
+static bool rec_has_app(const struct pt_flow_record *r)
+{
+    return r->proto == 6 || r->proto == 17;
+}
+
+static void json_app(struct pt_obuf *b, const struct pt_flow_record *r)
+{
+    const char *svc = rec_service(r);
+
+    if (svc[0]) {
+        PT_OBUF_LIT(b, ",\"service\":\"");
+        pt_obuf_put_str(b, svc);
+        pt_obuf_put_c(b, '"');
+    }
+    if (rec_has_app(r)) {
+        PT_OBUF_LIT(b, ",\"app\":\"");
+        pt_obuf_put_str(b, pt_app_name(r->app));
+        pt_obuf_put_c(b, '"');
+    }
+}
+
+/* The enrichment fields that are known; names come from DNS answers, so
+ * they are wire bytes and escaped like any. */
+static void json_enrich(struct pt_obuf *b, const struct pt_flow_record *r)
+{
+    if (r->orig_fqdn[0]) {
+        PT_OBUF_LIT(b, ",\"orig_fqdn\":");
+        pt_obuf_put_json_str(b, r->orig_fqdn, PT_FIELD_LEN(r->orig_fqdn));
+    }
+    if (r->resp_fqdn[0]) {
+        PT_OBUF_LIT(b, ",\"resp_fqdn\":");
+        pt_obuf_put_json_str(b, r->resp_fqdn, PT_FIELD_LEN(r->resp_fqdn));
+    }
+    if (r->orig_cc[0]) {
+        PT_OBUF_LIT(b, ",\"orig_cc\":");
+        pt_obuf_put_json_str(b, r->orig_cc, PT_FIELD_LEN(r->orig_cc));
+    }
+    if (r->resp_cc[0]) {
+        PT_OBUF_LIT(b, ",\"resp_cc\":");
+        pt_obuf_put_json_str(b, r->resp_cc, PT_FIELD_LEN(r->resp_cc));
+    }
+    if (r->orig_asn) {
+        PT_OBUF_LIT(b, ",\"orig_asn\":");
+        pt_obuf_put_u64(b, r->orig_asn);
+    }
+    if (r->resp_asn) {
+        PT_OBUF_LIT(b, ",\"resp_asn\":");
+        pt_obuf_put_u64(b, r->resp_asn);
+    }
+}
+
+/* CSV, the columns after dscp: service to resp_asn (0 ASN = empty). */
+static void csv_app_enrich(struct pt_obuf *b, const struct pt_flow_record *r)
+{
+    const char *svc = rec_service(r);
+
+    pt_obuf_put_c(b, ',');
+    pt_obuf_put_str(b, svc);
+    pt_obuf_put_c(b, ',');
+    if (rec_has_app(r))
+        pt_obuf_put_str(b, pt_app_name(r->app));
+    pt_obuf_put_c(b, ',');
+    pt_obuf_put_csv_str(b, r->orig_fqdn, PT_FIELD_LEN(r->orig_fqdn));
+    pt_obuf_put_c(b, ',');
+    pt_obuf_put_csv_str(b, r->resp_fqdn, PT_FIELD_LEN(r->resp_fqdn));
+    pt_obuf_put_c(b, ',');
+    pt_obuf_put_csv_str(b, r->orig_cc, PT_FIELD_LEN(r->orig_cc));
+    pt_obuf_put_c(b, ',');
+    pt_obuf_put_csv_str(b, r->resp_cc, PT_FIELD_LEN(r->resp_cc));
+    pt_obuf_put_c(b, ',');
+    if (r->orig_asn)
+        pt_obuf_put_u64(b, r->orig_asn);
+    pt_obuf_put_c(b, ',');
+    if (r->resp_asn)
+        pt_obuf_put_u64(b, r->resp_asn);
 }
 
 /* JSON, first part: "_path" to "resp_ip_bytes". */
@@ -369,6 +462,7 @@ static void json_head(struct pt_obuf *b, const struct pt_flow_record *r)
     PT_OBUF_LIT(b, ",\"proto\":\"");
     pt_obuf_put_str(b, proto_name(r));
     pt_obuf_put_c(b, '"');
+    json_app(b, r);
     if (r->last_ns > r->ts_ns) {
         PT_OBUF_LIT(b, ",\"duration\":");
         pt_obuf_put_time(b, r->last_ns - r->ts_ns);
@@ -445,6 +539,7 @@ static void json_tail(struct pt_obuf *b, const struct pt_flow_record *r, const c
         pt_obuf_put_mac(b, r->resp_mac);
         pt_obuf_put_c(b, '"');
     }
+    json_enrich(b, r);
     json_health(b, r);
     PT_OBUF_LIT(b, ",\"community_id\":");
     pt_obuf_put_json_str(b, r->community_id, PT_FIELD_LEN(r->community_id));
@@ -541,6 +636,7 @@ static void csv_tail(struct pt_obuf *b, const struct pt_flow_record *r, const ch
     pt_obuf_put_c(b, ',');
     pt_obuf_put_str(b, pt_flow_end_name(r->end_reason));
     csv_health(b, r);
+    csv_app_enrich(b, r);
     pt_obuf_put_c(b, '\n');
 }
 
