@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pt/appid.h"
 #include "pt/flow.h"
 
 /* ---- hand-built records ---------------------------------------------------- */
@@ -469,6 +470,9 @@ static const struct fmt_case cases[] = {
      "0,0,0,,17,,,,,,,,,ff:0a:b0:00:10:fe,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle\n"},
 };
 
+/* The 17 empty TCP health columns of a record without health. */
+#define HEALTH17 ",,,,,,,,,,,,,,,,,"
+
 /* Write @r with open_memstream (any size); caller frees. */
 static char *write_text(enum pt_record_format fmt, const struct pt_flow_record *r,
                         const char *const *ifn, unsigned n)
@@ -492,13 +496,23 @@ Test(record_format, exact_text)
         char *j = write_text(PT_FMT_JSON, &r, c->ifnames, c->n_ifnames);
         char *v = write_text(PT_FMT_CSV, &r, c->ifnames, c->n_ifnames);
         /* These records carry no TCP health (r.health.valid is false, as in a record read back
-         * from the store): JSON is unchanged and each CSV row ends in the 17 empty health
-         * columns (test_tcp_health.c checks them filled). */
-        char want_csv[8192];
+         * from the store) and no application or enrichment (app 0 = unknown): JSON gains only
+         * "app":"unknown" after proto for TCP and UDP, and each CSV row ends in the 17 empty
+         * health columns (test_tcp_health.c checks them filled), then service and app (set for
+         * TCP/UDP) and the 6 empty enrichment columns (app_fields below checks them filled). */
+        char want_csv[8192], want_json[8192];
         size_t cl = strlen(c->csv);
-        cr_assert(cl > 0 && cl < sizeof want_csv - 32 && c->csv[cl - 1] == '\n');
-        snprintf(want_csv, sizeof want_csv, "%.*s,,,,,,,,,,,,,,,,,\n", (int)(cl - 1), c->csv);
-        cr_expect_str_eq(j, c->json, "%s json", c->name);
+        bool tcpudp = r.proto == 6 || r.proto == 17;
+        cr_assert(cl > 0 && cl < sizeof want_csv - 64 && c->csv[cl - 1] == '\n');
+        snprintf(want_csv, sizeof want_csv, "%.*s" HEALTH17 ",,%s,,,,,,\n", (int)(cl - 1), c->csv,
+                 tcpudp ? "unknown" : "");
+        const char *pr = strstr(
+            c->json, tcpudp ? (r.proto == 6 ? "\"proto\":\"tcp\"" : "\"proto\":\"udp\"") : "");
+        cr_assert_not_null(pr);
+        size_t at = tcpudp ? (size_t)(pr - c->json) + strlen("\"proto\":\"udp\"") : 0;
+        snprintf(want_json, sizeof want_json, "%.*s%s%s", (int)at, c->json,
+                 tcpudp ? ",\"app\":\"unknown\"" : "", c->json + at);
+        cr_expect_str_eq(j, want_json, "%s json", c->name);
         cr_expect_str_eq(v, want_csv, "%s csv", c->name);
         free(j);
         free(v);
@@ -547,14 +561,15 @@ Test(record_format, huge_interface_names)
     memset(b, 1, M), b[M] = '\0';
     base_rec(&r);
     r.ifaces = 3;
-    p = want + sprintf(want,
-                       "{\"_path\":\"conn\",\"ts\":1300475167.096535,\"uid\":\"CI62XIvB0H1x\","
-                       "\"id.orig_h\":\"141.142.220.202\",\"id.orig_p\":5353,"
-                       "\"id.resp_h\":\"224.0.0.251\",\"id.resp_p\":5353,\"proto\":\"udp\","
-                       "\"conn_state\":\"S0\",\"missed_bytes\":0,\"orig_pkts\":0,"
-                       "\"orig_ip_bytes\":0,\"resp_pkts\":0,\"resp_ip_bytes\":0,"
-                       "\"ip_proto\":17,\"interfaces\":[\"%s\",\"",
-                       a);
+    p = want +
+        sprintf(want,
+                "{\"_path\":\"conn\",\"ts\":1300475167.096535,\"uid\":\"CI62XIvB0H1x\","
+                "\"id.orig_h\":\"141.142.220.202\",\"id.orig_p\":5353,"
+                "\"id.resp_h\":\"224.0.0.251\",\"id.resp_p\":5353,\"proto\":\"udp\","
+                "\"app\":\"unknown\",\"conn_state\":\"S0\",\"missed_bytes\":0,\"orig_pkts\":0,"
+                "\"orig_ip_bytes\":0,\"resp_pkts\":0,\"resp_ip_bytes\":0,"
+                "\"ip_proto\":17,\"interfaces\":[\"%s\",\"",
+                a);
     for (int i = 0; i < M; i++)
         p += sprintf(p, "\\u0001");
     strcpy(p, "\"],\"community_id\":\"1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=\",\"end_reason\":\"idle\"}\n");
@@ -564,7 +579,8 @@ Test(record_format, huge_interface_names)
 
     sprintf(want,
             "1300475167.096535,CI62XIvB0H1x,141.142.220.202,5353,224.0.0.251,5353,udp,,,,S0,0,,0,"
-            "0,0,0,,17,,,,,,,\"%s,%s\",,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle,,,,,,,,,,,,,,,,,\n",
+            "0,0,0,,17,,,,,,,\"%s,%s\",,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle" HEALTH17
+            ",,unknown,,,,,,\n",
             a, b);
     got = write_text(PT_FMT_CSV, &r, names, 2);
     cr_assert_str_eq(got, want);
@@ -584,4 +600,122 @@ Test(record_format, write_error_is_eio)
     base_rec(&r);
     cr_assert_eq(pt_flow_record_write(f, PT_FMT_JSON, &r, NULL, 0), -EIO);
     fclose(f);
+}
+
+/* The application and enrichment fields: Zeek's service only for a payload
+ * decision and only when Zeek names one, app for every TCP/UDP flow, the
+ * enrichment fields when known (names are wire bytes: escaped, quoted). */
+Test(record_format, app_fields)
+{
+    static const char head[] =
+        "{\"_path\":\"conn\",\"ts\":1300475167.096535,\"uid\":\"CI62XIvB0H1x\","
+        "\"id.orig_h\":\"141.142.220.202\",\"id.orig_p\":5353,\"id.resp_h\":\"224.0.0.251\","
+        "\"id.resp_p\":5353,";
+    static const char csv_head[] =
+        "1300475167.096535,CI62XIvB0H1x,141.142.220.202,5353,224.0.0.251,5353,";
+    static const char health17[] = HEALTH17;
+    struct pt_flow_record r;
+    char want[2048], *got;
+
+    /* TLS decided by payload, both names, bytes in a name, one side's geo */
+    base_rec(&r);
+    r.proto = 6;
+    r.app = PT_APP_TLS;
+    strcpy(r.orig_fqdn, "a\"b,c\xff");
+    strcpy(r.resp_fqdn, "www.example.com");
+    strcpy(r.resp_cc, "DE");
+    r.resp_asn = 3320;
+    snprintf(want, sizeof want,
+             "%s\"proto\":\"tcp\",\"service\":\"ssl\",\"app\":\"tls\",\"conn_state\":\"S0\","
+             "\"missed_bytes\":0,\"orig_pkts\":0,\"orig_ip_bytes\":0,\"resp_pkts\":0,"
+             "\"resp_ip_bytes\":0,\"ip_proto\":6,\"orig_fqdn\":\"a\\\"b,c\\u00ff\","
+             "\"resp_fqdn\":\"www.example.com\",\"resp_cc\":\"DE\",\"resp_asn\":3320,"
+             "\"community_id\":\"1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=\",\"end_reason\":\"idle\"}\n",
+             head);
+    got = write_text(PT_FMT_JSON, &r, NULL, 0);
+    cr_expect_str_eq(got, want);
+    free(got);
+    snprintf(want, sizeof want,
+             "%stcp,,,,S0,0,,0,0,0,0,,6,,,,,,,,,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle%s,ssl,tls,"
+             "\"a\"\"b,c\xff\",www.example.com,,DE,,3320\n",
+             csv_head, health17);
+    got = write_text(PT_FMT_CSV, &r, NULL, 0);
+    cr_expect_str_eq(got, want);
+    free(got);
+
+    /* DNS named by the port only: no service; both sides' geo */
+    base_rec(&r);
+    r.app = PT_APP_DNS;
+    r.app_by_port = true;
+    strcpy(r.orig_cc, "US");
+    r.orig_asn = 4294967295u;
+    strcpy(r.resp_cc, "FR");
+    r.resp_asn = 1;
+    got = write_text(PT_FMT_JSON, &r, NULL, 0);
+    cr_expect_not_null(strstr(got, "\"proto\":\"udp\",\"app\":\"dns\",\"conn_state\""), "%s", got);
+    cr_expect_null(strstr(got, "service"), "%s", got);
+    cr_expect_not_null(strstr(got, ",\"ip_proto\":17,\"orig_cc\":\"US\",\"resp_cc\":\"FR\","
+                                   "\"orig_asn\":4294967295,\"resp_asn\":1,\"community_id\""),
+                       "%s", got);
+    free(got);
+    got = write_text(PT_FMT_CSV, &r, NULL, 0);
+    snprintf(want, sizeof want, "idle%s,,dns,,,US,FR,4294967295,1\n", health17);
+    cr_expect(strlen(got) > strlen(want) && !strcmp(got + strlen(got) - strlen(want), want), "%s",
+              got);
+    free(got);
+
+    /* a payload decision Zeek has no service for; an app number out of range */
+    base_rec(&r);
+    r.app = PT_APP_RTP;
+    got = write_text(PT_FMT_JSON, &r, NULL, 0);
+    cr_expect_not_null(strstr(got, "\"proto\":\"udp\",\"app\":\"rtp\",\"conn_state\""), "%s", got);
+    free(got);
+    r.app = 200;
+    got = write_text(PT_FMT_CSV, &r, NULL, 0);
+    snprintf(want, sizeof want, "idle%s,,unknown,,,,,,\n", health17);
+    cr_expect(!strcmp(got + strlen(got) - strlen(want), want), "%s", got);
+    free(got);
+
+    /* not TCP/UDP: no app (detection never ran), whatever the field holds */
+    rec_icmp4(&r);
+    r.app = PT_APP_DNS;
+    r.app_by_port = true;
+    got = write_text(PT_FMT_JSON, &r, NULL, 0);
+    cr_expect_null(strstr(got, "\"app\""), "%s", got);
+    free(got);
+    got = write_text(PT_FMT_CSV, &r, NULL, 0);
+    snprintf(want, sizeof want, "idle%s,,,,,,,,\n", health17);
+    cr_expect(!strcmp(got + strlen(got) - strlen(want), want), "%s", got);
+    free(got);
+}
+
+/* The CSV header names the new columns last, so every earlier column keeps
+ * its position; a row has as many fields as the header. */
+Test(record_format, csv_header_appends_columns)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct pt_flow_record r;
+
+    cr_assert_not_null(f);
+    pt_flow_record_csv_header(f);
+    fclose(f);
+    cr_assert_eq(strncmp(buf, "ts,uid,id.orig_h,id.orig_p,id.resp_h,id.resp_p,proto,duration,", 62),
+                 0);
+    const char *tail = ",resp_ttl,dscp,service,app,orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,"
+                       "resp_asn\n";
+    cr_assert(len > strlen(tail) && !strcmp(buf + len - strlen(tail), tail), "%s", buf);
+    size_t cols = 1;
+    for (char *p = buf; *p; p++)
+        cols += *p == ',';
+    free(buf);
+    base_rec(&r);
+    char *row = write_text(PT_FMT_CSV, &r, NULL, 0);
+    size_t rcols = 1;
+    for (char *p = row; *p; p++)
+        rcols += *p == ',';
+    cr_expect_eq(rcols, cols, "%s", row);
+    cr_expect_eq(cols, 55);
+    free(row);
 }
