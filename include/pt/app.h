@@ -165,7 +165,7 @@ struct pt_app_out_stats {
     uint64_t write_errors;
     uint64_t names_learned, names_hits, names_evicted; /* the DNS name cache */
     uint64_t geo_corrupt;                              /* lookups that met broken data */
-    struct pt_dhcp_stats dhcp; /* the aggregation's counters */
+    struct pt_dhcp_stats dhcp;                         /* the aggregation's counters */
 };
 
 /* Create the record thread's state. Records are written to @out when it is

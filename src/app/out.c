@@ -144,8 +144,7 @@ void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r)
                     o->out ? pt_app_ssl_write(o->out, &r->conn, r->ts_ns, &r->ssl) : 0);
         break;
     case PT_REC_DHCP:
-        pt_dhcp_agg_add(&o->dhcp, &r->dhcp.msg, r->dhcp.src, r->dhcp.dst, r->ts_ns,
-                        r->conn.uid64);
+        pt_dhcp_agg_add(&o->dhcp, &r->dhcp.msg, r->dhcp.src, r->dhcp.dst, r->ts_ns, r->conn.uid64);
         break;
     case PT_REC_ARP:
         o->arp_iface = r->arp.iface;

@@ -163,8 +163,8 @@ static void state_return(struct flow_app_worker *o, uint32_t i)
 
     do
         o->pool[i - 1].next = old;
-    while (!__atomic_compare_exchange_n(&o->ret, &old, i, true, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED));
+    while (
+        !__atomic_compare_exchange_n(&o->ret, &old, i, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
 static inline struct app_state *state_of(struct pt_flow_table *t, const struct flow_app *fa)
@@ -272,8 +272,7 @@ static void http_emit(const struct pt_http_txn *txn, void *arg)
 /* The ssl record: Zeek stamps it with the connection's start. */
 static void ssl_emit(struct emit_ctx *c, struct pt_flow *f, const struct pt_tls_result *res)
 {
-    if (f->app.fl & APP_F_SSL ||
-        !(res->flags & (PT_TLS_F_CLIENT_HELLO | PT_TLS_F_SERVER_HELLO)))
+    if (f->app.fl & APP_F_SSL || !(res->flags & (PT_TLS_F_CLIENT_HELLO | PT_TLS_F_SERVER_HELLO)))
         return;
     f->app.fl |= APP_F_SSL;
     if (!rec_begin(c, PT_REC_SSL, f->first_ns))
@@ -308,10 +307,10 @@ static void tcp_parser_start(struct pt_flow_worker *w, struct pt_flow *f)
 {
     struct flow_app *fa = &f->app;
     unsigned app = fa->id.app;
-    uint8_t parser = app == PT_APP_HTTP  ? APP_P_HTTP
-                     : app == PT_APP_TLS ? APP_P_TLS
+    uint8_t parser = app == PT_APP_HTTP   ? APP_P_HTTP
+                     : app == PT_APP_TLS  ? APP_P_TLS
                      : is_dns_family(app) ? APP_P_DNS_TCP
-                                         : APP_P_NONE;
+                                          : APP_P_NONE;
     uint32_t i;
 
     if (parser == APP_P_NONE)
@@ -385,8 +384,8 @@ static void tcp_parser_feed(struct emit_ctx *c, struct pt_flow *f, unsigned dir,
         if (gap)
             pt_dns_tcp_gap(&s->dns.tcp, dir, &w->app.st.dns);
         if (cap)
-            pt_dns_tcp_feed(&s->dns.tcp, &s->dns.f, w->app.scratch, dir, ts, d, cap, dns_emit,
-                            c, &w->app.st.dns);
+            pt_dns_tcp_feed(&s->dns.tcp, &s->dns.f, w->app.scratch, dir, ts, d, cap, dns_emit, c,
+                            &w->app.st.dns);
         if (len > cap)
             pt_dns_tcp_gap(&s->dns.tcp, dir, &w->app.st.dns);
         break;
@@ -497,8 +496,8 @@ static void udp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pk
             pt_dns_flow_init(&w->app.pool[i - 1].dns.f);
         }
         struct app_state *s = state_of(c->t, fa);
-        pt_dns_flow_feed(&s->dns.f, w->app.scratch, dir, p->ts_ns, l3->payload,
-                         l3->payload_caplen, dns_emit, c, &w->app.st.dns);
+        pt_dns_flow_feed(&s->dns.f, w->app.scratch, dir, p->ts_ns, l3->payload, l3->payload_caplen,
+                         dns_emit, c, &w->app.st.dns);
         if (s->dns.f.n_used == 0)
             state_release(c->t, w, fa);
         return;

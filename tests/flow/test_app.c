@@ -44,8 +44,8 @@ static void drain(struct pt_flow_worker *fw, struct got *g)
 }
 
 struct run_opts {
-    uint32_t app_states; /* 0 = default */
-    uint32_t snaplen;    /* cut every frame to this many bytes; 0 = as captured */
+    uint32_t app_states;  /* 0 = default */
+    uint32_t snaplen;     /* cut every frame to this many bytes; 0 = as captured */
     bool drop_first_data; /* drop the first TCP segment with payload (a capture hole) */
     uint16_t drop_sport;  /* drop the UDP datagrams from this port (responses lost) */
 };
@@ -94,8 +94,7 @@ static void run_capture(const char *rel, const struct run_opts *o, struct got *g
             dropped = true;
             continue;
         }
-        if (o && o->drop_sport && p.n_l3 && p.l3[0].proto == 17 &&
-            p.l3[0].sport == o->drop_sport)
+        if (o && o->drop_sport && p.n_l3 && p.l3[0].proto == 17 && p.l3[0].sport == o->drop_sport)
             continue;
         pt_flow_process(fw, &p);
     }
@@ -121,10 +120,10 @@ static unsigned count_kind(const struct got *g, unsigned kind)
  * five pipelined GETs on one connection, each answered 200. */
 Test(flow_app, http_pipelined_requests_in_order)
 {
-    static const char *const uris[] = {
-        "/style/enhanced.css", "/script/urchin.js", "/images/template/screen/bullet_utility.png",
-        "/images/template/screen/key-point-top.png",
-        "/projects/calendar/images/header-sunbird.png"};
+    static const char *const uris[] = {"/style/enhanced.css", "/script/urchin.js",
+                                       "/images/template/screen/bullet_utility.png",
+                                       "/images/template/screen/key-point-top.png",
+                                       "/projects/calendar/images/header-sunbird.png"};
     struct pt_app_worker_stats st;
     struct got g;
 
