@@ -130,9 +130,12 @@ uint64_t pt_app_queue_dropped(const struct pt_app_queue *q);
  *
  * JSON lines with Zeek's field names per log: "_path" first ("dns", "http",
  * "ssl", "dhcp", "arp"), then ts, uid, id.orig_h, id.orig_p, id.resp_h,
- * id.resp_p, proto (dns), the log's fields, and community_id. Unset fields
- * are omitted, as in the conn records. Each writer formats into a buffer
- * and makes one fwrite. Returns 0 or -EIO. Thread: any. */
+ * id.resp_p, proto (dns), the log's fields, and community_id. dhcp records
+ * span flows (uids, no id.* or community_id); arp events belong to none.
+ * Unset fields are omitted, as in the conn records; strings from the wire
+ * are escaped as in the conn records (pt/obuf.h). docs/APP.md ("Records")
+ * lists every field. Each writer formats into a buffer and makes one
+ * fwrite. Returns 0 or -EIO. Thread: any. */
 
 /* "C" + base62 of @uid64 (the conn record's uid). */
 void pt_uid_format(char out[20], uint64_t uid64);
@@ -143,8 +146,9 @@ int pt_app_ssl_write(FILE *out, const struct pt_app_conn *c, uint64_t ts_ns,
                      const struct pt_tls_result *r);
 /* A dhcp.log record: uids are the uid64 of the flows of its messages. */
 int pt_app_dhcp_write(FILE *out, const struct pt_dhcp_rec *r);
-/* An ARP table event ("_path":"arp"): ts, event (new, changed, gratuitous,
- * flood), reason, op, ip, mac, old_mac, count; @ifname may be NULL. */
+/* An ARP table event ("_path":"arp"): ts, interface (@ifname; left out
+ * when NULL), event (new, changed, gratuitous, flood), reason, op, ip, mac,
+ * old_mac, count. */
 int pt_app_arp_write(FILE *out, const struct pt_arp_event *ev, const char *ifname);
 
 /* ---- the record thread ----

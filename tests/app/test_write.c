@@ -1467,3 +1467,24 @@ Test(write_json, python, .timeout = 60)
     cr_expect_geq(n, 14);
     free(out);
 }
+
+/* A stream error is reported as -EIO by every writer. */
+Test(write_json, write_error_is_eio)
+{
+    static struct pt_app_dns d;
+    static struct pt_http_txn h;
+    static struct pt_tls_result r;
+    static struct pt_dhcp_rec x;
+    struct pt_arp_event ev = {.type = PT_ARP_EV_NEW, .op = 1};
+    struct pt_app_conn c = crafted_conn(17);
+    FILE *f = fopen("/dev/full", "w");
+
+    cr_assert_not_null(f);
+    setvbuf(f, NULL, _IONBF, 0);
+    cr_expect_eq(pt_app_dns_write(f, &c, &d), -EIO);
+    cr_expect_eq(pt_app_http_write(f, &c, &h), -EIO);
+    cr_expect_eq(pt_app_ssl_write(f, &c, 0, &r), -EIO);
+    cr_expect_eq(pt_app_dhcp_write(f, &x), -EIO);
+    cr_expect_eq(pt_app_arp_write(f, &ev, NULL), -EIO);
+    fclose(f);
+}
