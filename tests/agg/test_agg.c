@@ -42,13 +42,24 @@ struct out {
     FILE *f;
 };
 
-/* The store does not keep the TCP health, TTL and DSCP fields yet (issue 7: records carry them,
- * the store's encoding comes later), so both sides are printed without them. */
+/* The store does not keep the TCP health, TTL and DSCP fields, the detected
+ * application and the enrichment yet (issue 7: records carry them, the
+ * store's encoding comes later), so both sides are printed without them. */
+static void strip_unstored(struct pt_flow_record *r)
+{
+    r->health.valid = false;
+    r->app = 0;
+    r->app_by_port = false;
+    r->orig_fqdn[0] = r->resp_fqdn[0] = '\0';
+    r->orig_cc[0] = r->resp_cc[0] = '\0';
+    r->orig_asn = r->resp_asn = 0;
+}
+
 static void to_json(const struct pt_flow_record *rec, void *arg)
 {
     struct out *o = arg;
     struct pt_flow_record r = *rec;
-    r.health.valid = false;
+    strip_unstored(&r);
     cr_assert_eq(pt_flow_record_write(o->f, PT_FMT_JSON, &r, NULL, 0), 0);
 }
 

@@ -343,7 +343,7 @@ Test(flow_table, record_json_text)
     snprintf(want, sizeof want,
              "{\"_path\":\"conn\",\"ts\":1500000000.123457,\"uid\":\"%s\","
              "\"id.orig_h\":\"192.168.1.52\",\"id.orig_p\":54585,\"id.resp_h\":\"8.8.8.8\","
-             "\"id.resp_p\":53,\"proto\":\"udp\",\"app\":\"unknown\",\"duration\":0.001000,\"orig_"
+             "\"id.resp_p\":53,\"proto\":\"udp\",\"app\":\"dns\",\"duration\":0.001000,\"orig_"
              "bytes\":40,"
              "\"resp_bytes\":100,\"conn_state\":\"SF\",\"missed_bytes\":0,\"history\":\"Dd\","
              "\"orig_pkts\":1,\"orig_ip_bytes\":68,\"resp_pkts\":1,\"resp_ip_bytes\":128,"
@@ -370,7 +370,7 @@ Test(flow_table, record_csv_text)
              "orig_asn,resp_asn\n"
              "1500000000.123457,%s,192.168.1.52,54585,8.8.8.8,53,udp,0.001000,40,100,SF,0,Dd,1,68,"
              "1,128,,17,,,,,,,\"eth1\",00:11:22:33:44:55,66:77:88:99:aa:bb,"
-             "1:d/FP5EW3wiY1vCndhwleRRKHowQ=,idle,,,,,,,,,,,,,,,0,0,0,,unknown,,,,,,\n",
+             "1:d/FP5EW3wiY1vCndhwleRRKHowQ=,idle,,,,,,,,,,,,,,,0,0,0,,dns,,,,,,\n",
              r->uid);
     cr_assert_str_eq(write_rec(PT_FMT_CSV, r, true), want);
 }
