@@ -49,6 +49,10 @@ void shim_fail(const char *file, int line, const char *what, const char *fmt, ..
 #define cr_assert_null(a, ...)      SHIM_CHECK((a) == NULL, #a " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(a, ...)  SHIM_CHECK((a) != NULL, #a " != NULL", __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) SHIM_CHECK(strcmp((a), (b)) == 0, #a " eq " #b, __VA_ARGS__)
+/* the shim has no non-fatal checks: an expectation fails the program too */
+#define cr_expect(c, ...)       cr_assert(c, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...) cr_assert_eq(a, b, __VA_ARGS__)
+#define cr_expect_null(a, ...)  cr_assert_null(a, __VA_ARGS__)
 #define cr_assert_arr_eq(a, b, n, ...)                                                             \
     SHIM_CHECK(memcmp((a), (b), (n)) == 0, #a " eq " #b, __VA_ARGS__)
 #define cr_log_info(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
