@@ -275,44 +275,64 @@ void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, cons
     }
 }
 
-int ring_keys_take(struct ring_keymap *m, uint8_t **buf, size_t *len, uint32_t **ids, uint32_t *n)
+/* The number of @e's blocks under @limit (the list is ascending). */
+static uint32_t key_upto(const struct ring_key *e, uint32_t limit)
+{
+    uint32_t n = e->n;
+
+    while (n && e->blk[n - 1] >= limit)
+        n--;
+    return n;
+}
+
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
+                   uint32_t **ids, uint32_t *n)
 {
     size_t sz = 0, off = 0;
+    uint32_t taken = 0, kept = 0;
     uint8_t *b;
-    uint32_t *v;
+    uint32_t *v = NULL;
 
     *buf = NULL;
     *ids = NULL;
     *len = 0;
     *n = 0;
-    if (!m->n_dirty)
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        const struct ring_key *e = &m->ent[m->dirty[i]];
+        uint32_t k = key_upto(e, limit);
+        sz += k ? 6u + e->vlen + 4ull * k : 0;
+        taken += k > 0;
+    }
+    if (!taken)
         return 0;
-    for (uint32_t i = 0; i < m->n_dirty; i++) {
-        const struct ring_key *e = &m->ent[m->dirty[i]];
-        sz += 6u + e->vlen + 4ull * e->n;
-    }
-    if (!(b = malloc(sz)))
+    if (!(b = malloc(sz)) || !(v = malloc(taken * sizeof *v))) {
+        free(b);
         return -ENOMEM;
-    for (uint32_t i = 0; i < m->n_dirty; i++) {
-        const struct ring_key *e = &m->ent[m->dirty[i]];
-        b[off] = e->kind;
-        b[off + 1] = e->vlen;
-        memcpy(b + off + 2, &e->n, 4);
-        memcpy(b + off + 6, e->val, e->vlen);
-        off += 6u + e->vlen;
-        for (uint32_t j = 0; j < e->n; j++, off += 4)
-            be32_put(b + off, e->blk[j]);
     }
-    /* the dirty list itself goes with the batch; the map starts a new one */
-    v = m->dirty;
-    *n = m->n_dirty;
-    for (uint32_t i = 0; i < m->n_dirty; i++)
-        m->ent[m->dirty[i]].dirty = false;
-    m->dirty = NULL;
-    m->n_dirty = m->cap_dirty = 0;
+    taken = 0;
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        struct ring_key *e = &m->ent[m->dirty[i]];
+        uint32_t k = key_upto(e, limit);
+        if (k) {
+            b[off] = e->kind;
+            b[off + 1] = e->vlen;
+            memcpy(b + off + 2, &k, 4);
+            memcpy(b + off + 6, e->val, e->vlen);
+            off += 6u + e->vlen;
+            for (uint32_t j = 0; j < k; j++, off += 4)
+                be32_put(b + off, e->blk[j]);
+            v[taken++] = m->dirty[i];
+        }
+        if (k < e->n) /* blocks past the limit: written by a later commit */
+            m->dirty[kept++] = m->dirty[i];
+        else
+            e->dirty = false;
+    }
+    m->n_dirty = kept;
     *buf = b;
     *len = sz;
     *ids = v;
+    *n = taken;
     return 0;
 }
 

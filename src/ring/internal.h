@@ -108,6 +108,7 @@ struct ring_keymap {
 struct ring_blk_pend {
     uint32_t no;
     struct ring_blk_rec rec;
+    uint64_t wire; /* its packets' wire bytes */
 };
 
 /* A segment the writer has open, or has closed but not yet committed.
@@ -120,14 +121,17 @@ struct ring_seg {
               * writeback errors are its own, whatever the writer's waits consumed;
               * -1 once handed over with the close */
     uint32_t linktype, snaplen;
-    uint64_t len;                        /* bytes written, the pcap header included */
-    uint64_t pushed;                     /* bytes already pushed out of the page cache */
-    uint32_t blocks;                     /* blocks written (numbered 0 .. blocks - 1) */
+    uint64_t len;    /* bytes written, the pcap header included */
+    uint64_t pushed; /* bytes whose writeback the writer has waited for (without error) and
+                      * dropped from the page cache: what a commit of the open segment
+                      * may name */
+    uint32_t blocks; /* blocks written (numbered 0 .. blocks - 1) */
     uint64_t packets, bytes, wire;       /* written: records, their file bytes, wire bytes */
     uint64_t first_ns, last_ns;          /* written span */
     uint64_t c_packets, c_bytes, c_wire; /* of those, committed */
     uint64_t c_len;                      /* committed bytes (valid_len of the last commit) */
     uint32_t c_blocks;                   /* committed blocks */
+    uint64_t c_first_ns, c_last_ns;      /* committed span */
     bool closed;                         /* no more writes: the writer closed it */
     bool close_pending;                  /* closed, the closer has not been handed the close yet */
     bool in_flight;                      /* part of the batch the closer is working on */
@@ -266,11 +270,13 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq);
 void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, const uint8_t *buf,
                          uint32_t len, int linktype, uint16_t iface, uint32_t bno);
 
-/* The dirty keys, serialized into @buf (malloc'd, *@len bytes; NULL when
- * none): per key u8 kind, u8 vlen, u32 n (host order), vlen value bytes,
- * n u32 BE block numbers; @ids (malloc'd) their entries, *@n of them.
- * Every key is clean afterwards. -ENOMEM leaves the map as it was. */
-int ring_keys_take(struct ring_keymap *m, uint8_t **buf, size_t *len, uint32_t **ids, uint32_t *n);
+/* The dirty keys' lists, cut to the blocks under @limit, serialized into
+ * @buf (malloc'd, *@len bytes; NULL when none): per key u8 kind, u8 vlen,
+ * u32 n (host order), vlen value bytes, n u32 BE block numbers; @ids
+ * (malloc'd) their entries, *@n of them. A key stays dirty only if it holds
+ * a block at or over @limit. -ENOMEM leaves the map as it was. */
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
+                   uint32_t **ids, uint32_t *n);
 
 /* A commit of what ring_keys_take() gave failed: keys @ids are dirty again.
  * Returns the number that could not be (no memory). */

@@ -78,6 +78,7 @@
 #define IDLE_SLEEP_NS   2000000L /* writer idle poll */
 #define RETRY_NS        NSEC     /* degraded: try the disk again after this */
 #define LOG_INTERVAL_NS (60ull * NSEC)
+#define PUSH_LAG        (8ull << 20) /* writeback in flight behind the write position */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
 
@@ -710,6 +711,7 @@ static void make_room(struct pt_ring *r)
 static void degrade(struct pt_ring *r, int rc);
 static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const char *what);
 static void seg_forget(struct pt_ring *r, struct ring_seg *s);
+static void open_push_all(struct pt_ring *r);
 
 static bool seg_pending(const struct ring_seg *s)
 {
@@ -752,49 +754,75 @@ static void ifn_untake(struct pt_ring *r, const struct ring_ifname *v, unsigned 
 }
 
 /* What the next batch does to @s (copies: the closer never reads @s). The
- * segment is marked in flight; its close, if due, goes with the part. */
+ * segment is marked in flight; its close, if due, goes with the part. Of
+ * the open segment only the blocks whose writeback the writer has seen
+ * finish go (ring_seg.pushed); a closed one has them all. */
 static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
 {
+    uint32_t k = 0;
+
     memset(p, 0, sizeof *p);
-    if (s->n_pend && !(p->blk = malloc(s->n_pend * sizeof *p->blk)))
+    while (k < s->n_pend && s->pend[k].rec.off + s->pend[k].rec.len <= s->pushed)
+        k++;
+    if (k && !(p->blk = malloc(k * sizeof *p->blk)))
         return -ENOMEM;
-    if (ring_keys_take(&s->keys, &p->keys, &p->keys_len, &p->key_ids, &p->n_keys) < 0) {
+    if (ring_keys_take(&s->keys, s->c_blocks + k, &p->keys, &p->keys_len, &p->key_ids, &p->n_keys) <
+        0) {
         free(p->blk);
         p->blk = NULL;
         return -ENOMEM;
     }
-    if (s->n_pend)
-        memcpy(p->blk, s->pend, s->n_pend * sizeof *p->blk);
-    p->n_blk = s->n_pend;
+    p->packets = s->c_packets;
+    p->bytes = s->c_bytes;
+    p->wire = s->c_wire;
+    p->rec.first_ns = s->c_first_ns;
+    p->rec.last_ns = s->c_last_ns;
+    p->rec.valid_len = s->c_len;
+    for (uint32_t i = 0; i < k; i++) {
+        const struct ring_blk_pend *b = &s->pend[i];
+        p->blk[i] = *b;
+        p->packets += b->rec.packets;
+        p->bytes += b->rec.len;
+        p->wire += b->wire;
+        p->rec.first_ns = b->rec.first_ns < p->rec.first_ns ? b->rec.first_ns : p->rec.first_ns;
+        p->rec.last_ns = b->rec.last_ns > p->rec.last_ns ? b->rec.last_ns : p->rec.last_ns;
+        p->rec.valid_len = b->rec.off + b->rec.len;
+    }
+    p->n_blk = k;
     p->seg = s;
     p->seq = s->seq;
     p->fd = s->cfd;
     p->close = s->close_pending;
-    p->sync = r->cfg.sync && (s->n_pend || p->close);
+    p->sync = r->cfg.sync && (k || p->close);
     p->prealloc = r->cfg.segment_size;
     p->c_len = s->c_len;
-    p->rec.first_ns = s->first_ns;
-    p->rec.last_ns = s->last_ns;
-    p->rec.valid_len = s->len;
-    p->rec.packets = s->packets;
+    p->rec.packets = p->packets;
     p->rec.linktype = s->linktype;
-    p->rec.blocks = s->blocks;
+    p->rec.blocks = s->c_blocks + k;
     p->rec.closed = s->closed;
     p->rec.snaplen = s->snaplen;
-    p->packets = s->packets;
-    p->bytes = s->bytes;
-    p->wire = s->wire;
-    p->d_packets = s->packets - s->c_packets;
-    p->d_bytes = s->bytes - s->c_bytes;
-    p->d_wire = s->wire - s->c_wire;
-    p->blocks = s->blocks;
+    p->d_packets = p->packets - s->c_packets;
+    p->d_bytes = p->bytes - s->c_bytes;
+    p->d_wire = p->wire - s->c_wire;
+    p->blocks = s->c_blocks + k;
     if (p->close) { /* the descriptor is the batch's now */
         s->cfd = -1;
         s->close_pending = false;
     }
-    s->rec_dirty = false;
+    if (k == s->n_pend)
+        s->rec_dirty = false;
     s->in_flight = true;
     return 0;
+}
+
+/* The open segment has something a commit may name: a block already
+ * committed (its record may change) or a pushed one. */
+static bool open_committable(const struct pt_ring *r)
+{
+    const struct ring_seg *s = r->open;
+
+    return s && s->blocks && seg_pending(s) &&
+           (s->c_blocks || (s->n_pend && s->pend[0].rec.off + s->pend[0].rec.len <= s->pushed));
 }
 
 /* The next batch: every segment with something to commit (the closed ones
@@ -810,7 +838,7 @@ static struct ring_batch *batch_build(struct pt_ring *r, bool force)
 
     for (struct ring_seg *s = r->done; s; s = s->next)
         n += seg_pending(s);
-    n += r->open && r->open->blocks && seg_pending(r->open);
+    n += open_committable(r);
     stats_sum(r, &now);
     ifn = ifn_take(r, &n_if);
     if (!n && !n_if && !r->n_drops && r->any_commit && !force &&
@@ -824,8 +852,7 @@ static struct ring_batch *batch_build(struct pt_ring *r, bool force)
     for (struct ring_seg *s = r->done; s; s = s->next)
         if (seg_pending(s) && b->n_parts < n && part_fill(r, s, &b->parts[b->n_parts]) == 0)
             b->n_parts++;
-    if (r->open && r->open->blocks && seg_pending(r->open) && b->n_parts < n &&
-        part_fill(r, r->open, &b->parts[b->n_parts]) == 0)
+    if (open_committable(r) && b->n_parts < n && part_fill(r, r->open, &b->parts[b->n_parts]) == 0)
         b->n_parts++;
     if (b->n_parts < n)
         index_failed(r, -ENOMEM, "commit (a segment waits for the next one)");
@@ -866,6 +893,8 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
     s->c_wire = p->wire;
     s->c_len = p->rec.valid_len;
     s->c_blocks = p->blocks;
+    s->c_first_ns = p->rec.first_ns;
+    s->c_last_ns = p->rec.last_ns;
     /* blocks written after the capture stay pending */
     memmove(s->pend, s->pend + p->n_blk, (s->n_pend - p->n_blk) * sizeof *s->pend);
     s->n_pend -= p->n_blk;
@@ -1084,7 +1113,8 @@ static int seg_create(struct pt_ring *r, int linktype)
     }
     if ((rc = segs_append(r, s->seq, r->cfg.segment_size)) < 0)
         goto err;
-    s->len = s->c_len = RING_PCAP_HDR;
+    s->len = s->c_len = s->pushed = RING_PCAP_HDR;
+    s->c_first_ns = UINT64_MAX;
     r->open = s;
     PT_CNT_INC(r->run.segments_created);
     return 0;
@@ -1125,7 +1155,8 @@ static void seg_close(struct pt_ring *r)
 
     if (!s)
         return;
-    if (!s->blocks) { /* nothing in it: not part of the ring (never in a batch) */
+    open_push_all(r); /* a few MiB: the close then commits every block */
+    if (!s->blocks) { /* nothing in it: not part of the ring (not in a batch) */
         seg_forget(r, s);
         return;
     }
@@ -1146,24 +1177,34 @@ static void seg_close(struct pt_ring *r)
     r->commit_now = true;
 }
 
-/* Push [off, off + len) towards the disk and the ranges before it out of
- * the page cache (DESIGN 2c). Returns 0, or -errno when writeback of the
- * earlier ranges failed (their pages may never reach the disk). */
+/* Wait for the writeback of @s up to @upto and drop those pages from the
+ * page cache (DESIGN 2c). Returns 0, or -errno when that writeback failed
+ * (the pages may never reach the disk). */
+static int push_wait(struct ring_seg *s, uint64_t upto)
+{
+    if (upto <= s->pushed)
+        return 0;
+    if (ring_sync_range(s->fd, (off64_t)s->pushed, (off64_t)(upto - s->pushed),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
+        errno != EINTR)
+        return -errno;
+    (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(upto - s->pushed), POSIX_FADV_DONTNEED);
+    s->pushed = upto;
+    return 0;
+}
+
+/* Start writeback of [off, off + len), and wait for what lies more than
+ * PUSH_LAG behind it: the disk has several MiB in flight while the writer
+ * indexes and copies the next chunks. */
 static int push_out(struct ring_seg *s, uint64_t off, uint64_t len)
 {
+    uint64_t end = off + len;
+
     if (ring_sync_range(s->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE) < 0 &&
         errno == EIO)
         return -EIO;
-    if (off > s->pushed) {
-        if (ring_sync_range(s->fd, (off64_t)s->pushed, (off64_t)(off - s->pushed),
-                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
-            errno != EINTR)
-            return -errno;
-        (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(off - s->pushed), POSIX_FADV_DONTNEED);
-        s->pushed = off;
-    }
-    return 0;
+    return end > PUSH_LAG ? push_wait(s, end - PUSH_LAG) : 0;
 }
 
 /* Writeback of @s failed (DESIGN 4): what its file holds past the last
@@ -1192,6 +1233,8 @@ static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const ch
     s->packets = s->c_packets;
     s->bytes = s->c_bytes;
     s->wire = s->c_wire;
+    s->first_ns = s->c_first_ns;
+    s->last_ns = s->c_last_ns;
     s->n_pend = 0;
     if (s->pushed > s->len)
         s->pushed = s->len;
@@ -1230,6 +1273,7 @@ static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_c
     b->rec.packets = c->packets;
     b->rec.iface = c->iface;
     b->rec.producer = producer;
+    b->wire = c->wire;
     uint64_t oom = s->keys.oom;
     ring_keys_add_block(&s->keys, r->dst, c->buf, c->len, c->linktype, c->iface, s->blocks);
     if (unlikely(s->keys.oom != oom)) {
@@ -1318,6 +1362,17 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
 
 /* ---- the writer thread ---- */
 
+/* Wait for the open segment's writeback to its end; a failure gives up
+ * what no commit named. */
+static void open_push_all(struct pt_ring *r)
+{
+    struct ring_seg *s = r->open;
+    int rc;
+
+    if (s && (rc = push_wait(s, s->len)) < 0)
+        seg_rollback(r, s, rc, "writeback of");
+}
+
 static unsigned drain(struct pt_ring *r)
 {
     unsigned n = 0;
@@ -1346,6 +1401,8 @@ static void *writer_main(void *arg)
         bool stop = __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE);
         unsigned n = drain(r);
 
+        if (!n && r->open && r->open->pushed < r->open->len)
+            open_push_all(r); /* idle: let the next commit name everything */
         commit_tick(r);
         if (stop && !n)
             break;
