@@ -79,6 +79,7 @@
 #define RETRY_NS        NSEC     /* degraded: try the disk again after this */
 #define LOG_INTERVAL_NS (60ull * NSEC)
 #define PUSH_LAG        (8ull << 20) /* writeback in flight behind the write position */
+#define BLOCK_MAX       (256u << 10) /* bytes of an index block (extract reads it whole) */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
 
@@ -1246,41 +1247,81 @@ static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const ch
     }
 }
 
-static int pend_reserve(struct ring_seg *s)
+/* Room for @n more pending blocks. */
+static int pend_reserve(struct ring_seg *s, uint32_t n)
 {
-    if (s->n_pend == s->cap_pend) {
-        uint32_t cap = s->cap_pend ? s->cap_pend * 2 : 64;
-        struct ring_blk_pend *n = realloc(s->pend, cap * sizeof *n);
-        if (!n)
+    if (s->n_pend + n > s->cap_pend) {
+        uint32_t cap = s->cap_pend ? s->cap_pend : 64;
+        while (cap < s->n_pend + n)
+            cap *= 2;
+        struct ring_blk_pend *v = realloc(s->pend, cap * sizeof *v);
+        if (!v)
             return -ENOMEM;
-        s->pend = n;
+        s->pend = v;
         s->cap_pend = cap;
     }
     return 0;
 }
 
-static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
-                      uint16_t producer)
+/* At most the blocks a chunk becomes: two neighbours always hold more
+ * than BLOCK_MAX bytes (else they would be one). */
+static uint32_t chunk_blocks(const struct ring_chunk *c)
+{
+    return 2 * (c->len / BLOCK_MAX) + 1;
+}
+
+/* Records [@off, @off + @len) of chunk @c, written at @foff: block
+ * s->blocks of @s, indexed. */
+static void block_one(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
+                      uint32_t off, uint32_t len, uint64_t foff, uint16_t producer)
 {
     struct ring_blk_pend *b = &s->pend[s->n_pend++];
+    uint64_t oom = s->keys.oom;
 
     memset(b, 0, sizeof *b);
-    b->no = s->blocks;
-    b->rec.off = s->len;
-    b->rec.first_ns = c->first_ns;
-    b->rec.last_ns = c->last_ns;
-    b->rec.len = c->len;
-    b->rec.packets = c->packets;
+    b->no = s->blocks++;
+    b->rec.off = foff;
+    b->rec.first_ns = UINT64_MAX;
+    b->rec.len = len;
     b->rec.iface = c->iface;
     b->rec.producer = producer;
-    b->wire = c->wire;
-    uint64_t oom = s->keys.oom;
-    ring_keys_add_block(&s->keys, r->dst, c->buf, c->len, c->linktype, c->iface, s->blocks);
+    for (uint32_t o = off; o < off + len;) {
+        uint32_t h[4];
+        memcpy(h, c->buf + o, sizeof h);
+        uint64_t ts = (uint64_t)h[0] * NSEC + h[1];
+        b->rec.first_ns = ts < b->rec.first_ns ? ts : b->rec.first_ns;
+        b->rec.last_ns = ts > b->rec.last_ns ? ts : b->rec.last_ns;
+        b->rec.packets++;
+        b->wire += h[3];
+        o += RING_REC_HDR + h[2];
+    }
+    ring_keys_add_block(&s->keys, r->dst, c->buf + off, len, c->linktype, c->iface, b->no);
     if (unlikely(s->keys.oom != oom)) {
         PT_CNT_ADD(r->run.index_lost_keys, s->keys.oom - oom);
         index_failed(r, -ENOMEM, "indexing a block's keys");
     }
-    s->blocks++;
+}
+
+/* Chunk @c, just written at the segment's end, becomes blocks of at most
+ * BLOCK_MAX bytes cut at record boundaries: extraction reads a block
+ * whole, so finer blocks read fewer bytes for a rare host or flow. */
+static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
+                      uint16_t producer)
+{
+    uint32_t start = 0, o = 0;
+
+    while (o < c->len) {
+        uint32_t caplen;
+        memcpy(&caplen, c->buf + o + 8, sizeof caplen);
+        uint32_t next = o + RING_REC_HDR + caplen;
+        if (next - start > BLOCK_MAX && o > start) { /* the record does not fit: cut before it */
+            block_one(r, s, c, start, o - start, s->len + start, producer);
+            start = o;
+        }
+        o = next;
+    }
+    if (o > start)
+        block_one(r, s, c, start, o - start, s->len + start, producer);
     s->len += c->len;
     s->packets += c->packets;
     s->bytes += c->len;
@@ -1332,7 +1373,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
         }
         s = r->open;
     }
-    if ((rc = pend_reserve(s)) < 0) {
+    if ((rc = pend_reserve(s, chunk_blocks(c))) < 0) {
         chunk_lost(r, c, rc);
         return;
     }
