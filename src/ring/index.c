@@ -13,16 +13,18 @@
  *    a commit writes each dirty key's whole list (the value is replaced, so
  *    a commit that failed is simply redone by the next one).
  * 2. One transaction per commit: blocks, dirty keys, segs records, "stats",
- *    interface names. The writer calls it only once the data it names is in
- *    the file (fdatasync first with sync), so the index never names bytes
- *    the file does not hold.
+ *    interface names, from a batch the writer built (ring_keys_take() copies
+ *    the dirty keys' lists). The closer thread runs it only once the data
+ *    it names is in the file (fdatasync first with sync), so the index never
+ *    names bytes the file does not hold.
  * 3. Map size, as the store does it (src/store/env.c DESIGN 3): commits run
  *    with the map at most map_soft = map_max minus a headroom (map_max/16,
  *    128 KiB .. 64 MiB), doubling from the initial size; past map_soft a
  *    commit returns PT_E_FULL and the writer recycles the oldest segment.
  *    ring_index_drop() runs with the map at map_max, so the deletions that
  *    make room always find pages to copy into. mdb_env_set_mapsize() needs
- *    no txn of this process open: the writer thread is the env's only user.
+ *    no txn of this process open: one thread at a time uses the env (the
+ *    closer, or the writer while no batch is in flight).
  * 4. Reconcile (open, before the writer thread starts), one transaction:
  *    a. each segs record: the file missing (or shorter than valid_len, which
  *       only damage does) -> the record and its blocks and keys go; longer

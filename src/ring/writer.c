@@ -14,7 +14,8 @@
  *    first flush that sees a chunk with packets stamps it, a later one hands
  *    it over once it is commit_ms / 4 old (force: at once).
  * 2. The writer thread takes full chunks from every producer in turn; idle,
- *    it sleeps 2 ms. Each chunk becomes one block of the open segment:
+ *    it sleeps 2 ms. Each chunk is written to the open segment and becomes
+ *    one or more blocks of it:
  *    a. a chunk of another link type, or one that would take the segment
  *       past segment_size, closes the segment first;
  *    b. no open segment: make room (3), create seg-<seq>.pcap, preallocate
@@ -22,22 +23,32 @@
  *       what was written; EOPNOTSUPP: go on without), write the header;
  *    c. pwrite() the chunk at the segment's end (the chunk is the large
  *       buffer: it is written as it is, not copied again), start writeback
- *       of it (sync_file_range WRITE) and wait for the previous ranges and
- *       drop them from the page cache (WAIT_BEFORE|WRITE|WAIT_AFTER, then
- *       POSIX_FADV_DONTNEED), so a big ring does not evict everything else;
- *    d. index the block: its blocks record waits for the next commit, its
- *       packets' keys go into the segment's key map (index.c).
- *    Closing a segment cuts it to what was written (ftruncate, and the rest
- *    of the preallocation punched out), fdatasyncs it with sync, and
- *    commits; a closed segment the commit could not record waits on the
- *    writer's done list for the next commit.
+ *       of it (sync_file_range WRITE), and wait for the ranges more than
+ *       PUSH_LAG (8 MiB) behind it and drop them from the page cache
+ *       (WAIT_BEFORE|WRITE|WAIT_AFTER, then POSIX_FADV_DONTNEED), so the
+ *       disk has several MiB in flight while the writer indexes, and a big
+ *       ring does not evict everything else. Idle, or at a close, the
+ *       writer waits for the rest;
+ *    d. index it: the chunk is cut at record boundaries into blocks of at
+ *       most BLOCK_MAX (256 KiB: extraction reads a block whole); their
+ *       blocks records wait for a commit, their packets' keys go into the
+ *       segment's key map (index.c).
+ *    Closing a segment (the writer's side) ends its writes and puts it on
+ *    the done list; the cut (ftruncate, the rest of the preallocation
+ *    punched out), the fdatasync and the commit that records it closed go
+ *    to the closer thread with the next batch (5). A closed segment stays
+ *    on the done list until a commit has recorded it.
  * 3. Bound. Before a segment is created the oldest segments are recycled
  *    while the segments' total (closed ones by their length, the open one by
  *    its preallocation) plus segment_size is over ring_size, or while the
  *    free space (statvfs) minus segment_size is under keep_free_pct.
- *    The files therefore never hold more than ring_size. Recycling deletes a
- *    segment's index entries in one txn, then unlinks the file; the open
- *    segment is never recycled.
+ *    Recycling deletes a segment's index entries in one txn, then unlinks
+ *    the file; the open segment is never recycled. For ring_size the
+ *    closer does it with the next batch (the bound counts the segment gone
+ *    at once, so the files may hold one segment more than ring_size for
+ *    the time of a batch); for keep_free_pct and a full disk the writer
+ *    does it before going on (the closer idle), since the space is wanted
+ *    now.
  * 4. Faults. ENOSPC, EDQUOT or EIO at preallocation or write: recycle the
  *    oldest segment (segments_early) and try once more. When that fails
  *    too, or there was nothing to recycle, the chunk is dropped (lost_io),
@@ -45,16 +56,20 @@
  *    resumes in a new one), and for a second every chunk is dropped without
  *    trying; then the next chunk tries again. A write that succeeds clears
  *    degraded. Errors are logged at most once a minute with a count.
- *    A writeback error (fdatasync, or sync_file_range waiting on earlier
- *    ranges) gives up the segment's uncommitted blocks (seg_rollback): the
- *    index never names bytes that may not be on the disk.
+ *    A writeback error (the closer's fdatasync, or the writer's
+ *    sync_file_range waiting on earlier ranges) gives up the segment's
+ *    uncommitted blocks (seg_rollback, after the answer to a batch in
+ *    flight): the index never names bytes that may not be on the disk.
  * 5. Commits: every commit_ms by the monotonic clock, at a segment's close
  *    and at the end, when anything changed (a block, a key, a record, a
- *    counter, a name). With sync the data is fdatasync'ed first. The txn
- *    names only bytes written before it. PT_E_FULL (the map at its limit)
- *    or ENOSPC recycles the oldest segment and tries again; any other
- *    failure counts index_errors and leaves everything pending for the
- *    next commit.
+ *    counter, a name), the writer builds a batch and hands it to the
+ *    closer thread (closer.c), at most one in flight; it keeps writing
+ *    chunks meanwhile and reads the answer between chunks. A batch names
+ *    of the open segment only blocks whose writeback the writer has waited
+ *    for (ring_seg.pushed); the closer fdatasyncs (with sync) before its
+ *    txn. PT_E_FULL (the map at its limit) or ENOSPC recycles the oldest
+ *    segment and the next batch, at once, tries again; any other failure
+ *    counts index_errors and leaves everything pending for the next one.
  * 6. Counters. Producers' and the writer's are written by their owner with
  *    relaxed stores and read by pt_ring_stats() with relaxed loads. The
  *    index keeps the sum over every run ("stats"); packets, bytes and
