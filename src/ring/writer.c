@@ -42,13 +42,12 @@
  *    while the segments' total (closed ones by their length, the open one by
  *    its preallocation) plus segment_size is over ring_size, or while the
  *    free space (statvfs) minus segment_size is under keep_free_pct.
- *    Recycling deletes a segment's index entries in one txn, then unlinks
- *    the file; the open segment is never recycled. For ring_size the
- *    closer does it with the next batch (the bound counts the segment gone
- *    at once, so the files may hold one segment more than ring_size for
- *    the time of a batch); for keep_free_pct and a full disk the writer
- *    does it before going on (the closer idle), since the space is wanted
- *    now.
+ *    The files therefore never hold more than ring_size. Recycling deletes
+ *    a segment's index entries in one txn, then unlinks the file; the open
+ *    segment is never recycled. The writer does it itself, after the
+ *    answer to the batch in flight (the closer idle). A drop that fails in
+ *    a batch (the batch's drop list: only failed drops are queued there)
+ *    is tried again with the next one.
  * 4. Faults. ENOSPC, EDQUOT or EIO at preallocation or write: recycle the
  *    oldest segment (segments_early) and try once more. When that fails
  *    too, or there was nothing to recycle, the chunk is dropped (lost_io),
@@ -698,15 +697,14 @@ static bool free_short(const struct pt_ring *r)
     return avail < need;
 }
 
-/* DESIGN 3. The ring_size bound counts a recycled segment gone at once
- * (the closer drops it with the next batch); free space is the
- * filesystem's, so for keep_free_pct the drops happen before it is asked
- * again. */
+/* DESIGN 3. Recycling here is done before the new segment is created (the
+ * closer idle), so the files never hold more than ring_size; bench/ring
+ * measured the cost (docs/PERFORMANCE.md). */
 static void make_room(struct pt_ring *r)
 {
     for (;;) {
         if (r->cfg.ring_size && r->total + r->cfg.segment_size > r->cfg.ring_size) {
-            if (recycle_oldest(r, false, false) < 0)
+            if (recycle_oldest(r, false, true) < 0)
                 return;
             continue;
         }
@@ -928,23 +926,41 @@ static void part_failed(struct pt_ring *r, const struct ring_part *p)
     }
 }
 
-/* A failed txn: PT_E_FULL (the map at its limit) or a full disk recycle
- * the oldest segment, and the next batch, at once, tries again. */
+/* A txn that failed for another reason than room (commit_retry): counted
+ * and logged; everything waits for the next batch. */
 static void commit_failed(struct pt_ring *r, int rc)
 {
-    if ((rc != PT_E_FULL && rc != -ENOSPC) || recycle_oldest(r, rc == -ENOSPC, false) < 0) {
-        index_failed(r, rc, "commit");
-        return;
-    }
-    r->commit_now = true;
-    r->full_quiet++;
-    if (log_due(&r->full_log_ns)) {
-        pt_log(PT_LOG_WARN,
-               "ring: %s: %s: the oldest segment recycled early (%llu times since the last "
-               "message)",
-               r->cfg.dir, rc == PT_E_FULL ? "index map full" : "disk full",
-               (unsigned long long)r->full_quiet);
-        r->full_quiet = 0;
+    index_failed(r, rc, "commit");
+}
+
+/* A part whose segment was recycled while its txn waited for room. */
+#define PART_GONE (-ESTALE)
+
+/* The txn of @b found the map at its limit (PT_E_FULL) or the disk full:
+ * recycle the oldest segment and run the same txn again, here (the closer
+ * is idle: closer.c DESIGN 4), until it fits or nothing is left to
+ * recycle. Done at once, as the batch stands, so that closed segments do
+ * not pile up uncommitted until they are the oldest. */
+static void commit_retry(struct pt_ring *r, struct ring_batch *b)
+{
+    while (b->rc == PT_E_FULL || b->rc == -ENOSPC) {
+        uint64_t seq = r->n_segs ? r->segs[0].seq : 0;
+        bool queued = r->n_drops > 0; /* then the queued drops go first */
+        if (recycle_oldest(r, b->rc == -ENOSPC, true) < 0)
+            return;
+        for (unsigned i = 0; !queued && i < b->n_parts; i++)
+            if (b->parts[i].seq == seq && b->parts[i].rc == 0)
+                b->parts[i].rc = PART_GONE; /* freed with its segment */
+        r->full_quiet++;
+        if (log_due(&r->full_log_ns)) {
+            pt_log(PT_LOG_WARN,
+                   "ring: %s: %s: the oldest segment recycled early (%llu times since the last "
+                   "message)",
+                   r->cfg.dir, b->rc == PT_E_FULL ? "index map full" : "disk full",
+                   (unsigned long long)r->full_quiet);
+            r->full_quiet = 0;
+        }
+        b->rc = ring_index_commit(&r->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if);
     }
 }
 
@@ -960,9 +976,12 @@ static void batch_answer(struct pt_ring *r, struct ring_batch *b)
     }
     for (unsigned i = 0; i < b->n_parts; i++)
         b->parts[i].seg->in_flight = false;
+    commit_retry(r, b);
     for (unsigned i = 0; i < b->n_parts; i++) {
         const struct ring_part *p = &b->parts[i];
         struct ring_seg *s = p->seg;
+        if (p->rc == PART_GONE)
+            continue;
         if (p->rc < 0) { /* not synced, so not committed: given up (DESIGN 4) */
             s->rec_dirty = true;
             seg_rollback(r, s, p->rc, "syncing");

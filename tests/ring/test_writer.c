@@ -730,10 +730,15 @@ Test(ring_writer, big_chunks_become_blocks_of_at_most_256_kib)
     c.segment_size = 8 * MIB;
     c.chunk_size = 1 * MIB;
     c.chunks = 16;
+    c.wait_when_full = true; /* the layout is under test, not the staging */
     r = rw_open(&c, 1);
     put_range(pt_ring_producer(r, 0), &t, 0, 6000, c.snaplen);
     pt_ring_close(r, &st);
-    cr_assert_eq(st.packets, 6000);
+    cr_assert_eq(st.packets, 6000,
+                 "packets %llu lost_full %llu lost_io %llu write_errors %llu index_errors %llu",
+                 (unsigned long long)st.packets, (unsigned long long)st.lost_full_pkts,
+                 (unsigned long long)st.lost_io_pkts, (unsigned long long)st.write_errors,
+                 (unsigned long long)st.index_errors);
     files_hold(t.v, t.n, c.snaplen);
 
     ix_open(&x);
