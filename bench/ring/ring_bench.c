@@ -4,7 +4,7 @@
  *
  * usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED]
  *                   DIR PACKETTRACER
- * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 16 (the
+ * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 64 (the
  * staging chunks of 1 MiB per producer, as `run` has them), -s 1.
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With

@@ -20,7 +20,9 @@
  *    link type's packets are all rejected. An expression that compiles for
  *    none of them is -EINVAL with libpcap's message.
  * 3. Reading. Candidate blocks are sorted by their first packet time and
- *    read one at a time with pread() (never past valid_len). Each record is
+ *    read one at a time with pread() (never past valid_len), the next ones
+ *    (up to 64 blocks or 32 MiB) announced with POSIX_FADV_WILLNEED so that
+ *    the disk reads them in parallel while we walk this one. Each record is
  *    bounds-checked against its block (a record that overruns it, a block
  *    whose record count or time span disagrees with the index, a file
  *    shorter than the index says: PT_E_BADFILE / PT_E_TRUNC with a message),
@@ -55,9 +57,11 @@
 #include "pt/decode.h"
 #include "read_internal.h"
 
-#define NSEC       1000000000ull
-#define BLK_MAX    (1u << 30) /* larger than any staging chunk */
-#define IFNAME_MAX 64
+#define NSEC            1000000000ull
+#define BLK_MAX         (1u << 30)  /* larger than any staging chunk */
+#define PREFETCH_BLOCKS 64u         /* read-ahead window: blocks ... */
+#define PREFETCH_BYTES  (32u << 20) /* ... and bytes */
+#define IFNAME_MAX      64
 
 /* pcapng */
 #define NG_SHB        0x0A0D0D0Au
@@ -135,7 +139,9 @@ struct ex {
     struct idb *idbs;
     size_t n_idbs, cap_idbs;
     struct pt_decode_stats *dst;
-    bool decode; /* the query names keys: decode each packet */
+    bool decode;       /* the query names keys: decode each packet */
+    size_t pf;         /* candidates before this one have been prefetched */
+    uint64_t pf_bytes; /* bytes of the prefetched candidates not read yet */
     /* output */
     FILE *out;
     enum pt_ring_out_format fmt;
@@ -912,6 +918,30 @@ static int cand_cmp(const void *pa, const void *pb)
     return a->off < b->off ? -1 : a->off > b->off;
 }
 
+/* DESIGN 3: ask the kernel to read the candidates [x->pf, ...) ahead
+ * (POSIX_FADV_WILLNEED queues them all at once), up to PREFETCH_BLOCKS and
+ * PREFETCH_BYTES past block @i, so cold blocks scattered over the ring are
+ * read in parallel rather than one seek at a time. */
+static int prefetch(struct ex *x, size_t i)
+{
+    int rc;
+
+    if (i && x->pf_bytes >= x->cands[i - 1].len)
+        x->pf_bytes -= x->cands[i - 1].len;
+    while (x->pf < x->n_cands && x->pf - i < PREFETCH_BLOCKS && x->pf_bytes < PREFETCH_BYTES) {
+        const struct cand *c = &x->cands[x->pf++];
+        struct seg *s = &x->segs[c->seg];
+        x->pf_bytes += c->len;
+        if (s->filt >= 0 && x->filt[s->filt].none)
+            continue;
+        if (!s->gone && s->fd < 0 && (rc = seg_open(x, s)) < 0)
+            return rc;
+        if (!s->gone)
+            (void)posix_fadvise(s->fd, (off_t)c->off, (off_t)c->len, POSIX_FADV_WILLNEED);
+    }
+    return 0;
+}
+
 static int run(struct ex *x)
 {
     int rc;
@@ -921,6 +951,8 @@ static int run(struct ex *x)
     if (x->fmt == PT_RING_OUT_PCAPNG && (rc = out_shb(x)) < 0)
         return rc;
     for (size_t i = 0; i < x->n_cands; i++) {
+        if ((rc = prefetch(x, i)) < 0)
+            return rc;
         if ((rc = block_do(x, &x->cands[i])) < 0)
             return rc;
         if (i + 1 < x->n_cands && (rc = drain(x, x->cands[i + 1].first_ns, false)) < 0)

@@ -13,16 +13,18 @@
  *    a commit writes each dirty key's whole list (the value is replaced, so
  *    a commit that failed is simply redone by the next one).
  * 2. One transaction per commit: blocks, dirty keys, segs records, "stats",
- *    interface names. The writer calls it only once the data it names is in
- *    the file (fdatasync first with sync), so the index never names bytes
- *    the file does not hold.
+ *    interface names, from a batch the writer built (ring_keys_take() copies
+ *    the dirty keys' lists). The closer thread runs it only once the data
+ *    it names is in the file (fdatasync first with sync), so the index never
+ *    names bytes the file does not hold.
  * 3. Map size, as the store does it (src/store/env.c DESIGN 3): commits run
  *    with the map at most map_soft = map_max minus a headroom (map_max/16,
  *    128 KiB .. 64 MiB), doubling from the initial size; past map_soft a
  *    commit returns PT_E_FULL and the writer recycles the oldest segment.
  *    ring_index_drop() runs with the map at map_max, so the deletions that
  *    make room always find pages to copy into. mdb_env_set_mapsize() needs
- *    no txn of this process open: the writer thread is the env's only user.
+ *    no txn of this process open: one thread at a time uses the env (the
+ *    closer, or the writer while no batch is in flight).
  * 4. Reconcile (open, before the writer thread starts), one transaction:
  *    a. each segs record: the file missing (or shorter than valid_len, which
  *       only damage does) -> the record and its blocks and keys go; longer
@@ -275,6 +277,91 @@ void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, cons
     }
 }
 
+/* The number of @e's blocks under @limit (the list is ascending). */
+static uint32_t key_upto(const struct ring_key *e, uint32_t limit)
+{
+    uint32_t n = e->n;
+
+    while (n && e->blk[n - 1] >= limit)
+        n--;
+    return n;
+}
+
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
+                   uint32_t **ids, uint32_t *n)
+{
+    size_t sz = 0, off = 0;
+    uint32_t taken = 0, kept = 0;
+    uint8_t *b;
+    uint32_t *v = NULL;
+
+    *buf = NULL;
+    *ids = NULL;
+    *len = 0;
+    *n = 0;
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        const struct ring_key *e = &m->ent[m->dirty[i]];
+        uint32_t k = key_upto(e, limit);
+        sz += k ? 6u + e->vlen + 4ull * k : 0;
+        taken += k > 0;
+    }
+    if (!taken)
+        return 0;
+    if (!(b = malloc(sz)) || !(v = malloc(taken * sizeof *v))) {
+        free(b);
+        return -ENOMEM;
+    }
+    taken = 0;
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        struct ring_key *e = &m->ent[m->dirty[i]];
+        uint32_t k = key_upto(e, limit);
+        if (k) {
+            b[off] = e->kind;
+            b[off + 1] = e->vlen;
+            memcpy(b + off + 2, &k, 4);
+            memcpy(b + off + 6, e->val, e->vlen);
+            off += 6u + e->vlen;
+            for (uint32_t j = 0; j < k; j++, off += 4)
+                be32_put(b + off, e->blk[j]);
+            v[taken++] = m->dirty[i];
+        }
+        if (k < e->n) /* blocks past the limit: written by a later commit */
+            m->dirty[kept++] = m->dirty[i];
+        else
+            e->dirty = false;
+    }
+    m->n_dirty = kept;
+    *buf = b;
+    *len = sz;
+    *ids = v;
+    *n = taken;
+    return 0;
+}
+
+uint32_t ring_keys_redirty(struct ring_keymap *m, const uint32_t *ids, uint32_t n)
+{
+    uint32_t lost = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct ring_key *e;
+        if (ids[i] >= m->n || (e = &m->ent[ids[i]])->dirty)
+            continue;
+        if (m->n_dirty == m->cap_dirty) {
+            uint32_t cap = m->cap_dirty ? m->cap_dirty * 2 : 256;
+            uint32_t *d = realloc(m->dirty, cap * sizeof *d);
+            if (!d) {
+                lost++;
+                continue;
+            }
+            m->dirty = d;
+            m->cap_dirty = cap;
+        }
+        e->dirty = true;
+        m->dirty[m->n_dirty++] = ids[i];
+    }
+    return lost;
+}
+
 void ring_keys_clean(struct ring_keymap *m)
 {
     for (uint32_t i = 0; i < m->n_dirty; i++)
@@ -420,50 +507,41 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq)
 /* ---- commit (DESIGN 2) ---- */
 
 struct commit_arg {
-    struct ring_seg *const *segs;
+    const struct ring_part *parts;
     unsigned n;
     const struct pt_ring_stats *st;
     const struct ring_ifname *ifn;
     unsigned n_if;
 };
 
-static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_seg *s)
+static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p)
 {
     uint8_t kb[8 + 1 + RING_KEY_MAX];
-    struct ring_seg_rec rec;
     MDB_val k, d;
     int rc;
 
-    be64_put(kb, s->seq);
-    for (uint32_t i = 0; i < s->n_pend; i++) {
-        be32_put(kb + 8, s->pend[i].no);
+    be64_put(kb, p->seq);
+    for (uint32_t i = 0; i < p->n_blk; i++) {
+        be32_put(kb + 8, p->blk[i].no);
         k = mval(kb, 12);
-        d = mval(&s->pend[i].rec, sizeof s->pend[i].rec);
+        d = mval(&p->blk[i].rec, sizeof p->blk[i].rec);
         if ((rc = mdb_put(txn, ix->blocks, &k, &d, 0)) != 0)
             return rc;
     }
-    for (uint32_t i = 0; i < s->keys.n_dirty; i++) {
-        const struct ring_key *e = &s->keys.ent[s->keys.dirty[i]];
-        kb[8] = e->kind;
-        memcpy(kb + 9, e->val, e->vlen);
-        k = mval(kb, 9u + e->vlen);
-        d = mval(NULL, 4ull * e->n);
-        if ((rc = mdb_put(txn, ix->keys, &k, &d, MDB_RESERVE)) != 0)
+    for (size_t off = 0; off < p->keys_len;) {
+        const uint8_t *e = p->keys + off;
+        uint32_t n;
+        memcpy(&n, e + 2, 4);
+        kb[8] = e[0];
+        memcpy(kb + 9, e + 6, e[1]);
+        k = mval(kb, 9u + e[1]);
+        d = mval(e + 6 + e[1], 4ull * n);
+        if ((rc = mdb_put(txn, ix->keys, &k, &d, 0)) != 0)
             return rc;
-        for (uint32_t j = 0; j < e->n; j++)
-            be32_put((uint8_t *)d.mv_data + 4 * j, e->blk[j]);
+        off += 6u + e[1] + 4ull * n;
     }
-    memset(&rec, 0, sizeof rec);
-    rec.first_ns = s->first_ns;
-    rec.last_ns = s->last_ns;
-    rec.valid_len = s->len;
-    rec.packets = s->packets;
-    rec.linktype = s->linktype;
-    rec.blocks = s->blocks;
-    rec.closed = s->closed;
-    rec.snaplen = s->snaplen;
     k = mval(kb, 8);
-    d = mval(&rec, sizeof rec);
+    d = mval(&p->rec, sizeof p->rec);
     return mdb_put(txn, ix->segs, &k, &d, 0);
 }
 
@@ -474,7 +552,7 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
     int rc;
 
     for (unsigned i = 0; i < a->n; i++)
-        if ((rc = seg_put(ix, txn, a->segs[i])) != 0)
+        if (a->parts[i].rc == 0 && (rc = seg_put(ix, txn, &a->parts[i])) != 0)
             return rc;
     uint64_t sv[RING_STATS_SLOTS];
     ring_stats_encode(a->st, sv);
@@ -497,10 +575,10 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
     return 0;
 }
 
-int ring_index_commit(struct ring_index *ix, struct ring_seg *const *segs, unsigned n,
+int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
                       const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if)
 {
-    struct commit_arg a = {.segs = segs, .n = n, .st = st, .ifn = ifn, .n_if = n_if};
+    struct commit_arg a = {.parts = parts, .n = n, .st = st, .ifn = ifn, .n_if = n_if};
 
     return ix_run(ix, commit_body, &a, ix->map_soft);
 }

@@ -6,6 +6,7 @@
 #ifndef PT_RING_INTERNAL_H
 #define PT_RING_INTERNAL_H
 
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -107,23 +108,35 @@ struct ring_keymap {
 struct ring_blk_pend {
     uint32_t no;
     struct ring_blk_rec rec;
+    uint64_t wire; /* its packets' wire bytes */
 };
 
-/* A segment the writer has open, or has closed but not yet committed. */
+/* A segment the writer has open, or has closed but not yet committed.
+ * Writer thread only; the closer sees copies of its fields (ring_part). */
 struct ring_seg {
     struct ring_seg *next; /* the writer's list of closed, uncommitted segments */
     uint64_t seq;
-    int fd; /* -1 once closed */
+    int fd;  /* the writer's: pwrite, writeback; -1 once closed */
+    int cfd; /* the closer's own open file description (fdatasync, the close): its
+              * writeback errors are its own, whatever the writer's waits consumed;
+              * -1 once handed over with the close */
     uint32_t linktype, snaplen;
-    uint64_t len;                        /* bytes written, the pcap header included */
-    uint64_t pushed;                     /* bytes already pushed out of the page cache */
-    uint32_t blocks;                     /* blocks written (numbered 0 .. blocks - 1) */
+    uint64_t len;    /* bytes written, the pcap header included */
+    uint64_t pushed; /* bytes whose writeback the writer has waited for (without error) and
+                      * dropped from the page cache: what a commit of the open segment
+                      * may name */
+    uint32_t blocks; /* blocks written (numbered 0 .. blocks - 1) */
     uint64_t packets, bytes, wire;       /* written: records, their file bytes, wire bytes */
     uint64_t first_ns, last_ns;          /* written span */
     uint64_t c_packets, c_bytes, c_wire; /* of those, committed */
-    bool closed;
-    bool rec_dirty; /* the segs record must be (re)written */
-    struct ring_blk_pend *pend;
+    uint64_t c_len;                      /* committed bytes (valid_len of the last commit) */
+    uint32_t c_blocks;                   /* committed blocks */
+    uint64_t c_first_ns, c_last_ns;      /* committed span */
+    bool closed;                         /* no more writes: the writer closed it */
+    bool close_pending;                  /* closed, the closer has not been handed the close yet */
+    bool in_flight;                      /* part of the batch the closer is working on */
+    bool rec_dirty;                      /* the segs record must be (re)written */
+    struct ring_blk_pend *pend;          /* the blocks not committed yet, in order */
     uint32_t n_pend, cap_pend;
     struct ring_keymap keys;
 };
@@ -151,6 +164,74 @@ struct ring_ifname {
     char name[RING_IFNAME_MAX];
 };
 
+/* ---- the closer thread (closer.c) ---- */
+
+/* What one batch does to one segment. Built by the writer from its
+ * ring_seg (copies: the closer never touches the writer's structures). */
+struct ring_part {
+    struct ring_seg *seg; /* the writer's, for the answer; the closer does not use it */
+    uint64_t seq;
+    int fd;            /* the segment's cfd: borrowed, or the batch's with close */
+    bool sync;         /* fdatasync(fd) before the txn (new blocks, with cfg.sync) */
+    bool close;        /* cut to rec.valid_len, punch the preallocation, sync, drop the
+                        * pages, close(fd) */
+    uint64_t prealloc; /* bytes preallocated: the punch's end */
+    uint64_t c_len;    /* valid_len of the last commit: a failed sync at close cuts back */
+    struct ring_seg_rec rec;
+    struct ring_blk_pend *blk; /* the uncommitted blocks; owned */
+    uint32_t n_blk;
+    uint8_t *keys; /* the dirty keys, ring_keys_take() format; owned */
+    size_t keys_len;
+    uint32_t *key_ids; /* their entries in the segment's map (re-dirtied on failure); owned */
+    uint32_t n_keys;
+    uint64_t packets, bytes, wire;       /* the segment's written totals at capture */
+    uint64_t d_packets, d_bytes, d_wire; /* of those, not committed before */
+    uint32_t blocks;                     /* blocks at capture */
+    int rc;                              /* out: the sync (0 or -errno); not 0: not committed */
+};
+
+/* One hand-over to the closer: recycled segments to drop (their index
+ * entries, then their files), then the segments' syncs and closes, then one
+ * LMDB txn with what synced, the counters and the interface names. */
+struct ring_batch {
+    uint64_t *drops; /* seqs; owned */
+    int *drop_rc;    /* out, one per drop */
+    unsigned n_drops;
+    struct ring_part *parts; /* owned */
+    unsigned n_parts;
+    struct pt_ring_stats st; /* to store; the closer moves what failed to sync to lost_io */
+    struct ring_ifname *ifn; /* owned */
+    unsigned n_if;
+    int rc; /* out: the txn's result */
+};
+
+/* The closer thread and its hand-over: at most one batch at a time, under
+ * mu (a few times a second, never per packet). */
+struct ring_closer {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct ring_batch *job; /* under mu: submitted, until the writer takes the answer */
+    bool busy;              /* under mu: job is not finished */
+    bool stop;              /* under mu */
+    bool done;              /* atomic: job is finished (the writer polls it without mu) */
+    /* set before the thread starts */
+    struct ring_index *ix;
+    const char *dir;
+};
+
+/* closer.c. Thread: the writer for all but the closer's own loop. */
+int ring_closer_start(struct ring_closer *c, struct ring_index *ix, const char *dir);
+/* Hand @b over (ownership moves until it comes back). At most one in flight. */
+void ring_closer_submit(struct ring_closer *c, struct ring_batch *b);
+/* The finished batch, or NULL (not finished, or nothing in flight). @wait:
+ * block until the batch in flight is finished. */
+struct ring_batch *ring_closer_take(struct ring_closer *c, bool wait);
+/* After the last batch was taken: stop and join the thread. */
+void ring_closer_stop(struct ring_closer *c);
+void ring_batch_free(struct ring_batch *b);
+
 /* index.c: LMDB. */
 
 /* Open (create) DIR/index and its databases, check and set the version,
@@ -170,11 +251,11 @@ void ring_index_close(struct ring_index *ix);
 int ring_index_reconcile(struct ring_index *ix, const char *dir, struct ring_segent **list,
                          size_t *n, uint64_t *next_seq, uint64_t *cut, char *msg, size_t msglen);
 
-/* One transaction: the new blocks, the dirty keys and the segs record of
- * each of @segs, the counters @st and the dirty interface names. Changes
- * nothing in memory. Returns 0, PT_E_FULL (the map is at its limit), or
- * another error (-ENOSPC, -EIO, ...). */
-int ring_index_commit(struct ring_index *ix, struct ring_seg *const *segs, unsigned n,
+/* One transaction: the blocks, keys and segs record of each of the @n
+ * parts whose rc is 0, the counters @st and the dirty interface names.
+ * Changes nothing in memory. Returns 0, PT_E_FULL (the map is at its
+ * limit), or another error (-ENOSPC, -EIO, ...). */
+int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
                       const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if);
 
 /* One transaction deleting @seq's segs record, blocks and keys (run with
@@ -188,6 +269,18 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq);
  * to the key of every host, port, VLAN and flow hash it carries. */
 void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, const uint8_t *buf,
                          uint32_t len, int linktype, uint16_t iface, uint32_t bno);
+
+/* The dirty keys' lists, cut to the blocks under @limit, serialized into
+ * @buf (malloc'd, *@len bytes; NULL when none): per key u8 kind, u8 vlen,
+ * u32 n (host order), vlen value bytes, n u32 BE block numbers; @ids
+ * (malloc'd) their entries, *@n of them. A key stays dirty only if it holds
+ * a block at or over @limit. -ENOMEM leaves the map as it was. */
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
+                   uint32_t **ids, uint32_t *n);
+
+/* A commit of what ring_keys_take() gave failed: keys @ids are dirty again.
+ * Returns the number that could not be (no memory). */
+uint32_t ring_keys_redirty(struct ring_keymap *m, const uint32_t *ids, uint32_t n);
 
 /* After a commit: every key is clean. */
 void ring_keys_clean(struct ring_keymap *m);

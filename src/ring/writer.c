@@ -14,7 +14,8 @@
  *    first flush that sees a chunk with packets stamps it, a later one hands
  *    it over once it is commit_ms / 4 old (force: at once).
  * 2. The writer thread takes full chunks from every producer in turn; idle,
- *    it sleeps 2 ms. Each chunk becomes one block of the open segment:
+ *    it sleeps 2 ms. Each chunk is written to the open segment and becomes
+ *    one or more blocks of it:
  *    a. a chunk of another link type, or one that would take the segment
  *       past segment_size, closes the segment first;
  *    b. no open segment: make room (3), create seg-<seq>.pcap, preallocate
@@ -22,22 +23,31 @@
  *       what was written; EOPNOTSUPP: go on without), write the header;
  *    c. pwrite() the chunk at the segment's end (the chunk is the large
  *       buffer: it is written as it is, not copied again), start writeback
- *       of it (sync_file_range WRITE) and wait for the previous ranges and
- *       drop them from the page cache (WAIT_BEFORE|WRITE|WAIT_AFTER, then
- *       POSIX_FADV_DONTNEED), so a big ring does not evict everything else;
- *    d. index the block: its blocks record waits for the next commit, its
- *       packets' keys go into the segment's key map (index.c).
- *    Closing a segment cuts it to what was written (ftruncate, and the rest
- *    of the preallocation punched out), fdatasyncs it with sync, and
- *    commits; a closed segment the commit could not record waits on the
- *    writer's done list for the next commit.
+ *       of it (sync_file_range WRITE), and wait for the ranges more than
+ *       PUSH_LAG (8 MiB) behind it and drop them from the page cache
+ *       (WAIT_BEFORE|WRITE|WAIT_AFTER, then POSIX_FADV_DONTNEED), so the
+ *       disk has several MiB in flight while the writer indexes, and a big
+ *       ring does not evict everything else. Idle, or at a close, the
+ *       writer waits for the rest;
+ *    d. index it: the chunk is cut at record boundaries into blocks of at
+ *       most BLOCK_MAX (256 KiB: extraction reads a block whole); their
+ *       blocks records wait for a commit, their packets' keys go into the
+ *       segment's key map (index.c).
+ *    Closing a segment (the writer's side) ends its writes and puts it on
+ *    the done list; the cut (ftruncate, the rest of the preallocation
+ *    punched out), the fdatasync and the commit that records it closed go
+ *    to the closer thread with the next batch (5). A closed segment stays
+ *    on the done list until a commit has recorded it.
  * 3. Bound. Before a segment is created the oldest segments are recycled
  *    while the segments' total (closed ones by their length, the open one by
  *    its preallocation) plus segment_size is over ring_size, or while the
  *    free space (statvfs) minus segment_size is under keep_free_pct.
- *    The files therefore never hold more than ring_size. Recycling deletes a
- *    segment's index entries in one txn, then unlinks the file; the open
- *    segment is never recycled.
+ *    The files therefore never hold more than ring_size. Recycling deletes
+ *    a segment's index entries in one txn, then unlinks the file; the open
+ *    segment is never recycled. The writer does it itself, after the
+ *    answer to the batch in flight (the closer idle). A drop that fails in
+ *    a batch (the batch's drop list: only failed drops are queued there)
+ *    is tried again with the next one.
  * 4. Faults. ENOSPC, EDQUOT or EIO at preallocation or write: recycle the
  *    oldest segment (segments_early) and try once more. When that fails
  *    too, or there was nothing to recycle, the chunk is dropped (lost_io),
@@ -45,16 +55,20 @@
  *    resumes in a new one), and for a second every chunk is dropped without
  *    trying; then the next chunk tries again. A write that succeeds clears
  *    degraded. Errors are logged at most once a minute with a count.
- *    A writeback error (fdatasync, or sync_file_range waiting on earlier
- *    ranges) gives up the segment's uncommitted blocks (seg_rollback): the
- *    index never names bytes that may not be on the disk.
+ *    A writeback error (the closer's fdatasync, or the writer's
+ *    sync_file_range waiting on earlier ranges) gives up the segment's
+ *    uncommitted blocks (seg_rollback, after the answer to a batch in
+ *    flight): the index never names bytes that may not be on the disk.
  * 5. Commits: every commit_ms by the monotonic clock, at a segment's close
  *    and at the end, when anything changed (a block, a key, a record, a
- *    counter, a name). With sync the data is fdatasync'ed first. The txn
- *    names only bytes written before it. PT_E_FULL (the map at its limit)
- *    or ENOSPC recycles the oldest segment and tries again; any other
- *    failure counts index_errors and leaves everything pending for the
- *    next commit.
+ *    counter, a name), the writer builds a batch and hands it to the
+ *    closer thread (closer.c), at most one in flight; it keeps writing
+ *    chunks meanwhile and reads the answer between chunks. A batch names
+ *    of the open segment only blocks whose writeback the writer has waited
+ *    for (ring_seg.pushed); the closer fdatasyncs (with sync) before its
+ *    txn. PT_E_FULL (the map at its limit) or ENOSPC recycles the oldest
+ *    segment and the next batch, at once, tries again; any other failure
+ *    counts index_errors and leaves everything pending for the next one.
  * 6. Counters. Producers' and the writer's are written by their owner with
  *    relaxed stores and read by pt_ring_stats() with relaxed loads. The
  *    index keeps the sum over every run ("stats"); packets, bytes and
@@ -78,6 +92,8 @@
 #define IDLE_SLEEP_NS   2000000L /* writer idle poll */
 #define RETRY_NS        NSEC     /* degraded: try the disk again after this */
 #define LOG_INTERVAL_NS (60ull * NSEC)
+#define PUSH_LAG        (8ull << 20) /* writeback in flight behind the write position */
+#define BLOCK_MAX       (256u << 10) /* bytes of an index block (extract reads it whole) */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
 
@@ -140,7 +156,14 @@ struct pt_ring {
     uint64_t full_log_ns, full_quiet;
     struct pt_ring_stats committed; /* the counters as the last commit saw them */
     bool any_commit;
+    bool commit_now;           /* a segment closed, or a retry: commit at the next chance */
+    struct ring_batch *flight; /* handed to the closer, answer not taken (only a flag here:
+                                * the closer owns it meanwhile) */
+    uint64_t *drops;           /* recycled seqs for the next batch to drop */
+    unsigned n_drops, cap_drops;
     struct pt_decode_stats *dst;
+
+    struct ring_closer closer; /* syncs, closes and commits (closer.c) */
 };
 
 /* ---- config ---- */
@@ -544,6 +567,8 @@ static void seg_free(struct ring_seg *s)
         return;
     if (s->fd >= 0)
         close(s->fd);
+    if (s->cfd >= 0)
+        close(s->cfd);
     ring_keys_fini(&s->keys);
     free(s->pend);
     free(s);
@@ -564,17 +589,30 @@ static void index_failed(struct pt_ring *r, int rc, const char *what)
     r->idx_quiet = 0;
 }
 
-/* Remove the oldest segment (never the open one): its index entries in one
- * txn, then its file. 0, -ENOENT (nothing to remove) or the index error. */
-static int recycle_oldest(struct pt_ring *r, bool early)
+static void flight_wait(struct pt_ring *r);
+
+static int drops_push(struct pt_ring *r, uint64_t seq)
+{
+    if (r->n_drops == r->cap_drops) {
+        unsigned cap = r->cap_drops ? r->cap_drops * 2 : 8;
+        uint64_t *n = realloc(r->drops, cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        r->drops = n;
+        r->cap_drops = cap;
+    }
+    r->drops[r->n_drops++] = seq;
+    return 0;
+}
+
+/* Drop @seq's index entries in one txn, then its file, on this thread (the
+ * closer idle: closer.c DESIGN 4). */
+static int drop_now(struct pt_ring *r, uint64_t seq)
 {
     char path[RING_PATH_MAX];
-    uint64_t seq;
     int rc;
 
-    if (!r->n_segs || (r->open && r->segs[0].seq == r->open->seq))
-        return -ENOENT;
-    seq = r->segs[0].seq;
+    flight_wait(r);
     if ((rc = ring_index_drop(&r->ix, seq)) < 0) {
         index_failed(r, rc, "delete of a recycled segment");
         return rc;
@@ -582,10 +620,58 @@ static int recycle_oldest(struct pt_ring *r, bool early)
     ring_seg_path(path, sizeof path, r->cfg.dir, seq);
     if (unlink(path) < 0 && errno != ENOENT)
         pt_log(PT_LOG_WARN, "ring: unlink %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* The queued drops, now (their space is wanted). 0 when none failed. */
+static int drops_flush(struct pt_ring *r)
+{
+    unsigned n = 0;
+    int rc = 0;
+
+    flight_wait(r);
+    for (unsigned i = 0; i < r->n_drops; i++) {
+        int e = drop_now(r, r->drops[i]);
+        if (e < 0) {
+            rc = e;
+            r->drops[n++] = r->drops[i]; /* the next batch tries again */
+        }
+    }
+    r->n_drops = n;
+    return rc;
+}
+
+/* Remove the oldest segment (never the open one): its index entries in one
+ * txn, then its file. @now: before returning (the space is wanted at once);
+ * otherwise the next batch does it on the closer thread, and the bound
+ * counts it gone already. 0, -ENOENT (nothing to remove) or the index
+ * error. */
+static int recycle_oldest(struct pt_ring *r, bool early, bool now)
+{
+    struct ring_seg **pp, *s = NULL;
+    uint64_t seq;
+    int rc;
+
+    if (now && r->n_drops) /* queued drops free space first */
+        return drops_flush(r);
+    for (;;) {
+        if (!r->n_segs || (r->open && r->segs[0].seq == r->open->seq))
+            return -ENOENT;
+        seq = r->segs[0].seq;
+        for (s = r->done; s && s->seq != seq; s = s->next)
+            ;
+        if (!s || !s->in_flight)
+            break;
+        flight_wait(r); /* the answer may free or forget it: look again */
+    }
+    if (now || drops_push(r, seq) < 0) {
+        if ((rc = drop_now(r, seq)) < 0)
+            return rc;
+    }
     segs_remove(r, seq);
-    for (struct ring_seg **pp = &r->done; *pp; pp = &(*pp)->next) {
+    for (pp = &r->done; *pp; pp = &(*pp)->next) {
         if ((*pp)->seq == seq) {
-            struct ring_seg *s = *pp;
+            s = *pp;
             *pp = s->next;
             seg_free(s);
             break;
@@ -611,81 +697,39 @@ static bool free_short(const struct pt_ring *r)
     return avail < need;
 }
 
+/* DESIGN 3. Recycling here is done before the new segment is created (the
+ * closer idle), so the files never hold more than ring_size; bench/ring
+ * measured the cost (docs/PERFORMANCE.md). */
 static void make_room(struct pt_ring *r)
 {
     for (;;) {
-        bool over = r->cfg.ring_size && r->total + r->cfg.segment_size > r->cfg.ring_size;
-        if (!over && !free_short(r))
+        if (r->cfg.ring_size && r->total + r->cfg.segment_size > r->cfg.ring_size) {
+            if (recycle_oldest(r, false, true) < 0)
+                return;
+            continue;
+        }
+        if (!free_short(r))
             return;
-        if (recycle_oldest(r, false) < 0)
+        if (r->n_drops) {
+            if (drops_flush(r) < 0)
+                return;
+            continue;
+        }
+        if (recycle_oldest(r, false, true) < 0)
             return;
     }
 }
 
-/* ---- commits (DESIGN 5) ---- */
+/* ---- commits (DESIGN 5): batches for the closer ---- */
 
-static int data_sync(int fd);
 static void degrade(struct pt_ring *r, int rc);
 static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const char *what);
+static void seg_forget(struct pt_ring *r, struct ring_seg *s);
+static void open_push_all(struct pt_ring *r);
 
 static bool seg_pending(const struct ring_seg *s)
 {
-    return s->rec_dirty || s->n_pend || s->keys.n_dirty;
-}
-
-/* The segments a commit writes, at most @max. */
-static unsigned gather(struct pt_ring *r, struct ring_seg **v, unsigned max)
-{
-    unsigned n = 0;
-
-    for (struct ring_seg *s = r->done; s && n < max; s = s->next)
-        if (seg_pending(s))
-            v[n++] = s;
-    if (r->open && r->open->blocks && seg_pending(r->open) && n < max)
-        v[n++] = r->open;
-    return n;
-}
-
-static unsigned done_count(const struct pt_ring *r)
-{
-    unsigned n = 0;
-    for (const struct ring_seg *s = r->done; s; s = s->next)
-        n++;
-    return n;
-}
-
-/* The counters the commit will store: everything so far, plus what it
- * commits. */
-static void commit_stats(const struct pt_ring *r, struct ring_seg *const *v, unsigned n,
-                         struct pt_ring_stats *st)
-{
-    stats_sum(r, st);
-    for (unsigned i = 0; i < n; i++) {
-        st->packets += v[i]->packets - v[i]->c_packets;
-        st->bytes += v[i]->bytes - v[i]->c_bytes;
-        st->wire_bytes += v[i]->wire - v[i]->c_wire;
-    }
-}
-
-static void commit_done(struct pt_ring *r, struct ring_seg *const *v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        struct ring_seg *s = v[i];
-        PT_CNT_ADD(r->run.packets, s->packets - s->c_packets);
-        PT_CNT_ADD(r->run.bytes, s->bytes - s->c_bytes);
-        PT_CNT_ADD(r->run.wire_bytes, s->wire - s->c_wire);
-        s->c_packets = s->packets;
-        s->c_bytes = s->bytes;
-        s->c_wire = s->wire;
-        s->n_pend = 0;
-        s->rec_dirty = false;
-        ring_keys_clean(&s->keys);
-    }
-    while (r->done && !seg_pending(r->done)) {
-        struct ring_seg *s = r->done;
-        r->done = s->next;
-        seg_free(s);
-    }
+    return s->close_pending || s->rec_dirty || s->n_pend || s->keys.n_dirty;
 }
 
 /* The interface names to store; under iflock. */
@@ -723,56 +767,282 @@ static void ifn_untake(struct pt_ring *r, const struct ring_ifname *v, unsigned 
     pthread_mutex_unlock(&r->iflock);
 }
 
-static void commit(struct pt_ring *r, bool force)
+/* What the next batch does to @s (copies: the closer never reads @s). The
+ * segment is marked in flight; its close, if due, goes with the part. Of
+ * the open segment only the blocks whose writeback the writer has seen
+ * finish go (ring_seg.pushed); a closed one has them all. */
+static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
 {
-    unsigned max = done_count(r) + 1, n, n_if = 0;
-    struct ring_seg **v = malloc(max * sizeof *v);
-    struct ring_ifname *ifn = NULL;
-    struct pt_ring_stats st;
-    int rc;
+    uint32_t k = 0;
 
-    r->last_commit = pt_now_ns();
-    if (!v) {
-        index_failed(r, -ENOMEM, "commit");
-        return;
+    memset(p, 0, sizeof *p);
+    while (k < s->n_pend && s->pend[k].rec.off + s->pend[k].rec.len <= s->pushed)
+        k++;
+    if (k && !(p->blk = malloc(k * sizeof *p->blk)))
+        return -ENOMEM;
+    if (ring_keys_take(&s->keys, s->c_blocks + k, &p->keys, &p->keys_len, &p->key_ids, &p->n_keys) <
+        0) {
+        free(p->blk);
+        p->blk = NULL;
+        return -ENOMEM;
     }
-    if (r->cfg.sync && r->open && r->open->fd >= 0 && r->open->n_pend &&
-        (rc = data_sync(r->open->fd)) < 0)
-        seg_rollback(r, r->open, rc, "syncing");
-    n = gather(r, v, max);
-    stats_sum(r, &st);
+    p->packets = s->c_packets;
+    p->bytes = s->c_bytes;
+    p->wire = s->c_wire;
+    p->rec.first_ns = s->c_first_ns;
+    p->rec.last_ns = s->c_last_ns;
+    p->rec.valid_len = s->c_len;
+    for (uint32_t i = 0; i < k; i++) {
+        const struct ring_blk_pend *b = &s->pend[i];
+        p->blk[i] = *b;
+        p->packets += b->rec.packets;
+        p->bytes += b->rec.len;
+        p->wire += b->wire;
+        p->rec.first_ns = b->rec.first_ns < p->rec.first_ns ? b->rec.first_ns : p->rec.first_ns;
+        p->rec.last_ns = b->rec.last_ns > p->rec.last_ns ? b->rec.last_ns : p->rec.last_ns;
+        p->rec.valid_len = b->rec.off + b->rec.len;
+    }
+    p->n_blk = k;
+    p->seg = s;
+    p->seq = s->seq;
+    p->fd = s->cfd;
+    p->close = s->close_pending;
+    p->sync = r->cfg.sync && (k || p->close);
+    p->prealloc = r->cfg.segment_size;
+    p->c_len = s->c_len;
+    p->rec.packets = p->packets;
+    p->rec.linktype = s->linktype;
+    p->rec.blocks = s->c_blocks + k;
+    p->rec.closed = s->closed;
+    p->rec.snaplen = s->snaplen;
+    p->d_packets = p->packets - s->c_packets;
+    p->d_bytes = p->bytes - s->c_bytes;
+    p->d_wire = p->wire - s->c_wire;
+    p->blocks = s->c_blocks + k;
+    if (p->close) { /* the descriptor is the batch's now */
+        s->cfd = -1;
+        s->close_pending = false;
+    }
+    if (k == s->n_pend)
+        s->rec_dirty = false;
+    s->in_flight = true;
+    return 0;
+}
+
+/* The open segment has something a commit may name: a block already
+ * committed (its record may change) or a pushed one. */
+static bool open_committable(const struct pt_ring *r)
+{
+    const struct ring_seg *s = r->open;
+
+    return s && s->blocks && seg_pending(s) &&
+           (s->c_blocks || (s->n_pend && s->pend[0].rec.off + s->pend[0].rec.len <= s->pushed));
+}
+
+/* The next batch: every segment with something to commit (the closed ones
+ * first, oldest first, then the open one), the queued drops, the names and
+ * the counters. NULL when there is nothing to do (and not @force) or no
+ * memory. */
+static struct ring_batch *batch_build(struct pt_ring *r, bool force)
+{
+    struct ring_batch *b;
+    struct pt_ring_stats now;
+    unsigned n = 0, n_if = 0;
+    struct ring_ifname *ifn;
+
+    for (struct ring_seg *s = r->done; s; s = s->next)
+        n += seg_pending(s);
+    n += open_committable(r);
+    stats_sum(r, &now);
     ifn = ifn_take(r, &n_if);
-    if (!n && !n_if && r->any_commit && !force && !memcmp(&st, &r->committed, sizeof st))
-        goto out;
-    for (;;) {
-        struct pt_ring_stats save;
-        commit_stats(r, v, n, &save);
-        save.index_commits++;
-        if ((rc = ring_index_commit(&r->ix, v, n, &save, ifn, n_if)) == 0)
-            break;
-        if ((rc != PT_E_FULL && rc != -ENOSPC) || recycle_oldest(r, rc == -ENOSPC) < 0) {
-            index_failed(r, rc, "commit");
-            ifn_untake(r, ifn, n_if);
-            goto out;
-        }
+    if (!n && !n_if && !r->n_drops && r->any_commit && !force &&
+        !memcmp(&now, &r->committed, sizeof now)) {
+        free(ifn);
+        return NULL;
+    }
+    if (!(b = calloc(1, sizeof *b)) || (n && !(b->parts = calloc(n, sizeof *b->parts))) ||
+        (r->n_drops && !(b->drop_rc = calloc(r->n_drops, sizeof *b->drop_rc))))
+        goto err;
+    for (struct ring_seg *s = r->done; s; s = s->next)
+        if (seg_pending(s) && b->n_parts < n && part_fill(r, s, &b->parts[b->n_parts]) == 0)
+            b->n_parts++;
+    if (open_committable(r) && b->n_parts < n && part_fill(r, r->open, &b->parts[b->n_parts]) == 0)
+        b->n_parts++;
+    if (b->n_parts < n)
+        index_failed(r, -ENOMEM, "commit (a segment waits for the next one)");
+    b->drops = r->drops;
+    b->n_drops = r->n_drops;
+    r->drops = NULL;
+    r->n_drops = r->cap_drops = 0;
+    b->ifn = ifn;
+    b->n_if = n_if;
+    b->st = now;
+    for (unsigned i = 0; i < b->n_parts; i++) {
+        b->st.packets += b->parts[i].d_packets;
+        b->st.bytes += b->parts[i].d_bytes;
+        b->st.wire_bytes += b->parts[i].d_wire;
+    }
+    b->st.index_commits++;
+    return b;
+err:
+    free(b ? b->parts : NULL);
+    free(b);
+    ifn_untake(r, ifn, n_if);
+    free(ifn);
+    index_failed(r, -ENOMEM, "commit");
+    return NULL;
+}
+
+/* A part committed: its blocks, keys and counts are the segment's
+ * committed state. */
+static void part_committed(struct pt_ring *r, const struct ring_part *p)
+{
+    struct ring_seg *s = p->seg;
+
+    PT_CNT_ADD(r->run.packets, p->packets - s->c_packets);
+    PT_CNT_ADD(r->run.bytes, p->bytes - s->c_bytes);
+    PT_CNT_ADD(r->run.wire_bytes, p->wire - s->c_wire);
+    s->c_packets = p->packets;
+    s->c_bytes = p->bytes;
+    s->c_wire = p->wire;
+    s->c_len = p->rec.valid_len;
+    s->c_blocks = p->blocks;
+    s->c_first_ns = p->rec.first_ns;
+    s->c_last_ns = p->rec.last_ns;
+    /* blocks written after the capture stay pending */
+    memmove(s->pend, s->pend + p->n_blk, (s->n_pend - p->n_blk) * sizeof *s->pend);
+    s->n_pend -= p->n_blk;
+}
+
+/* The txn failed: everything the part held waits for the next commit. */
+static void part_failed(struct pt_ring *r, const struct ring_part *p)
+{
+    uint32_t lost = ring_keys_redirty(&p->seg->keys, p->key_ids, p->n_keys);
+
+    p->seg->rec_dirty = true;
+    if (lost) {
+        PT_CNT_ADD(r->run.index_lost_keys, lost);
+        index_failed(r, -ENOMEM, "keeping a key for the next commit");
+    }
+}
+
+/* A txn that failed for another reason than room (commit_retry): counted
+ * and logged; everything waits for the next batch. */
+static void commit_failed(struct pt_ring *r, int rc)
+{
+    index_failed(r, rc, "commit");
+}
+
+/* A part whose segment was recycled while its txn waited for room. */
+#define PART_GONE (-ESTALE)
+
+/* The txn of @b found the map at its limit (PT_E_FULL) or the disk full:
+ * recycle the oldest segment and run the same txn again, here (the closer
+ * is idle: closer.c DESIGN 4), until it fits or nothing is left to
+ * recycle. Done at once, as the batch stands, so that closed segments do
+ * not pile up uncommitted until they are the oldest. */
+static void commit_retry(struct pt_ring *r, struct ring_batch *b)
+{
+    while (b->rc == PT_E_FULL || b->rc == -ENOSPC) {
+        uint64_t seq = r->n_segs ? r->segs[0].seq : 0;
+        bool queued = r->n_drops > 0; /* then the queued drops go first */
+        if (recycle_oldest(r, b->rc == -ENOSPC, true) < 0)
+            return;
+        for (unsigned i = 0; !queued && i < b->n_parts; i++)
+            if (b->parts[i].seq == seq && b->parts[i].rc == 0)
+                b->parts[i].rc = PART_GONE; /* freed with its segment */
         r->full_quiet++;
         if (log_due(&r->full_log_ns)) {
             pt_log(PT_LOG_WARN,
                    "ring: %s: %s: the oldest segment recycled early (%llu times since the last "
                    "message)",
-                   r->cfg.dir, rc == PT_E_FULL ? "index map full" : "disk full",
+                   r->cfg.dir, b->rc == PT_E_FULL ? "index map full" : "disk full",
                    (unsigned long long)r->full_quiet);
             r->full_quiet = 0;
         }
-        n = gather(r, v, max); /* the recycled one may have been among them */
+        b->rc = ring_index_commit(&r->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if);
     }
-    PT_CNT_INC(r->run.index_commits);
-    commit_done(r, v, n);
-    stats_sum(r, &r->committed);
-    r->any_commit = true;
-out:
-    free(ifn);
-    free(v);
+}
+
+/* The closer's answer to @b (closer.c DESIGN 2, 3). */
+static void batch_answer(struct pt_ring *r, struct ring_batch *b)
+{
+    r->flight = NULL;
+    for (unsigned i = 0; i < b->n_drops; i++) {
+        if (b->drop_rc[i] < 0) {
+            index_failed(r, b->drop_rc[i], "delete of a recycled segment");
+            (void)drops_push(r, b->drops[i]); /* tried again with the next batch */
+        }
+    }
+    for (unsigned i = 0; i < b->n_parts; i++)
+        b->parts[i].seg->in_flight = false;
+    commit_retry(r, b);
+    for (unsigned i = 0; i < b->n_parts; i++) {
+        const struct ring_part *p = &b->parts[i];
+        struct ring_seg *s = p->seg;
+        if (p->rc == PART_GONE)
+            continue;
+        if (p->rc < 0) { /* not synced, so not committed: given up (DESIGN 4) */
+            s->rec_dirty = true;
+            seg_rollback(r, s, p->rc, "syncing");
+            if (s->closed && !s->c_blocks)
+                seg_forget(r, s);
+        } else if (b->rc < 0) {
+            part_failed(r, p);
+        } else {
+            part_committed(r, p);
+        }
+    }
+    if (b->rc == 0) {
+        PT_CNT_INC(r->run.index_commits);
+        stats_sum(r, &r->committed);
+        r->any_commit = true;
+    } else {
+        ifn_untake(r, b->ifn, b->n_if);
+        commit_failed(r, b->rc);
+    }
+    for (struct ring_seg **pp = &r->done; *pp;) { /* closed and committed: done with */
+        struct ring_seg *s = *pp;
+        if (!s->in_flight && !seg_pending(s)) {
+            *pp = s->next;
+            seg_free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+    ring_batch_free(b);
+}
+
+/* Take the answer to the batch in flight, waiting for it. */
+static void flight_wait(struct pt_ring *r)
+{
+    if (r->flight)
+        batch_answer(r, ring_closer_take(&r->closer, true));
+}
+
+/* Build and hand over the next batch (none in flight). */
+static void commit_start(struct pt_ring *r, bool force)
+{
+    struct ring_batch *b;
+
+    r->last_commit = pt_now_ns();
+    r->commit_now = false;
+    if ((b = batch_build(r, force)) != NULL) {
+        r->flight = b;
+        ring_closer_submit(&r->closer, b);
+    }
+}
+
+/* Between chunks: take an answer if there is one; start the next batch
+ * when one is due and none is in flight. */
+static void commit_tick(struct pt_ring *r)
+{
+    struct ring_batch *b;
+
+    if (r->flight && (b = ring_closer_take(&r->closer, false)) != NULL)
+        batch_answer(r, b);
+    if (!r->flight && (r->commit_now || pt_now_ns() - r->last_commit >= r->commit_ns))
+        commit_start(r, false);
 }
 
 /* ---- segments (DESIGN 2) ---- */
@@ -784,15 +1054,6 @@ static bool space_err(int rc)
 
 int (*ring_fdatasync)(int fd) = fdatasync;
 int (*ring_sync_range)(int fd, off64_t off, off64_t len, unsigned int flags) = sync_file_range;
-
-/* fdatasync: 0 or -errno. */
-static int data_sync(int fd)
-{
-    while (ring_fdatasync(fd) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return 0;
-}
 
 static void write_failed(struct pt_ring *r, int rc, const char *what, const char *path)
 {
@@ -836,7 +1097,7 @@ static int prealloc(struct pt_ring *r, int fd, const char *path)
         if (rc == -EINTR)
             continue;
         write_failed(r, rc, "preallocating", path);
-        if (tries || !space_err(rc) || recycle_oldest(r, true) < 0)
+        if (tries || !space_err(rc) || recycle_oldest(r, true, true) < 0)
             return rc;
     }
 }
@@ -857,6 +1118,7 @@ static int seg_create(struct pt_ring *r, int linktype)
     make_room(r);
     if (!(s = calloc(1, sizeof *s)))
         return -ENOMEM;
+    s->cfd = -1;
     do {
         s->seq = r->next_seq++;
         ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
@@ -869,6 +1131,12 @@ static int seg_create(struct pt_ring *r, int linktype)
         return rc;
     }
     s->fd = fd;
+    /* the closer's own open file description: see ring_seg.cfd */
+    if ((s->cfd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        write_failed(r, rc, "opening", path);
+        goto err;
+    }
     s->linktype = (uint32_t)linktype;
     s->snaplen = r->cfg.snaplen;
     s->first_ns = UINT64_MAX;
@@ -880,7 +1148,8 @@ static int seg_create(struct pt_ring *r, int linktype)
     }
     if ((rc = segs_append(r, s->seq, r->cfg.segment_size)) < 0)
         goto err;
-    s->len = RING_PCAP_HDR;
+    s->len = s->c_len = s->pushed = RING_PCAP_HDR;
+    s->c_first_ns = UINT64_MAX;
     r->open = s;
     PT_CNT_INC(r->run.segments_created);
     return 0;
@@ -891,45 +1160,46 @@ err:
     return rc;
 }
 
-/* Close the open segment: cut, sync, commit (DESIGN 2). */
+/* Forget @s, which holds nothing committed (its blocks were given up): no
+ * index entry names it, so its file simply goes. */
+static void seg_forget(struct pt_ring *r, struct ring_seg *s)
+{
+    char path[RING_PATH_MAX];
+
+    for (struct ring_seg **pp = &r->done; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    if (r->open == s)
+        r->open = NULL;
+    ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
+    segs_remove(r, s->seq);
+    seg_free(s);
+    unlink(path);
+}
+
+/* Close the open segment (DESIGN 2): no more writes to it. The cut, the
+ * sync and the commit that marks it closed go to the closer with the next
+ * batch, which starts as soon as none is in flight. */
 static void seg_close(struct pt_ring *r)
 {
     struct ring_seg *s = r->open, **pp;
-    char path[RING_PATH_MAX];
     struct ring_segent *e;
-    int rc;
 
     if (!s)
         return;
-    r->open = NULL;
-    ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
-    if (!s->blocks) { /* nothing in it: not part of the ring */
-        segs_remove(r, s->seq);
-        seg_free(s);
-        unlink(path);
+    open_push_all(r); /* a few MiB: the close then commits every block */
+    if (!s->blocks) { /* nothing in it: not part of the ring (not in a batch) */
+        seg_forget(r, s);
         return;
     }
-    while (ftruncate(s->fd, (off_t)s->len) < 0 && errno == EINTR)
-        ;
-    if (r->cfg.segment_size > s->len)
-        (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->len,
-                        (off_t)(r->cfg.segment_size - s->len));
-    if (r->cfg.sync && (rc = data_sync(s->fd)) < 0) {
-        seg_rollback(r, s, rc, "syncing");
-        while (ftruncate(s->fd, (off_t)s->len) < 0 && errno == EINTR)
-            ;
-        (void)data_sync(s->fd); /* the new length; the error was reported once */
-        if (!s->blocks) {       /* nothing was ever committed of it */
-            segs_remove(r, s->seq);
-            seg_free(s);
-            unlink(path);
-            return;
-        }
-    }
-    (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
-    close(s->fd);
+    r->open = NULL;
+    close(s->fd); /* the writer's; the closer drops the pages through its own */
     s->fd = -1;
     s->closed = true;
+    s->close_pending = true;
     s->rec_dirty = true;
     if ((e = segs_find(r, s->seq)) != NULL) {
         r->total -= e->size;
@@ -939,27 +1209,37 @@ static void seg_close(struct pt_ring *r)
     for (pp = &r->done; *pp; pp = &(*pp)->next)
         ;
     *pp = s;
-    commit(r, false);
+    r->commit_now = true;
 }
 
-/* Push [off, off + len) towards the disk and the ranges before it out of
- * the page cache (DESIGN 2c). Returns 0, or -errno when writeback of the
- * earlier ranges failed (their pages may never reach the disk). */
+/* Wait for the writeback of @s up to @upto and drop those pages from the
+ * page cache (DESIGN 2c). Returns 0, or -errno when that writeback failed
+ * (the pages may never reach the disk). */
+static int push_wait(struct ring_seg *s, uint64_t upto)
+{
+    if (upto <= s->pushed)
+        return 0;
+    if (ring_sync_range(s->fd, (off64_t)s->pushed, (off64_t)(upto - s->pushed),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
+        errno != EINTR)
+        return -errno;
+    (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(upto - s->pushed), POSIX_FADV_DONTNEED);
+    s->pushed = upto;
+    return 0;
+}
+
+/* Start writeback of [off, off + len), and wait for what lies more than
+ * PUSH_LAG behind it: the disk has several MiB in flight while the writer
+ * indexes and copies the next chunks. */
 static int push_out(struct ring_seg *s, uint64_t off, uint64_t len)
 {
+    uint64_t end = off + len;
+
     if (ring_sync_range(s->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE) < 0 &&
         errno == EIO)
         return -EIO;
-    if (off > s->pushed) {
-        if (ring_sync_range(s->fd, (off64_t)s->pushed, (off64_t)(off - s->pushed),
-                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
-            errno != EINTR)
-            return -errno;
-        (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(off - s->pushed), POSIX_FADV_DONTNEED);
-        s->pushed = off;
-    }
-    return 0;
+    return end > PUSH_LAG ? push_wait(s, end - PUSH_LAG) : 0;
 }
 
 /* Writeback of @s failed (DESIGN 4): what its file holds past the last
@@ -967,63 +1247,115 @@ static int push_out(struct ring_seg *s, uint64_t off, uint64_t len)
  * counted as lost_io, cut from the segment's length and from the key map,
  * so the index never names them; the next chunk is written over them. What
  * a commit already named stays (with sync, every commit follows an
- * fdatasync that succeeded). */
+ * fdatasync that succeeded). A batch in flight may commit some of them: its
+ * answer comes first. */
 static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const char *what)
 {
     char path[RING_PATH_MAX];
+    struct ring_segent *e;
 
+    if (s->in_flight)
+        flight_wait(r);
     ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
     write_failed(r, rc, what, path);
     degrade(r, rc);
-    if (!s->n_pend)
+    if (s->blocks == s->c_blocks)
         return;
     PT_CNT_ADD(r->run.lost_io_pkts, s->packets - s->c_packets);
     PT_CNT_ADD(r->run.lost_io_bytes, s->bytes - s->c_bytes);
-    s->len = s->pend[0].rec.off;
-    s->blocks = s->pend[0].no;
+    s->len = s->c_len;
+    s->blocks = s->c_blocks;
     s->packets = s->c_packets;
     s->bytes = s->c_bytes;
     s->wire = s->c_wire;
+    s->first_ns = s->c_first_ns;
+    s->last_ns = s->c_last_ns;
     s->n_pend = 0;
     if (s->pushed > s->len)
         s->pushed = s->len;
     ring_keys_truncate(&s->keys, s->blocks);
+    if (s->closed && (e = segs_find(r, s->seq)) != NULL) {
+        r->total -= e->size;
+        e->size = s->len;
+        r->total += e->size;
+    }
 }
 
-static int pend_reserve(struct ring_seg *s)
+/* Room for @n more pending blocks. */
+static int pend_reserve(struct ring_seg *s, uint32_t n)
 {
-    if (s->n_pend == s->cap_pend) {
-        uint32_t cap = s->cap_pend ? s->cap_pend * 2 : 64;
-        struct ring_blk_pend *n = realloc(s->pend, cap * sizeof *n);
-        if (!n)
+    if (s->n_pend + n > s->cap_pend) {
+        uint32_t cap = s->cap_pend ? s->cap_pend : 64;
+        while (cap < s->n_pend + n)
+            cap *= 2;
+        struct ring_blk_pend *v = realloc(s->pend, cap * sizeof *v);
+        if (!v)
             return -ENOMEM;
-        s->pend = n;
+        s->pend = v;
         s->cap_pend = cap;
     }
     return 0;
 }
 
-static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
-                      uint16_t producer)
+/* At most the blocks a chunk becomes: two neighbours always hold more
+ * than BLOCK_MAX bytes (else they would be one). */
+static uint32_t chunk_blocks(const struct ring_chunk *c)
+{
+    return 2 * (c->len / BLOCK_MAX) + 1;
+}
+
+/* Records [@off, @off + @len) of chunk @c, written at @foff: block
+ * s->blocks of @s, indexed. */
+static void block_one(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
+                      uint32_t off, uint32_t len, uint64_t foff, uint16_t producer)
 {
     struct ring_blk_pend *b = &s->pend[s->n_pend++];
+    uint64_t oom = s->keys.oom;
 
     memset(b, 0, sizeof *b);
-    b->no = s->blocks;
-    b->rec.off = s->len;
-    b->rec.first_ns = c->first_ns;
-    b->rec.last_ns = c->last_ns;
-    b->rec.len = c->len;
-    b->rec.packets = c->packets;
+    b->no = s->blocks++;
+    b->rec.off = foff;
+    b->rec.first_ns = UINT64_MAX;
+    b->rec.len = len;
     b->rec.iface = c->iface;
     b->rec.producer = producer;
-    uint64_t oom = s->keys.oom;
-    ring_keys_add_block(&s->keys, r->dst, c->buf, c->len, c->linktype, c->iface, s->blocks);
+    for (uint32_t o = off; o < off + len;) {
+        uint32_t h[4];
+        memcpy(h, c->buf + o, sizeof h);
+        uint64_t ts = (uint64_t)h[0] * NSEC + h[1];
+        b->rec.first_ns = ts < b->rec.first_ns ? ts : b->rec.first_ns;
+        b->rec.last_ns = ts > b->rec.last_ns ? ts : b->rec.last_ns;
+        b->rec.packets++;
+        b->wire += h[3];
+        o += RING_REC_HDR + h[2];
+    }
+    ring_keys_add_block(&s->keys, r->dst, c->buf + off, len, c->linktype, c->iface, b->no);
     if (unlikely(s->keys.oom != oom)) {
         PT_CNT_ADD(r->run.index_lost_keys, s->keys.oom - oom);
         index_failed(r, -ENOMEM, "indexing a block's keys");
     }
-    s->blocks++;
+}
+
+/* Chunk @c, just written at the segment's end, becomes blocks of at most
+ * BLOCK_MAX bytes cut at record boundaries: extraction reads a block
+ * whole, so finer blocks read fewer bytes for a rare host or flow. */
+static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
+                      uint16_t producer)
+{
+    uint32_t start = 0, o = 0;
+
+    while (o < c->len) {
+        uint32_t caplen;
+        memcpy(&caplen, c->buf + o + 8, sizeof caplen);
+        uint32_t next = o + RING_REC_HDR + caplen;
+        if (next - start > BLOCK_MAX && o > start) { /* the record does not fit: cut before it */
+            block_one(r, s, c, start, o - start, s->len + start, producer);
+            start = o;
+        }
+        o = next;
+    }
+    if (o > start)
+        block_one(r, s, c, start, o - start, s->len + start, producer);
     s->len += c->len;
     s->packets += c->packets;
     s->bytes += c->len;
@@ -1075,7 +1407,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
         }
         s = r->open;
     }
-    if ((rc = pend_reserve(s)) < 0) {
+    if ((rc = pend_reserve(s, chunk_blocks(c))) < 0) {
         chunk_lost(r, c, rc);
         return;
     }
@@ -1083,7 +1415,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
     if (rc < 0) {
         ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
         write_failed(r, rc, "writing", path);
-        if (space_err(rc) && recycle_oldest(r, true) == 0 &&
+        if (space_err(rc) && recycle_oldest(r, true, true) == 0 &&
             (rc = pwrite_all(s->fd, c->buf, c->len, s->len)) < 0)
             write_failed(r, rc, "writing", path);
     }
@@ -1105,10 +1437,15 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
 
 /* ---- the writer thread ---- */
 
-static void commit_due(struct pt_ring *r)
+/* Wait for the open segment's writeback to its end; a failure gives up
+ * what no commit named. */
+static void open_push_all(struct pt_ring *r)
 {
-    if (pt_now_ns() - r->last_commit >= r->commit_ns)
-        commit(r, false);
+    struct ring_seg *s = r->open;
+    int rc;
+
+    if (s && (rc = push_wait(s, s->len)) < 0)
+        seg_rollback(r, s, rc, "writeback of");
 }
 
 static unsigned drain(struct pt_ring *r)
@@ -1123,7 +1460,7 @@ static unsigned drain(struct pt_ring *r)
             chunk_write(r, p, c);
             (void)ring_spsc_push(&p->free, c);
             n++;
-            commit_due(r);
+            commit_tick(r);
         }
     }
     return n;
@@ -1139,16 +1476,22 @@ static void *writer_main(void *arg)
         bool stop = __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE);
         unsigned n = drain(r);
 
-        commit_due(r);
+        if (!n && r->open && r->open->pushed < r->open->len)
+            open_push_all(r); /* idle: let the next commit name everything */
+        commit_tick(r);
         if (stop && !n)
             break;
         if (!n)
             nanosleep(&idle, NULL);
     }
     seg_close(r);
-    commit(r, true);
-    if (r->done) /* a commit failed: try once more */
-        commit(r, true);
+    flight_wait(r);
+    commit_start(r, true);
+    flight_wait(r);
+    if (r->done || r->n_drops || r->commit_now) { /* a commit failed: try once more */
+        commit_start(r, true);
+        flight_wait(r);
+    }
     return NULL;
 }
 
@@ -1205,6 +1548,7 @@ static void ring_free(struct pt_ring *r)
         for (unsigned i = 0; i < r->nprod; i++)
             prod_destroy(r->prod[i]);
     free(r->prod);
+    ring_closer_stop(&r->closer);
     ring_index_close(&r->ix);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
@@ -1215,6 +1559,7 @@ static void ring_free(struct pt_ring *r)
         seg_free(s);
     }
     free(r->segs);
+    free(r->drops);
     free(r->ifn);
     free(r->dst);
     pthread_mutex_destroy(&r->iflock);
@@ -1263,6 +1608,10 @@ struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers,
     for (unsigned i = 0; i < producers; i++)
         if (!(r->prod[i] = prod_create(c, (uint16_t)i)))
             goto err_free;
+    if ((rc = ring_closer_start(&r->closer, &r->ix, r->cfg.dir)) < 0) {
+        snprintf(msg, msglen, "ring: starting the closer thread: %s", strerror(-rc));
+        goto err_free;
+    }
     if ((rc = -pthread_create(&r->thread, NULL, writer_main, r)) < 0) {
         snprintf(msg, msglen, "ring: starting the writer thread: %s", strerror(-rc));
         goto err_free;

@@ -712,6 +712,58 @@ Test(ring_writer, index_matches_data)
     traffic_free(&t);
 }
 
+/* Chunks of 1 MiB become index blocks of at most 256 KiB, cut at record
+ * boundaries (extract reads a block whole): the blocks still tile each
+ * file, and every key names exactly the blocks that hold it (seg_check). */
+Test(ring_writer, big_chunks_become_blocks_of_at_most_256_kib)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct traffic t = {0};
+    struct pt_ring_stats st;
+    struct ix x;
+    uint64_t seqs[64], total = 0, blocks = 0, bytes = 0;
+    struct ring_seg_rec recs[64];
+    struct pt_ring *r;
+    MDB_cursor *cur;
+    MDB_val k, d;
+
+    c.segment_size = 8 * MIB;
+    c.chunk_size = 1 * MIB;
+    c.chunks = 16;
+    c.wait_when_full = true; /* the layout is under test, not the staging */
+    r = rw_open(&c, 1);
+    put_range(pt_ring_producer(r, 0), &t, 0, 6000, c.snaplen);
+    pt_ring_close(r, &st);
+    cr_assert_eq(st.packets, 6000,
+                 "packets %llu lost_full %llu lost_io %llu write_errors %llu index_errors %llu",
+                 (unsigned long long)st.packets, (unsigned long long)st.lost_full_pkts,
+                 (unsigned long long)st.lost_io_pkts, (unsigned long long)st.write_errors,
+                 (unsigned long long)st.index_errors);
+    files_hold(t.v, t.n, c.snaplen);
+
+    ix_open(&x);
+    size_t n = ix_segs(&x, seqs, recs, 64);
+    for (size_t i = 0; i < n; i++)
+        total += seg_check(&x, seqs[i], &recs[i]);
+    cr_assert_eq(total, 6000);
+    cr_assert_eq(mdb_cursor_open(x.txn, x.blocks, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        struct ring_blk_rec br;
+        memcpy(&br, d.mv_data, sizeof br);
+        cr_assert_leq(br.len, 256 * 1024, "block of %u bytes", br.len);
+        blocks++;
+        bytes += br.len;
+    }
+    mdb_cursor_close(cur);
+    ix_close(&x);
+    cr_assert_eq(bytes, st.bytes);
+    /* 1 MiB chunks unsplit would give about bytes / 1 MiB blocks */
+    cr_assert_geq(blocks, 3 * (bytes / MIB), "%llu blocks for %llu bytes",
+                  (unsigned long long)blocks, (unsigned long long)bytes);
+    traffic_free(&t);
+}
+
 /* The packets put last, @k of them, must be what the files hold. */
 static void files_hold_suffix(const struct traffic *t, uint32_t snap)
 {
