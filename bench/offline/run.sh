@@ -7,9 +7,10 @@
 #                                                       real DNS, but random TCP/443 and TCP/80
 #                                                       payloads: no HTTP or TLS to parse)
 #       real.pcap           repeat REAL_SRC            (>= 1,000,000 packets: copies of the real
-#                                                       capture REAL_SRC with shifted addresses and
-#                                                       clamped gaps, so DNS, HTTP and TLS are real;
-#                                                       see repeat.c; skipped if REAL_SRC is absent)
+#                                                       capture REAL_SRC, started 10 s apart, with
+#                                                       shifted addresses and clamped gaps, so DNS,
+#                                                       HTTP and TLS are real; see repeat.c;
+#                                                       skipped if REAL_SRC is absent)
 #       held-N.pcap         gen --flows-held N         (N one-packet UDP flows within 1 s)
 #       held-SMALL.pcap     gen --flows-held SMALL     (baseline for the memory figure)
 #  2. Throughput on each input (page cache warmed first), in RUNS rounds that run each tool
