@@ -309,7 +309,7 @@ struct pt_flow_worker;
 
 /* Per-worker application layer counters (docs/APP.md "Overload and
  * failure"); owned by the worker, PT_CNT_* for readers. The remover keeps
- * one more set for what it flushes at flow end (pt_flow_table_app_stats). */
+ * one more set for what it flushes at flow end (pt_flow_table_app_totals). */
 struct pt_app_worker_stats {
     uint64_t no_state; /* app.no_state: a parser was wanted, the state pool was empty */
     uint64_t tcp_gap;  /* app.tcp_gap: a parsed direction skipped sequence space */
@@ -361,10 +361,8 @@ struct pt_flow_worker *pt_flow_worker_get(struct pt_flow_table *t, unsigned id);
 /* Stats of one worker handle (borrowed; read with PT_CNT_GET). */
 const struct pt_flow_worker_stats *pt_flow_worker_stats(const struct pt_flow_worker *fw);
 
-/* The worker's application layer counters, and its app record queue (the
- * record thread drains it; NULL when cfg.app_off). Borrowed. */
+/* The worker's application layer counters. Borrowed. */
 const struct pt_app_worker_stats *pt_flow_worker_app_stats(const struct pt_flow_worker *fw);
-struct pt_app_queue *pt_flow_worker_app_queue(struct pt_flow_worker *fw);
 
 /* App records the remover flushes when a flow ends (a request without
  * response, an unanswered query, a handshake cut short) go to @fn on the
@@ -374,10 +372,18 @@ struct pt_app_queue *pt_flow_worker_app_queue(struct pt_flow_worker *fw);
 typedef void (*pt_app_sink_fn)(const struct pt_app_rec *rec, void *arg);
 void pt_flow_table_set_app_sink(struct pt_flow_table *t, pt_app_sink_fn fn, void *arg);
 
-/* The remover's flush counters, and app records it had no sink for.
- * Thread: the remover (or after it stopped). */
-const struct pt_app_worker_stats *pt_flow_table_app_stats(const struct pt_flow_table *t,
-                                                          uint64_t *no_sink);
+/* Add the app layer counters of every worker and of the remover's flushes
+ * into @out, and the records lost (full worker queues, flushes without a
+ * sink) into *@dropped (may be NULL). Thread: the remover. */
+void pt_flow_table_app_totals(const struct pt_flow_table *t, struct pt_app_worker_stats *out,
+                              uint64_t *dropped);
+
+/* Hand every record waiting in the workers' queues to @fn, worker by
+ * worker, oldest first, and release it. A released slot stays intact until
+ * its worker reserves it again, so a caller whose workers are stopped (the
+ * offline barrier) may keep the pointers until they run again. Returns the
+ * records handed over. Thread: the remover (the queues' one consumer). */
+uint64_t pt_flow_table_app_drain(struct pt_flow_table *t, pt_app_sink_fn fn, void *arg);
 
 /* Account decoded packet @p to its flows: one flow per IP layer, the inner
  * layers naming the outer one as tunnel parent. No allocation, no syscall.

@@ -619,32 +619,22 @@ static void report(struct live *L, bool final)
         .ring = L->ring ? &L->ring_st : NULL,
     };
 
-    for (unsigned i = 0; i < L->nw; i++) {
-        struct pt_flow_worker *fw = pt_flow_worker_get(L->ft, i);
-        pt_app_worker_stats_add(&st.app, pt_flow_worker_app_stats(fw));
-        if (pt_flow_worker_app_queue(fw))
-            st.app_dropped += pt_app_queue_dropped(pt_flow_worker_app_queue(fw));
-    }
-    pt_app_worker_stats_add(&st.app, pt_flow_table_app_stats(L->ft, NULL));
+    pt_flow_table_app_totals(L->ft, &st.app, &st.app_dropped);
     /* the counters gathered by the expire() that precedes every report() */
     if (L->o->status)
         L->o->status(&st, L->o->status_arg);
 }
 
 /* Hand every queued app record to the caller. Thread: the remover. */
+static void app_drop(const struct pt_app_rec *rec, void *arg)
+{
+    (void)rec;
+    (void)arg;
+}
+
 static void app_drain(struct live *L)
 {
-    for (unsigned i = 0; i < L->nw; i++) {
-        struct pt_app_queue *q = pt_flow_worker_app_queue(pt_flow_worker_get(L->ft, i));
-        const struct pt_app_rec *a;
-        if (!q)
-            continue;
-        while ((a = pt_app_queue_peek(q)) != NULL) {
-            if (L->o->emit_app)
-                L->o->emit_app(a, L->o->emit_arg);
-            pt_app_queue_pop(q);
-        }
-    }
+    pt_flow_table_app_drain(L->ft, L->o->emit_app ? L->o->emit_app : app_drop, L->o->emit_arg);
 }
 
 static void count_emit(const struct pt_flow_record *rec, void *arg)

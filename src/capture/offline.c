@@ -187,6 +187,12 @@ static bool app_push(struct appvec *av, const struct pt_app_rec *r)
     return true;
 }
 
+/* Drain callback: a queued record, by pointer. */
+static void app_take(const struct pt_app_rec *rec, void *arg)
+{
+    app_push(arg, rec);
+}
+
 /* The remover's sink: flow-end records are copied (its record buffer is
  * reused); pointers are taken once the round is complete (`own` may move). */
 static void app_sink(const struct pt_app_rec *rec, void *arg)
@@ -233,17 +239,8 @@ static void emit_round(struct run *r)
     size_t i = 0, j = 0;
 
     av->n = 0;
-    for (unsigned w = 0; w < r->nw; w++) {
-        struct pt_app_queue *q = pt_flow_worker_app_queue(pt_flow_worker_get(r->ft, w));
-        const struct pt_app_rec *a;
-        if (!q)
-            continue;
-        /* popped slots stay intact until the worker runs again */
-        while ((a = pt_app_queue_peek(q)) != NULL) {
-            app_push(av, a);
-            pt_app_queue_pop(q);
-        }
-    }
+    /* the slots stay intact until the workers run again */
+    pt_flow_table_app_drain(r->ft, app_take, av);
     for (size_t k = 0; k < av->n_own; k++)
         app_push(av, &av->own[k]);
     if (av->n)
@@ -702,20 +699,16 @@ out:
     if (solo) {
         pt_decode_stats_merge(&res->decode, pt_worker_decode_stats(solo));
         sum_flow_stats(&res->flow, pt_flow_worker_stats(pt_flow_worker_get(r.ft, 0)));
-        pt_app_worker_stats_add(&res->app, pt_flow_worker_app_stats(pt_flow_worker_get(r.ft, 0)));
         pt_worker_destroy(solo);
     } else if (r.wt) {
-        for (unsigned i = 0; i < r.nw; i++) {
+        for (unsigned i = 0; i < r.nw; i++)
             sum_flow_stats(&res->flow, pt_flow_worker_stats(pt_flow_worker_get(r.ft, i)));
-            pt_app_worker_stats_add(&res->app,
-                                    pt_flow_worker_app_stats(pt_flow_worker_get(r.ft, i)));
-        }
         stop_workers(&r);
     }
     if (r.nw > 1)
         rcu_thread_online();
     res->flows_evicted = pt_flow_table_evicted(r.ft);
-    pt_app_worker_stats_add(&res->app, pt_flow_table_app_stats(r.ft, NULL));
+    pt_flow_table_app_totals(r.ft, &res->app, NULL);
     if (r.ring) {
         pt_ring_flush(r.rprod, true);
         pt_ring_close(r.ring, &res->ring_stats);

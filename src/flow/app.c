@@ -101,17 +101,35 @@ const struct pt_app_worker_stats *pt_flow_worker_app_stats(const struct pt_flow_
     return &fw->app.st;
 }
 
-struct pt_app_queue *pt_flow_worker_app_queue(struct pt_flow_worker *fw)
+void pt_flow_table_app_totals(const struct pt_flow_table *t, struct pt_app_worker_stats *out,
+                              uint64_t *dropped)
 {
-    return fw->app.q;
+    for (unsigned i = 0; i < t->cfg.workers; i++) {
+        pt_app_worker_stats_add(out, &t->w[i].app.st);
+        if (dropped && t->w[i].app.q)
+            *dropped += pt_app_queue_dropped(t->w[i].app.q);
+    }
+    pt_app_worker_stats_add(out, &t->app_st);
+    if (dropped)
+        *dropped += t->app_no_sink;
 }
 
-const struct pt_app_worker_stats *pt_flow_table_app_stats(const struct pt_flow_table *t,
-                                                          uint64_t *no_sink)
+uint64_t pt_flow_table_app_drain(struct pt_flow_table *t, pt_app_sink_fn fn, void *arg)
 {
-    if (no_sink)
-        *no_sink = t->app_no_sink;
-    return &t->app_st;
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < t->cfg.workers; i++) {
+        struct pt_app_queue *q = t->w[i].app.q;
+        const struct pt_app_rec *a;
+        if (!q)
+            continue;
+        while ((a = pt_app_queue_peek(q)) != NULL) {
+            fn(a, arg);
+            pt_app_queue_pop(q);
+            n++;
+        }
+    }
+    return n;
 }
 
 static void add_n(uint64_t *dst, const uint64_t *src, size_t n)
@@ -165,6 +183,21 @@ static void state_return(struct flow_app_worker *o, uint32_t i)
         o->pool[i - 1].next = old;
     while (
         !__atomic_compare_exchange_n(&o->ret, &old, i, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+/* Give @fa a state from worker @w's pool: the state, or NULL when the pool
+ * is empty (counted: app.no_state). */
+static struct app_state *state_take(struct pt_flow_worker *w, struct flow_app *fa)
+{
+    uint32_t i = state_get(&w->app);
+
+    if (!i) {
+        PT_CNT_INC(w->app.st.no_state);
+        return NULL;
+    }
+    fa->st = i;
+    fa->owner = (uint8_t)w->id;
+    return &w->app.pool[i - 1];
 }
 
 static inline struct app_state *state_of(struct pt_flow_table *t, const struct flow_app *fa)
@@ -311,19 +344,14 @@ static void tcp_parser_start(struct pt_flow_worker *w, struct pt_flow *f)
                      : app == PT_APP_TLS  ? APP_P_TLS
                      : is_dns_family(app) ? APP_P_DNS_TCP
                                           : APP_P_NONE;
-    uint32_t i;
+    struct app_state *s;
 
     if (parser == APP_P_NONE)
         return;
     fa->fl |= APP_F_TRIED;
-    if (!(i = state_get(&w->app))) {
-        PT_CNT_INC(w->app.st.no_state);
+    if (!(s = state_take(w, fa)))
         return;
-    }
-    fa->st = i;
-    fa->owner = (uint8_t)w->id;
     fa->parser = parser;
-    struct app_state *s = &w->app.pool[i - 1];
     if (parser == APP_P_HTTP) {
         pt_http_init(&s->http, &w->app.st.http);
     } else if (parser == APP_P_TLS) {
@@ -486,14 +514,10 @@ static void udp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pk
         /* A state only while a query waits for its answer: most DNS flows
          * are one query and one response, done within the datagram pair. */
         if (!fa->st) {
-            uint32_t i = state_get(&w->app);
-            if (!i) {
-                PT_CNT_INC(w->app.st.no_state);
+            struct app_state *n = state_take(w, fa);
+            if (!n)
                 return;
-            }
-            fa->st = i;
-            fa->owner = (uint8_t)w->id;
-            pt_dns_flow_init(&w->app.pool[i - 1].dns.f);
+            pt_dns_flow_init(&n->dns.f);
         }
         struct app_state *s = state_of(c->t, fa);
         pt_dns_flow_feed(&s->dns.f, w->app.scratch, dir, p->ts_ns, l3->payload, l3->payload_caplen,
@@ -512,8 +536,6 @@ void flow_app_packet(struct pt_flow_worker *w, struct pt_flow *f, const struct p
     struct emit_ctx c = {.t = w->t, .w = w, .f = f};
     unsigned dir = side == flow_orig_side(f) ? 0 : 1;
 
-    if (f->app.fl & APP_F_OFF)
-        return;
     if (l3->proto == 6)
         tcp_packet(&c, f, p, l3, dir);
     else

@@ -219,6 +219,8 @@ struct pt_flow_table {
 int flow_app_table_init(struct pt_flow_table *t);
 void flow_app_table_fini(struct pt_flow_table *t);
 void flow_app_start(struct pt_flow *f, bool off);
+/* Caller: only for flows without APP_F_OFF (the test stays inline, on the
+ * per-packet path). */
 void flow_app_packet(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_pkt *p,
                      const struct pt_l3 *l3, unsigned side);
 void flow_app_arp(struct pt_flow_worker *w, const struct pt_pkt *p);

@@ -365,7 +365,8 @@ static void flow_account(struct pt_flow_worker *w, struct pt_flow *f, const stru
             f->last_ns = p->ts_ns;
         flow_tcp_update(f, side, l3);
         pt_tcp_health_update(&f->health, &w->st.tcp_health, side, p, l3);
-        flow_app_packet(w, f, p, l3, side);
+        if (!(f->app.fl & APP_F_OFF))
+            flow_app_packet(w, f, p, l3, side);
         return;
     }
     if (p->ts_ns > f->last_ns)
@@ -373,7 +374,8 @@ static void flow_account(struct pt_flow_worker *w, struct pt_flow *f, const stru
     f->bytes[side] += l3->l4_len;
     if (l3->proto == 17 && (l3->flags & PT_L3_L4)) {
         flow_hist_once(f, side, 7 /* UDP data */, 'D');
-        flow_app_packet(w, f, p, l3, side);
+        if (!(f->app.fl & APP_F_OFF))
+            flow_app_packet(w, f, p, l3, side);
     }
 }
 

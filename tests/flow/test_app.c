@@ -31,18 +31,6 @@ static void sink(const struct pt_app_rec *rec, void *arg)
     g->n_end++;
 }
 
-static void drain(struct pt_flow_worker *fw, struct got *g)
-{
-    struct pt_app_queue *q = pt_flow_worker_app_queue(fw);
-    const struct pt_app_rec *a;
-
-    while ((a = pt_app_queue_peek(q)) != NULL) {
-        cr_assert_lt(g->n, MAXREC);
-        g->r[g->n++] = *a;
-        pt_app_queue_pop(q);
-    }
-}
-
 struct run_opts {
     uint32_t app_states;  /* 0 = default */
     uint32_t snaplen;     /* cut every frame to this many bytes; 0 = as captured */
@@ -98,7 +86,7 @@ static void run_capture(const char *rel, const struct run_opts *o, struct got *g
             continue;
         pt_flow_process(fw, &p);
     }
-    drain(fw, g);
+    pt_flow_table_app_drain(tab, sink, g); /* the workers' records */
     g->n_end = 0;
     pt_flow_table_expire(tab, UINT64_MAX / 2, true, collect, &recs);
     rcu_quiescent_state();
