@@ -81,14 +81,31 @@ static inline void pt_agg_count(struct pt_agg_counters *c, const struct pt_pkt *
  * else "ip-N". Writes into @buf (>= 12 bytes); returns @buf. */
 const char *pt_agg_proto_name(unsigned proto, char *buf);
 
+/* The record thread's own use of the store (the device table, app/app.h):
+ * the aggregation thread owns the only writable handle, so it lends it at
+ * fixed points. Each function may be NULL; @arg is passed back.
+ *   open   once, from pt_agg_create() once the store is open (the creating
+ *          thread, before workers start): restore what an earlier run kept;
+ *   tick   at the end of every pt_agg_tick(), after the second's write
+ *          (@now_ns: the tick's expiry time; packet time offline);
+ *   close  from pt_agg_destroy(), before the final rollup: the last save.
+ * A failing write is the hook's to count and log; the agg goes on. */
+struct pt_agg_hook {
+    void (*open)(struct pt_store *s, void *arg);
+    void (*tick)(struct pt_store *s, uint64_t now_ns, void *arg);
+    void (*close)(struct pt_store *s, void *arg);
+    void *arg;
+};
+
 struct pt_agg_config {
     const char *datadir; /* the store goes in DATADIR/store */
     struct pt_store_config store;
-    unsigned top_n;      /* entries per top list (1..1000); 0 = PT_AGG_TOP_DEFAULT */
-    unsigned workers;    /* workers whose counters the agg reads */
-    uint32_t gap_fill_s; /* offline: write zero points for up to this many seconds without
-                          * packets between two ticks (dense series stay contiguous); 0 =
-                          * 60. Longer gaps are left empty. */
+    unsigned top_n;          /* entries per top list (1..1000); 0 = PT_AGG_TOP_DEFAULT */
+    unsigned workers;        /* workers whose counters the agg reads */
+    uint32_t gap_fill_s;     /* offline: write zero points for up to this many seconds without
+                              * packets between two ticks (dense series stay contiguous); 0 =
+                              * 60. Longer gaps are left empty. */
+    struct pt_agg_hook hook; /* optional: what the record thread keeps in the store */
 };
 
 struct pt_agg;

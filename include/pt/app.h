@@ -169,7 +169,13 @@ struct pt_app_out_stats {
     uint64_t write_errors;
     uint64_t names_learned, names_hits, names_evicted; /* the DNS name cache */
     uint64_t geo_corrupt;                              /* lookups that met broken data */
-    struct pt_dhcp_stats dhcp;                         /* the aggregation's counters */
+    /* The device table (only with a store: pt_app_out_store_hook) */
+    uint64_t devices;          /* entries now */
+    uint64_t devices_restored; /* entries put back from the store at start */
+    uint64_t devices_saved;    /* entries written to the store (each save counts) */
+    uint64_t devices_lost;     /* changed entries a failed store write did not keep */
+    uint64_t devices_evicted;  /* entries dropped, least recently seen, the table full */
+    struct pt_dhcp_stats dhcp; /* the aggregation's counters */
 };
 
 /* Create the record thread's state. Records are written to @out when it is
@@ -181,7 +187,10 @@ struct pt_app_out_config {
      * "" for none. A configured database that cannot be used is one warning,
      * and the run goes on without it. */
     const char *geo_loc, *geo_asn;
-    uint32_t dns_names; /* IP -> name cache entries; 0 = PT_NAMES_DEFAULT */
+    uint32_t dns_names;  /* IP -> name cache entries; 0 = PT_NAMES_DEFAULT */
+    uint32_t devices;    /* device table entries; 0 = PT_DEV_DEFAULT */
+    const char *oui_dir; /* the IEEE registry CSVs; NULL = PT_OUI_DIR. Missing: one
+                          * warning, vendors unknown */
 };
 
 #define PT_GEOIP_DIR "/var/lib/GeoIP" /* where Debian's geoipupdate puts the databases */
@@ -207,5 +216,16 @@ void pt_app_out_tick(struct pt_app_out *o, uint64_t now_ns);
 void pt_app_out_finish(struct pt_app_out *o);
 
 void pt_app_out_stats(const struct pt_app_out *o, struct pt_app_out_stats *st);
+
+/* The device table lives with a store (devices.h, store.h db "hosts"):
+ * fills @h (agg.h) so that, given to the agg, the table is created and
+ * what earlier runs kept is restored when the store opens (the newest
+ * entries first, up to the table's capacity), entries changed are saved
+ * after each tick (at most once a second of record time) and every change
+ * is saved at close. Without a store there is no device table. A failed
+ * save is counted (devices_lost) and logged at most once a minute; the
+ * entries are not retried (the next change of each saves it again). */
+struct pt_agg_hook;
+void pt_app_out_store_hook(struct pt_app_out *o, struct pt_agg_hook *h);
 
 #endif

@@ -7,7 +7,8 @@
  *               conn record (every unicast source on the segment is a
  *               machine: a router's MAC too). Carries the OUI vendor, the
  *               DHCP host name and vendor class, the last IP bound to it;
- *   PT_DEV_IP   an IP address seen as an endpoint of a conn record, bound
+ *   PT_DEV_IP   an IP address seen as the originator of a conn record, or
+ *               as its responder when the responder sent a packet, bound
  *               by ARP or DHCP, or named by DNS. Carries the hostnames, the
  *               OS guess from its SYNs, the services seen answering, and
  *               the MAC bound to it.

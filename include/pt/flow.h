@@ -94,6 +94,9 @@ enum pt_flow_full_policy {
                               * the table passes 90% of its capacity; counted */
 };
 
+#define PT_FLOW_APP_STATES 4096 /* default parser states per worker */
+#define PT_FLOW_APP_QUEUE  1024 /* default app record queue slots per worker */
+
 struct pt_flow_config {
     uint32_t shards;    /* number of cds_lfht shards (>= 1) */
     uint32_t workers;   /* number of pt_flow_worker that will attach (1..256) */
@@ -108,8 +111,8 @@ struct pt_flow_config {
                             * that carries packets; 0 = 60 */
     /* Application layer (docs/APP.md). */
     bool app_off;        /* no detection, no parsers, no app records */
-    uint32_t app_states; /* parser states (HTTP, TLS, DNS) per worker; 0 = 4096 */
-    uint32_t app_queue;  /* app record queue slots per worker; 0 = 1024 */
+    uint32_t app_states; /* parser states (HTTP, TLS, DNS) per worker; 0 = PT_FLOW_APP_STATES */
+    uint32_t app_queue;  /* app record queue slots per worker; 0 = PT_FLOW_APP_QUEUE */
     bool app_queue_grow; /* a full queue grows instead of dropping: only when the
                           * consumer drains with every worker stopped (`read`) */
 };

@@ -191,6 +191,8 @@ struct pt_agg *pt_agg_create(const struct pt_agg_config *cfg, struct pt_flow_tab
     a->store = pt_store_open(cfg->datadir, &cfg->store, false, err, msg, msglen);
     if (!a->store)
         goto err_free;
+    if (cfg->hook.open)
+        cfg->hook.open(a->store, cfg->hook.arg);
     return a;
 
 err_free:
@@ -203,6 +205,8 @@ void pt_agg_destroy(struct pt_agg *a)
     if (!a)
         return;
     if (a->store) {
+        if (a->cfg.hook.close)
+            a->cfg.hook.close(a->store, a->cfg.hook.arg);
         int rc = pt_store_finish(a->store);
         if (rc < 0)
             pt_log(PT_LOG_ERR, "store: final rollup failed: %s", pt_strerror(rc));
@@ -878,6 +882,8 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     b.ifnames = ifn;
     store_batch(a, &b);
     a->last_sec = sec;
+    if (a->cfg.hook.tick)
+        a->cfg.hook.tick(a->store, in->now_ns, a->cfg.hook.arg);
 
     a->st.last_tick_ns = thread_cpu_ns() - t0;
     if (a->st.last_tick_ns > a->st.max_tick_ns)

@@ -12,11 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pt/agg.h"
 #include "pt/arp.h"
+#include "pt/devices.h"
 #include "pt/enrich.h"
 #include "pt/flow.h"
+#include "pt/store.h"
 
 #include <unistd.h>
+
+#define DEV_BATCH 256 /* device entries per store put */
 
 struct pt_app_out {
     FILE *out; /* NULL: count only */
@@ -29,6 +34,14 @@ struct pt_app_out {
     struct pt_geo_cache *geo_cache;
     struct pt_app_out_stats st;
     struct pt_dhcp_agg dhcp;
+    /* the device table, from the store's open to the end (NULL without a store) */
+    struct pt_devices *dev;
+    struct pt_oui *oui;
+    uint32_t dev_cap;
+    const char *oui_dir;
+    uint64_t dev_now_ns;       /* latest record time fed: the close's save time */
+    uint64_t dev_err_log_ns;   /* wall clock of the last save error logged */
+    struct pt_device *dev_buf; /* DEV_BATCH entries */
 };
 
 static void count_write(struct pt_app_out *o, unsigned kind, int rc)
@@ -108,6 +121,8 @@ struct pt_app_out *pt_app_out_create(FILE *out, const struct pt_app_out_config *
         return NULL;
     }
     o->out = out;
+    o->dev_cap = cfg && cfg->devices ? cfg->devices : PT_DEV_DEFAULT;
+    o->oui_dir = cfg ? cfg->oui_dir : NULL;
     if (!(o->arp = pt_arp_table_create(&ac, arp_event, o, err)) ||
         !(o->names = pt_names_create(cfg ? cfg->dns_names : 0, err)) ||
         (*err = geo_open(o, cfg)) < 0) {
@@ -126,11 +141,23 @@ void pt_app_out_destroy(struct pt_app_out *o)
     pt_names_destroy(o->names);
     pt_geo_cache_destroy(o->geo_cache);
     pt_geo_destroy(o->geo);
+    pt_devices_destroy(o->dev);
+    pt_oui_destroy(o->oui);
+    free(o->dev_buf);
     free(o);
 }
 
 void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r)
 {
+    if (o->dev) {
+        o->dev_now_ns = r->ts_ns > o->dev_now_ns ? r->ts_ns : o->dev_now_ns;
+        if (r->kind == PT_REC_DNS)
+            pt_devices_dns(o->dev, &r->conn, &r->dns, r->ts_ns);
+        else if (r->kind == PT_REC_DHCP)
+            pt_devices_dhcp(o->dev, &r->dhcp, r->ts_ns);
+        else if (r->kind == PT_REC_ARP)
+            pt_devices_arp(o->dev, &r->arp.arp, r->ts_ns);
+    }
     switch (r->kind) {
     case PT_REC_DNS:
         pt_names_learn(o->names, &r->dns, r->ts_ns);
@@ -158,6 +185,11 @@ void pt_app_out_conn(struct pt_app_out *o, struct pt_flow_record *r)
     pt_names_fill(o->names, r);
     if (o->geo && pt_geo_fill_record(o->geo, o->geo_cache, r) > 0)
         o->st.geo_corrupt++;
+    if (o->dev) {
+        uint64_t t = r->last_ns > r->ts_ns ? r->last_ns : r->ts_ns;
+        o->dev_now_ns = t > o->dev_now_ns ? t : o->dev_now_ns;
+        pt_devices_conn(o->dev, r);
+    }
 }
 
 void pt_app_out_tick(struct pt_app_out *o, uint64_t now_ns)
@@ -178,4 +210,124 @@ void pt_app_out_stats(const struct pt_app_out *o, struct pt_app_out_stats *st)
     st->names_learned = PT_CNT_GET(n[PT_NAMES_ST_LEARNED]);
     st->names_hits = PT_CNT_GET(n[PT_NAMES_ST_HITS]);
     st->names_evicted = PT_CNT_GET(n[PT_NAMES_ST_EVICTED]);
+    if (o->dev) {
+        st->devices = pt_devices_count(o->dev);
+        st->devices_evicted = PT_CNT_GET(pt_devices_stats(o->dev)[PT_DEV_ST_EVICTED]);
+    }
+}
+
+/* ---- the device table and the store ---- */
+
+struct dev_vec {
+    struct pt_device *v;
+    size_t n, cap;
+    int err;
+};
+
+static int dev_collect(const struct pt_device *d, void *arg)
+{
+    struct dev_vec *dv = arg;
+
+    if (dv->n == dv->cap) {
+        size_t nc = dv->cap ? dv->cap * 2 : 1024;
+        struct pt_device *nv = realloc(dv->v, nc * sizeof *nv);
+        if (!nv)
+            return dv->err = -ENOMEM;
+        dv->v = nv;
+        dv->cap = nc;
+    }
+    dv->v[dv->n++] = *d;
+    return 0;
+}
+
+static int dev_cmp_last(const void *x, const void *y)
+{
+    const struct pt_device *a = x, *b = y;
+
+    return (a->last_ns > b->last_ns) - (a->last_ns < b->last_ns);
+}
+
+/* Put back what earlier runs saved: oldest first, so that the table keeps
+ * the most recently seen when the store holds more than it can. */
+static void dev_restore(struct pt_app_out *o, struct pt_store *s)
+{
+    struct dev_vec dv = {0};
+    int rc = pt_store_hosts_read(s, dev_collect, &dv);
+    size_t from;
+
+    if (rc < 0) {
+        pt_log(PT_LOG_WARN, "devices: cannot read the store's hosts: %s; starting empty",
+               pt_strerror(rc));
+        free(dv.v);
+        return;
+    }
+    qsort(dv.v, dv.n, sizeof *dv.v, dev_cmp_last);
+    from = dv.n > o->dev_cap ? dv.n - o->dev_cap : 0;
+    for (size_t i = from; i < dv.n; i++)
+        if (pt_devices_restore(o->dev, &dv.v[i]) == 0)
+            o->st.devices_restored++;
+    if (dv.n)
+        pt_log(PT_LOG_INFO, "devices: %llu restored from the store (%zu stored)",
+               (unsigned long long)o->st.devices_restored, dv.n);
+    free(dv.v);
+}
+
+static void hook_open(struct pt_store *s, void *arg)
+{
+    struct pt_app_out *o = arg;
+    struct pt_devices_config dc = {.capacity = o->dev_cap};
+    char err[PT_OUI_ERR_MAX];
+    int rc;
+
+    if (!(o->oui = pt_oui_create(o->oui_dir, err)))
+        pt_log(PT_LOG_WARN, "%s; device vendors unknown", err);
+    o->dev_buf = malloc(DEV_BATCH * sizeof *o->dev_buf);
+    if (!o->dev_buf || !(o->dev = pt_devices_create(&dc, o->oui, &rc))) {
+        pt_log(PT_LOG_ERR, "devices: cannot create the table of %u entries: %s; no device table",
+               o->dev_cap, pt_strerror(o->dev_buf ? rc : -ENOMEM));
+        return;
+    }
+    dev_restore(o, s);
+}
+
+static void dev_save(struct pt_app_out *o, struct pt_store *s, uint64_t now_ns, bool force)
+{
+    size_t n;
+    int rc;
+
+    if (!o->dev || !pt_devices_save_due(o->dev, now_ns, force))
+        return;
+    while ((n = pt_devices_take_changed(o->dev, o->dev_buf, DEV_BATCH)) > 0) {
+        if ((rc = pt_store_hosts_put(s, o->dev_buf, n)) == 0) {
+            o->st.devices_saved += n;
+            continue;
+        }
+        o->st.devices_lost += n;
+        uint64_t wall = pt_now_ns();
+        if (!o->dev_err_log_ns || wall - o->dev_err_log_ns >= 60ull * 1000000000ull) {
+            o->dev_err_log_ns = wall;
+            pt_log(PT_LOG_ERR, "devices: %zu entries not saved: %s (%llu lost so far)", n,
+                   pt_strerror(rc), (unsigned long long)o->st.devices_lost);
+        }
+    }
+}
+
+static void hook_tick(struct pt_store *s, uint64_t now_ns, void *arg)
+{
+    dev_save(arg, s, now_ns, false);
+}
+
+static void hook_close(struct pt_store *s, void *arg)
+{
+    struct pt_app_out *o = arg;
+
+    dev_save(o, s, o->dev_now_ns, true);
+}
+
+void pt_app_out_store_hook(struct pt_app_out *o, struct pt_agg_hook *h)
+{
+    h->open = hook_open;
+    h->tick = hook_tick;
+    h->close = hook_close;
+    h->arg = o;
 }

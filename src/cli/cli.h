@@ -45,4 +45,9 @@ void pt_cli_ring_config(struct pt_ring_config *rc, const char *datadir, uint64_t
 struct pt_ring_stats;
 void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st);
 
+/* Print the device table's line of a run with a store: "devices: N restored
+ * R saved S lost L evicted E" (src/app/out.c). */
+struct pt_app_out;
+void pt_cli_devices_print(FILE *out, const struct pt_app_out *app);
+
 #endif

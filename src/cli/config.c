@@ -28,7 +28,9 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "pt/app.h"
 #include "pt/common.h"
+#include "pt/enrich.h"
 #include "pt/flow.h"
 
 enum ctype { T_BOOL, T_UINT, T_SIZE, T_DURATION, T_ENUM, T_STRING, T_LIST, T_PERCENT };
@@ -102,6 +104,17 @@ static const struct centry table[] = {
     {"snaplen", "--snaplen", T_UINT, FIELD(snaplen), 64, 262144, .def = "262144"},
     {"flow_cutoff", "--flow-cutoff", T_SIZE, FIELD(flow_cutoff), 0, 1ull << 50, .def = "0",
      .zero = "0 (every packet of every flow)"},
+    /* application layer and enrichment */
+    {"app", "--no-app", T_BOOL, FIELD(app), .def = "true"},
+    {"app_states", NULL, T_UINT, FIELD(live.flow.app_states), 16, 1u << 20, .def = "4096"},
+    {"app_queue", NULL, T_UINT, FIELD(live.flow.app_queue), 16, 1u << 20, .def = "1024"},
+    {"dns_names", NULL, T_UINT, FIELD(dns_names), 16, 1u << 24, .def = "65536"},
+    {"devices", NULL, T_UINT, FIELD(devices), 4, 1u << 24, .def = "16384"},
+    {"geoip", "--geoip", T_STRING, FIELD(geoip),
+     .zero = "(default: " PT_GEOIP_DIR "/GeoLite2-City.mmdb when present)"},
+    {"geoip_asn", "--geoip-asn", T_STRING, FIELD(geoip_asn),
+     .zero = "(default: " PT_GEOIP_DIR "/GeoLite2-ASN.mmdb when present)"},
+    {"oui_dir", NULL, T_STRING, FIELD(oui_dir), 1, .def = PT_OUI_DIR},
 };
 _Static_assert(PT_ARRAY_LEN(table) <= 64, "apply_pair's seen mask has 64 bits");
 

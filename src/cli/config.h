@@ -54,6 +54,12 @@ struct pt_config {
     unsigned ring_keep_free; /* percent of the filesystem kept free */
     unsigned snaplen;        /* bytes kept per packet */
     uint64_t flow_cutoff;    /* keep the first N bytes of each flow in the ring; 0 = all */
+    bool app;                /* application layer: detection, parsers, app records */
+    uint32_t dns_names;      /* IP -> name cache entries */
+    uint32_t devices;        /* device table entries (with the store) */
+    char geoip[4096];        /* location database; "" = the default path, "none" = off */
+    char geoip_asn[4096];    /* ASN database; likewise */
+    char oui_dir[4096];      /* IEEE registry CSVs (Debian ieee-data) */
 
     /* storage behind live.ifaces and live.filter */
     char ifname[PT_MAX_IFACES][PT_CONFIG_IFNAME_LEN];

@@ -150,8 +150,19 @@ static void print_app_summary(const struct pt_offline_result *res, const struct 
         fprintf(stderr, "app_write_errors: %llu\n", (unsigned long long)os.write_errors);
 }
 
+void pt_cli_devices_print(FILE *f, const struct pt_app_out *app)
+{
+    struct pt_app_out_stats os;
+
+    pt_app_out_stats(app, &os);
+    fprintf(f, "devices: %llu restored %llu saved %llu lost %llu evicted %llu\n",
+            (unsigned long long)os.devices, (unsigned long long)os.devices_restored,
+            (unsigned long long)os.devices_saved, (unsigned long long)os.devices_lost,
+            (unsigned long long)os.devices_evicted);
+}
+
 static void print_summary(const struct pt_offline_result *res, const struct pt_app_out *app,
-                          double secs)
+                          bool app_off, double secs)
 {
     const struct pt_decode_stats *d = &res->decode;
     struct rusage ru;
@@ -169,7 +180,7 @@ static void print_summary(const struct pt_offline_result *res, const struct pt_a
     fprintf(stderr, "ip_fragments_not_first: %llu\n", (unsigned long long)res->flow.frag_pkts);
     fprintf(stderr, "ip_without_transport_header: %llu\n",
             (unsigned long long)res->flow.no_l4_pkts);
-    if (app)
+    if (!app_off)
         print_app_summary(res, app);
     if (res->ifaces_merged)
         fprintf(stderr, "records_of_interfaces_beyond_%d: %llu\n", PT_MAX_IFACES,
@@ -200,6 +211,7 @@ static void print_summary(const struct pt_offline_result *res, const struct pt_a
                 (unsigned long long)a->recs_lost);
         fprintf(stderr, "store_map_bytes: %llu\n", (unsigned long long)a->store.map_size);
         fprintf(stderr, "agg_tick_cpu_max_ms: %.3f\n", (double)a->max_tick_ns / 1e6);
+        pt_cli_devices_print(stderr, app);
     }
     if (res->ring_on)
         pt_cli_ring_stats_print(stderr, &res->ring_stats);
@@ -488,6 +500,8 @@ int pt_cli_read(int argc, char **argv)
         return 1;
     }
     o.emit_app = emit_app;
+    if (o.agg)
+        pt_app_out_store_hook(oc.app, &ac.hook);
 
     t0 = pt_now_ns();
     rc = pt_offline_run(&o, &res);
@@ -503,7 +517,7 @@ int pt_cli_read(int argc, char **argv)
     if (fflush(oc.out) != 0 || (outpath && fclose(oc.out) != 0))
         oc.err = -errno;
     if (!quiet)
-        print_summary(&res, o.flow.app_off ? NULL : oc.app, (double)(pt_now_ns() - t0) / 1e9);
+        print_summary(&res, oc.app, o.flow.app_off, (double)(pt_now_ns() - t0) / 1e9);
     pt_app_out_destroy(oc.app);
     if (res.file_err)
         fprintf(stderr, "packettracer: error: %s\n", res.file_msg);

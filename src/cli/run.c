@@ -90,9 +90,22 @@ static void run_usage(FILE *out)
           "      --snaplen N          bytes kept of each packet in the ring (default 262144)\n"
           "      --flow-cutoff SIZE   keep only the first SIZE bytes of each flow in the ring\n"
           "                           (the rest is counted; default 0: keep everything)\n"
+          "      --no-app             no application layer: no detection, no dns/http/ssl/\n"
+          "                           dhcp/arp records\n"
+          "      --geoip FILE         GeoIP country or city database (MMDB; default\n"
+          "                           " PT_GEOIP_DIR "/GeoLite2-City.mmdb when present; none)\n"
+          "      --geoip-asn FILE     GeoIP ASN database (default GeoLite2-ASN.mmdb there; none)\n"
           "  -q, --quiet              no status line, no final statistics\n"
           "  -h, --help               this text\n",
           out);
+}
+
+/* A GeoIP database key: "" = the default path (NULL), "none" = no database. */
+static const char *geo_cfg_path(const char *v)
+{
+    if (!*v)
+        return NULL;
+    return strcmp(v, "none") == 0 ? "" : v;
 }
 
 /* mkdir -p */
@@ -332,6 +345,9 @@ enum {
     O_KEEPFREE,
     O_SNAPLEN,
     O_CUTOFF,
+    O_NOAPP,
+    O_GEOIP,
+    O_GEOIP_ASN,
 };
 static const struct option run_lo[] = {
     {"interface", required_argument, NULL, 'i'},
@@ -352,6 +368,9 @@ static const struct option run_lo[] = {
     {"ring-keep-free", required_argument, NULL, O_KEEPFREE},
     {"snaplen", required_argument, NULL, O_SNAPLEN},
     {"flow-cutoff", required_argument, NULL, O_CUTOFF},
+    {"no-app", no_argument, NULL, O_NOAPP},
+    {"geoip", required_argument, NULL, O_GEOIP},
+    {"geoip-asn", required_argument, NULL, O_GEOIP_ASN},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -400,6 +419,13 @@ static const char *opt_key(int ch, const char **value)
         return "snaplen";
     case O_CUTOFF:
         return "flow_cutoff";
+    case O_NOAPP:
+        *value = "false";
+        return "app";
+    case O_GEOIP:
+        return "geoip";
+    case O_GEOIP_ASN:
+        return "geoip_asn";
     case 'q':
         *value = "true";
         return "quiet";
@@ -502,7 +528,15 @@ int pt_cli_run(int argc, char **argv)
         return 1;
     }
     setvbuf(c.out, NULL, _IOFBF, 1 << 20);
-    if (!(c.app = pt_app_out_create(c.out, NULL, &rc))) {
+    struct pt_app_out_config appcfg = {
+        .geo_loc = geo_cfg_path(cfg->geoip),
+        .geo_asn = geo_cfg_path(cfg->geoip_asn),
+        .dns_names = cfg->dns_names,
+        .devices = cfg->devices,
+        .oui_dir = cfg->oui_dir,
+    };
+    o.flow.app_off = !cfg->app;
+    if (!(c.app = pt_app_out_create(c.out, &appcfg, &rc))) {
         fprintf(stderr, "packettracer: %s\n", pt_strerror(rc));
         fclose(c.out);
         return 1;
@@ -536,6 +570,7 @@ int pt_cli_run(int argc, char **argv)
         ac.store.map_max = cfg->store_max;
         if (ac.store.map_size > ac.store.map_max)
             ac.store.map_size = ac.store.map_max;
+        pt_app_out_store_hook(c.app, &ac.hook);
         o.agg = &ac;
     }
     struct pt_ring_config ring;
@@ -546,6 +581,8 @@ int pt_cli_run(int argc, char **argv)
         o.ring = &ring;
     }
     rc = pt_live_run(&o, &res);
+    if (rc >= 0 && !cfg->quiet && cfg->store)
+        pt_cli_devices_print(stderr, c.app); /* the last save ran as the store closed */
     pt_app_out_destroy(c.app);
     if (fflush(c.out) != 0 && !c.err)
         c.err = -errno;

@@ -571,7 +571,9 @@ void pt_devices_conn(struct pt_devices *t, const struct pt_flow_record *r)
         if (r->proto == 6 && h->valid && r->history[0] == 'S' && h->tcp_seen[0] && h->ip_seen[0])
             os_from(t, d, r, 0);
     }
-    if (ip_tracked(t, r->resp_h, false)) {
+    /* a responder that never sent a packet is no evidence of a machine: a
+     * scan of unused addresses or a directed broadcast makes no entry */
+    if (r->resp_pkts && ip_tracked(t, r->resp_h, false)) {
         d = get(t, PT_DEV_IP, r->resp_h, last);
         if (d->first_ns > r->ts_ns)
             d->first_ns = r->ts_ns;

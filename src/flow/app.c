@@ -34,9 +34,6 @@
 
 #include "internal.h"
 
-#define APP_STATES_DEFAULT 4096
-#define APP_QUEUE_DEFAULT  1024
-
 #define TH_SYN 0x02
 
 struct app_state {
@@ -56,8 +53,8 @@ struct app_state {
 int flow_app_table_init(struct pt_flow_table *t)
 {
     const struct pt_flow_config *c = &t->cfg;
-    uint32_t n = c->app_states ? c->app_states : APP_STATES_DEFAULT;
-    uint32_t qn = c->app_queue ? c->app_queue : APP_QUEUE_DEFAULT;
+    uint32_t n = c->app_states ? c->app_states : PT_FLOW_APP_STATES;
+    uint32_t qn = c->app_queue ? c->app_queue : PT_FLOW_APP_QUEUE;
     int err = -ENOMEM;
 
     if (c->app_off)

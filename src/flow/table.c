@@ -112,6 +112,8 @@ void pt_flow_config_default(struct pt_flow_config *cfg)
     cfg->active_ns = 3600ull * 1000000000ull;
     cfg->close_delay_ns = 5ull * 1000000000ull;
     cfg->full_policy = PT_FLOW_FULL_REFUSE;
+    cfg->app_states = PT_FLOW_APP_STATES;
+    cfg->app_queue = PT_FLOW_APP_QUEUE;
 }
 
 size_t pt_flow_slot_size(void)

@@ -86,6 +86,37 @@ Test(config, defaults)
     cr_expect_str_eq(cfg.file, "");
 }
 
+Test(config, app_layer_keys)
+{
+    static struct pt_config cfg;
+    int rc = load_text(&cfg, "app: false\n"
+                             "app_states: 100\n"
+                             "app_queue: 64\n"
+                             "dns_names: 1000\n"
+                             "devices: 50\n"
+                             "geoip: none\n"
+                             "geoip_asn: /srv/asn.mmdb\n"
+                             "oui_dir: /srv/ieee\n");
+
+    cr_assert_eq(rc, 0, "%s", msg);
+    cr_expect_not(cfg.app);
+    cr_expect_eq(cfg.live.flow.app_states, 100);
+    cr_expect_eq(cfg.live.flow.app_queue, 64);
+    cr_expect_eq(cfg.dns_names, 1000);
+    cr_expect_eq(cfg.devices, 50);
+    cr_expect_str_eq(cfg.geoip, "none");
+    cr_expect_str_eq(cfg.geoip_asn, "/srv/asn.mmdb");
+    cr_expect_str_eq(cfg.oui_dir, "/srv/ieee");
+    pt_config_init(&cfg);
+    cr_expect(cfg.app);
+    cr_expect_eq(cfg.devices, 16384);
+    cr_expect_str_eq(cfg.geoip, "");
+    cr_expect_eq(pt_config_set(&cfg, "app", "false", msg, sizeof msg), 0, "%s", msg);
+    cr_expect_not(cfg.app);
+    cr_expect_lt(load_text(&cfg, "devices: 2\n"), 0); /* below the table's minimum */
+    cr_expect_not_null(strstr(msg, "devices"), "%s", msg);
+}
+
 Test(config, every_type_parses)
 {
     static struct pt_config cfg;

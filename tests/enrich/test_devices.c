@@ -602,8 +602,16 @@ Test(devices_conn, services_macs_and_tracked_addresses, .init = oui_load, .fini 
     cr_assert_eq(d.n_services, 1);
     cr_assert_eq(d.services[0].proto, 17);
 
-    /* external and multicast addresses are not devices by default */
+    /* a responder that never sent a packet (a scan, a directed broadcast) is no device */
     uint64_t before = pt_devices_count(t);
+    rec_init(&r, "192.168.1.10", "192.168.1.255", 137);
+    r.proto = 17;
+    r.resp_pkts = 0;
+    pt_devices_conn(t, &r);
+    cr_assert_not(pt_devices_get(t, PT_DEV_IP, r.resp_h, &d));
+    cr_assert_eq(pt_devices_count(t), before);
+
+    /* external and multicast addresses are not devices by default */
     rec_init(&r, "192.168.1.10", "8.8.8.8", 53);
     pt_devices_conn(t, &r);
     rec_init(&r, "192.168.1.10", "224.0.0.251", 5353);
