@@ -29,6 +29,17 @@
  *   per VLAN (outer tag; "none" untagged) and per protocol (innermost IP
  *     layer's; "non-ip" for frames without IP): packets, bytes, only in
  *     seconds where they are not zero.
+ *   per application (the flow's `app` label at the tick: a flow's packets of
+ *     a second count for the label it has at the end of that second):
+ *     packets{app=...}, bytes{app=...} (IP bytes), non-zero seconds only;
+ *     they add up to the packets and IP bytes of flows, not of frames;
+ *   DNS transactions as they complete (answered, or flushed unanswered at
+ *     flow end), queued as records or not: dns_queries, and by
+ *     pt_dns_series_* slot dns_queries{qtype=A}, dns_queries{rcode=NXDOMAIN}
+ *     (qtype "none": no query seen; rcode "none": no answer); non-zero only;
+ *   TCP health events of every flow, as the conn records count them:
+ *     tcp_retransmissions, tcp_out_of_order, tcp_dup_acks, tcp_zero_windows,
+ *     tcp_lost_segments; non-zero only.
  * Adding a series is adding a name and a value in agg.c (points_build). */
 #ifndef PT_AGG_H
 #define PT_AGG_H

@@ -173,6 +173,20 @@ int pt_dns_msg_parse(struct pt_dns_msg *m, const uint8_t *data, size_t len,
 const char *pt_dns_qtype_name(uint16_t qtype, char buf[16]);
 const char *pt_dns_qclass_name(uint16_t qclass, char buf[16]);
 const char *pt_dns_rcode_name(uint16_t rcode, char buf[16]);
+
+/* The slots of the per-second DNS series (dns_queries{qtype=...},
+ * dns_queries{rcode=...}): the common query types and response codes each
+ * have one, every other value shares "other", and a transaction without a
+ * query ("none" qtype) or without a response ("none" rcode) has its own. */
+#define PT_DNS_SERIES_QTYPES 18
+#define PT_DNS_SERIES_RCODES 8
+struct pt_dns_txn;
+unsigned pt_dns_series_qtype(const struct pt_dns_txn *txn);
+unsigned pt_dns_series_rcode(const struct pt_dns_txn *txn);
+/* Names of the slots: "A", "AAAA", ..., "other", "none"; "NOERROR", ...,
+ * "other", "none". Static strings. */
+const char *pt_dns_series_qtype_name(unsigned slot);
+const char *pt_dns_series_rcode_name(unsigned slot);
 const char *pt_dns_opcode_name(uint8_t opcode, char buf[16]);
 
 /* Write @len bytes of @s into @out (@cap bytes, NUL-terminated, cut to fit)

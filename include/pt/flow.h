@@ -202,8 +202,20 @@ enum pt_tcp_health_err {
 };
 
 /* Per-worker counters of the analysis (in struct pt_flow_worker_stats). */
+/* Events of every flow, as the per-flow counters count them (the
+ * aggregation thread's series tcp_retransmissions, ...). */
+enum pt_tcph_ev {
+    PT_TCPH_EV_RETRANS = 0, /* tcp.analysis.retransmission (fast and spurious included) */
+    PT_TCPH_EV_OOO,         /* tcp.analysis.out_of_order */
+    PT_TCPH_EV_DUP_ACK,     /* tcp.analysis.duplicate_ack */
+    PT_TCPH_EV_ZERO_WIN,    /* tcp.analysis.zero_window */
+    PT_TCPH_EV_LOST,        /* tcp.analysis.lost_segment */
+    PT_TCPH_EV_MAX
+};
+
 struct pt_tcp_health_stats {
     uint64_t err[PT_TCPH_ERR_MAX];
+    uint64_t ev[PT_TCPH_EV_MAX]; /* PT_CNT_*: read by the aggregation thread */
 };
 
 /* Stable dotted name of @err ("flow.tcp.wscale_over_14"). Never NULL. */
@@ -314,6 +326,10 @@ struct pt_flow_worker;
  * failure"); owned by the worker, PT_CNT_* for readers. The remover keeps
  * one more set for what it flushes at flow end (pt_flow_table_app_totals). */
 struct pt_app_worker_stats {
+    /* DNS transactions by query type and by response code (pt_dns_series_*
+     * slots), counted as each completes or is flushed, queued or not */
+    uint64_t dns_qtype[PT_DNS_SERIES_QTYPES];
+    uint64_t dns_rcode[PT_DNS_SERIES_RCODES];
     uint64_t no_state; /* app.no_state: a parser was wanted, the state pool was empty */
     uint64_t tcp_gap;  /* app.tcp_gap: a parsed direction skipped sequence space */
     uint64_t records;  /* app records queued */
@@ -419,6 +435,7 @@ struct pt_flow_view {
     uint32_t ifaces;    /* bit i: seen on interface i */
     uint64_t pkts;      /* packets, both directions, since this flow's previous visit */
     uint64_t bytes;     /* IP bytes (IP length field), both directions, likewise */
+    uint8_t app;        /* its application label now (enum pt_app, as the record's `app`) */
     bool is_new;        /* the first visit of this flow */
     bool ended;         /* removed by this call: its record was emitted */
     bool over;          /* not live any more: ended, or ended on arrival and waiting

@@ -101,11 +101,19 @@ struct pt_agg {
     char iface_name[PT_MAX_IFACES][64]; /* name the cached ids belong to */
     sid_t vlan_id[PT_AGG_VLANS][2];
     sid_t proto_id[PT_AGG_PROTOS][2];
+    sid_t app_id[PT_APP_MAX][2];
+    sid_t dns_id, dnsq_id[PT_DNS_SERIES_QTYPES], dnsr_id[PT_DNS_SERIES_RCODES];
+    sid_t tcp_id[PT_TCPH_EV_MAX];
+    /* cumulative event counters as the previous tick read them */
+    uint64_t prev_dnsq[PT_DNS_SERIES_QTYPES], prev_dnsr[PT_DNS_SERIES_RCODES];
+    uint64_t prev_tcp[PT_TCPH_EV_MAX];
+    struct pt_app_worker_stats app_tot; /* scratch of events_points() */
 
     /* per tick, from the flow walk */
     uint64_t f_new[PT_MAX_IFACES + 1], f_active[PT_MAX_IFACES + 1], f_ended[PT_MAX_IFACES + 1];
-    struct host_ent *hosts;  /* host_used of host_max */
-    struct host_slot *hslot; /* host_cap (a power of two), load <= 1/2 */
+    struct pt_agg_pair app[PT_APP_MAX]; /* by the flow's label */
+    struct host_ent *hosts;             /* host_used of host_max */
+    struct host_slot *hslot;            /* host_cap (a power of two), load <= 1/2 */
     size_t host_cap, host_used, host_max;
     struct host_pend pend[HOST_PEND];
     unsigned pend_head, pend_n;
@@ -559,6 +567,10 @@ static void visit(const struct pt_flow_view *v, void *arg)
         count_bits(a->f_active, v->ifaces, 1);
     if (v->pkts == 0)
         return;
+    if (v->app < PT_APP_MAX) {
+        a->app[v->app].pkts += v->pkts;
+        a->app[v->app].bytes += v->bytes;
+    }
     host_add(a, v->key->addr[0], v->bytes, v->pkts);
     if (memcmp(v->key->addr[0], v->key->addr[1], 16) != 0)
         host_add(a, v->key->addr[1], v->bytes, v->pkts);
@@ -738,6 +750,50 @@ static void sparse_points(struct pt_agg *a, sid_t ids[2], const char *dim, const
     point_add(a, &ids[1], name, p->bytes);
 }
 
+static void count_point(struct pt_agg *a, sid_t *slot, const char *name, uint64_t v)
+{
+    if (v)
+        point_add(a, slot, name, v);
+}
+
+/* The DNS and TCP health series: the workers' (and the remover's)
+ * cumulative counters since the previous tick (DESIGN 1). */
+static void events_points(struct pt_agg *a)
+{
+    static const char *const tcp_name[PT_TCPH_EV_MAX] = {
+        [PT_TCPH_EV_RETRANS] = "tcp_retransmissions", [PT_TCPH_EV_OOO] = "tcp_out_of_order",
+        [PT_TCPH_EV_DUP_ACK] = "tcp_dup_acks",        [PT_TCPH_EV_ZERO_WIN] = "tcp_zero_windows",
+        [PT_TCPH_EV_LOST] = "tcp_lost_segments",
+    };
+    struct pt_app_worker_stats *t = &a->app_tot;
+    char name[PT_STORE_NAMELEN];
+    uint64_t all = 0, v;
+
+    memset(t, 0, sizeof *t);
+    pt_flow_table_app_totals(a->ft, t, NULL);
+    for (unsigned i = 0; i < PT_DNS_SERIES_QTYPES; i++) {
+        v = t->dns_qtype[i] - a->prev_dnsq[i];
+        a->prev_dnsq[i] = t->dns_qtype[i];
+        all += v;
+        snprintf(name, sizeof name, "dns_queries{qtype=%s}", pt_dns_series_qtype_name(i));
+        count_point(a, &a->dnsq_id[i], name, v);
+    }
+    for (unsigned i = 0; i < PT_DNS_SERIES_RCODES; i++) {
+        v = t->dns_rcode[i] - a->prev_dnsr[i];
+        a->prev_dnsr[i] = t->dns_rcode[i];
+        snprintf(name, sizeof name, "dns_queries{rcode=%s}", pt_dns_series_rcode_name(i));
+        count_point(a, &a->dnsr_id[i], name, v);
+    }
+    count_point(a, &a->dns_id, "dns_queries", all);
+    for (unsigned e = 0; e < PT_TCPH_EV_MAX; e++) {
+        uint64_t cur = 0;
+        for (unsigned w = 0; w < a->nw; w++)
+            cur += PT_CNT_GET(pt_flow_worker_stats(pt_flow_worker_get(a->ft, w))->tcp_health.ev[e]);
+        count_point(a, &a->tcp_id[e], tcp_name[e], cur - a->prev_tcp[e]);
+        a->prev_tcp[e] = cur;
+    }
+}
+
 /* Every point of this tick (DESIGN 4): counters in a->sum, flow counts. */
 static void points_build(struct pt_agg *a, const struct pt_agg_tick_in *in, uint64_t refused)
 {
@@ -780,6 +836,9 @@ static void points_build(struct pt_agg *a, const struct pt_agg_tick_in *in, uint
     }
     for (unsigned i = 0; i < PT_AGG_PROTOS; i++)
         sparse_points(a, a->proto_id[i], "proto", pt_agg_proto_name(i, buf), &s->proto[i]);
+    for (unsigned i = 0; i < PT_APP_MAX; i++)
+        sparse_points(a, a->app_id[i], "app", pt_app_name(i), &a->app[i]);
+    events_points(a);
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -841,6 +900,7 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     memset(a->f_new, 0, sizeof a->f_new);
     memset(a->f_active, 0, sizeof a->f_active);
     memset(a->f_ended, 0, sizeof a->f_ended);
+    memset(a->app, 0, sizeof a->app);
     hosts_reset(a);
     a->fheap_n = 0;
     a->n_recs = 0;

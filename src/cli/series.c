@@ -62,6 +62,12 @@ static const struct metric metrics[] = {
     {"flows_new", "flows_new", K_COUNT, 1, PT_CLI_UNIT_NONE},
     {"flows_ended", "flows_ended", K_COUNT, 1, PT_CLI_UNIT_NONE},
     {"flows_refused", "flows_refused", K_COUNT, 1, PT_CLI_UNIT_NONE},
+    {"dns_queries", "dns_queries", K_COUNT, 1, PT_CLI_UNIT_NONE},
+    {"tcp_retransmissions", "tcp_retransmissions", K_COUNT, 1, PT_CLI_UNIT_NONE},
+    {"tcp_out_of_order", "tcp_out_of_order", K_COUNT, 1, PT_CLI_UNIT_NONE},
+    {"tcp_dup_acks", "tcp_dup_acks", K_COUNT, 1, PT_CLI_UNIT_NONE},
+    {"tcp_zero_windows", "tcp_zero_windows", K_COUNT, 1, PT_CLI_UNIT_NONE},
+    {"tcp_lost_segments", "tcp_lost_segments", K_COUNT, 1, PT_CLI_UNIT_NONE},
 };
 
 struct series {
@@ -109,9 +115,12 @@ static void series_usage(FILE *out)
           "  -d, --datadir DIR     data directory (default " PT_CLI_DATADIR_DEFAULT ")\n"
           "  -m, --metric M        bps (bits/s), pps (packets/s), or a stored metric: packets,\n"
           "                        bytes, decode_errors, kernel_drops, flows_active (a gauge),\n"
-          "                        flows_new, flows_ended, flows_refused\n"
+          "                        flows_new, flows_ended, flows_refused, dns_queries,\n"
+          "                        tcp_retransmissions, tcp_out_of_order, tcp_dup_acks,\n"
+          "                        tcp_zero_windows, tcp_lost_segments\n"
           "  -i, --iface IF        the series of interface IF (default: the sensor total)\n"
-          "  -b, --by D            every series of dimension D: iface, vlan or proto\n"
+          "  -b, --by D            every series of dimension D: iface, vlan or proto; app\n"
+          "                        (packets, bytes, pps, bps); qtype or rcode (dns_queries)\n"
           "      --from T          start (default: --to minus 1 h)\n"
           "      --to T            end, exclusive (default: the newest second stored + 1)\n"
           "      --step S          1s, 1m, 1h or auto (default): the finest giving <= 1500\n"
@@ -124,8 +133,9 @@ static void series_usage(FILE *out)
           "                        csv (one row per point, with a header row)\n",
           out);
     pt_cli_usage_help_times(out);
-    fputs("Series are named metric{dim=value}, e.g. bps{vlan=100}, pps{proto=udp}; a VLAN or\n"
-          "protocol series has no point in a second without traffic, which counts as 0.\n"
+    fputs("Series are named metric{dim=value}, e.g. bps{vlan=100}, pps{proto=udp},\n"
+          "bps{app=tls}, dns_queries{rcode=NXDOMAIN}; a VLAN, protocol, application, DNS or\n"
+          "TCP series has no point in a second without one, which counts as 0.\n"
           "Exit status: 0 ok, 1 no store or no such series, 2 bad usage.\n",
           out);
 }
@@ -161,8 +171,11 @@ static int series_opt(void *ctx, int c, const char *arg)
         o->iface = arg;
         return 0;
     case 'b':
-        if (strcmp(arg, "iface") && strcmp(arg, "vlan") && strcmp(arg, "proto")) {
-            fprintf(stderr, "packettracer: --by: '%s' is not iface, vlan or proto\n", arg);
+        if (strcmp(arg, "iface") && strcmp(arg, "vlan") && strcmp(arg, "proto") &&
+            strcmp(arg, "app") && strcmp(arg, "qtype") && strcmp(arg, "rcode")) {
+            fprintf(stderr,
+                    "packettracer: --by: '%s' is not iface, vlan, proto, app, qtype or rcode\n",
+                    arg);
             return 2;
         }
         o->by = arg;
@@ -190,8 +203,9 @@ static int series_check(void *ctx)
         return 2;
     }
     if (o->iface && o->by) {
-        fputs("packettracer series: --iface and --by cannot be combined (the VLAN and "
-              "protocol series are sensor totals; --by iface lists every interface)\n",
+        fputs("packettracer series: --iface and --by cannot be combined (the VLAN, "
+              "protocol, app and DNS series are sensor totals; --by iface lists every "
+              "interface)\n",
               stderr);
         return 2;
     }

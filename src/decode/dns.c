@@ -1014,3 +1014,44 @@ void pt_dns_tcp_feed(struct pt_dns_tcp *t, struct pt_dns_flow *f, struct pt_dns_
             tcp_deliver(x, f, scratch, dir, ts_ns, emit, arg, st);
     }
 }
+
+/* ---- the per-second series' slots ---- */
+
+static const uint16_t series_qtypes[] = {1,  28, 5,  15, 2,  12, 6,  16,
+                                         33, 35, 64, 65, 43, 46, 48, 255};
+static const char *const series_qtype_names[PT_DNS_SERIES_QTYPES] = {
+    "A",     "AAAA", "CNAME", "MX", "NS",    "PTR",    "SOA", "TXT",   "SRV",
+    "NAPTR", "SVCB", "HTTPS", "DS", "RRSIG", "DNSKEY", "ANY", "other", "none",
+};
+_Static_assert(PT_ARRAY_LEN(series_qtypes) + 2 == PT_DNS_SERIES_QTYPES, "qtype slots");
+
+static const char *const series_rcode_names[PT_DNS_SERIES_RCODES] = {
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other", "none",
+};
+
+unsigned pt_dns_series_qtype(const struct pt_dns_txn *txn)
+{
+    if (!txn->has_qtype)
+        return PT_DNS_SERIES_QTYPES - 1;
+    for (unsigned i = 0; i < PT_ARRAY_LEN(series_qtypes); i++)
+        if (series_qtypes[i] == txn->qtype)
+            return i;
+    return PT_DNS_SERIES_QTYPES - 2;
+}
+
+unsigned pt_dns_series_rcode(const struct pt_dns_txn *txn)
+{
+    if (!txn->has_rcode)
+        return PT_DNS_SERIES_RCODES - 1;
+    return txn->rcode <= 5 ? txn->rcode : PT_DNS_SERIES_RCODES - 2;
+}
+
+const char *pt_dns_series_qtype_name(unsigned slot)
+{
+    return slot < PT_DNS_SERIES_QTYPES ? series_qtype_names[slot] : "other";
+}
+
+const char *pt_dns_series_rcode_name(unsigned slot)
+{
+    return slot < PT_DNS_SERIES_RCODES ? series_rcode_names[slot] : "other";
+}

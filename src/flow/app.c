@@ -143,6 +143,10 @@ void pt_app_worker_stats_add(struct pt_app_worker_stats *dst, const struct pt_ap
     dst->tcp_gap += PT_CNT_GET(src->tcp_gap);
     dst->records += PT_CNT_GET(src->records);
     dst->arp_pkts += PT_CNT_GET(src->arp_pkts);
+    for (unsigned i = 0; i < PT_DNS_SERIES_QTYPES; i++)
+        dst->dns_qtype[i] += PT_CNT_GET(src->dns_qtype[i]);
+    for (unsigned i = 0; i < PT_DNS_SERIES_RCODES; i++)
+        dst->dns_rcode[i] += PT_CNT_GET(src->dns_rcode[i]);
     /* every member of these is a uint64_t counter (padding of the aligned
      * ones is zero and stays zero) */
     ADD_STRUCT(&dst->appid, &src->appid);
@@ -269,8 +273,12 @@ static void rec_end(struct emit_ctx *c)
 static void dns_emit(void *arg, const struct pt_dns_txn *txn, const struct pt_dns_msg *resp)
 {
     struct emit_ctx *c = arg;
+    struct pt_app_worker_stats *st = c->w ? &c->w->app.st : &c->t->app_st;
     struct pt_app_dns *d;
 
+    /* the series count every transaction, whether its record finds a slot or not */
+    PT_CNT_INC(st->dns_qtype[pt_dns_series_qtype(txn)]);
+    PT_CNT_INC(st->dns_rcode[pt_dns_series_rcode(txn)]);
     if (!rec_begin(c, PT_REC_DNS, txn->ts_ns))
         return;
     d = &c->r->dns;

@@ -615,6 +615,7 @@ static void view_take(const struct sweep *sw, struct pt_flow_worker *w, struct p
     v->orig_side = flow_orig_side(f);
     v->first_ns = f->first_ns;
     v->ifaces = f->ifaces;
+    v->app = (uint8_t)pt_appid_result(&f->app.id);
     v->is_new = sn->tick == 0;
     if (v->is_new) { /* the slot may still hold the snapshot of its previous flow */
         sn->pkts = 0;

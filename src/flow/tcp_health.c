@@ -73,6 +73,13 @@ static inline void count(struct pt_tcp_health_stats *st, unsigned err)
         PT_CNT_INC(st->err[err]);
 }
 
+/* One event of any flow, for the series (the flow's own counter is separate). */
+static inline void event(struct pt_tcp_health_stats *st, unsigned ev)
+{
+    if (st)
+        PT_CNT_INC(st->ev[ev]);
+}
+
 static inline bool seq_lt(uint32_t a, uint32_t b)
 {
     return (int32_t)(a - b) < 0;
@@ -192,10 +199,14 @@ static uint8_t ack_checks(struct pt_tcp_health_dir *f, const struct pt_tcp_healt
 
     if (seglen == 1 && seq == f->nextseq && r->window == 0)
         return PT_TCPH_LAST_ZWP;
-    if (win == 0 && !sfr)
+    if (win == 0 && !sfr) {
         inc16(&f->zero_win, st);
-    if (f->nextseq && seq_gt(seq, f->nextseq) && !(fl & TH_RST))
+        event(st, PT_TCPH_EV_ZERO_WIN);
+    }
+    if (f->nextseq && seq_gt(seq, f->nextseq) && !(fl & TH_RST)) {
         inc16(&f->lost, st);
+        event(st, PT_TCPH_EV_LOST);
+    }
     if (seglen <= 1 && seq == f->nextseq - 1 && !sfr) {
         *ka = true;
         return PT_TCPH_LAST_KA;
@@ -207,6 +218,7 @@ static uint8_t ack_checks(struct pt_tcp_health_dir *f, const struct pt_tcp_healt
             return 0; /* zero-window-probe ACK */
         if (win) {
             inc32(&f->dup_acks);
+            event(st, PT_TCPH_EV_DUP_ACK);
             if (f->dupacks != UINT8_MAX)
                 f->dupacks++;
         }
@@ -226,20 +238,24 @@ static void rxmt_checks(struct pt_tcp_health *h, struct pt_tcp_health_dir *f,
         not_adv = false;
     if (seglen > 0 && r->lastack && !seq_gt(seq + seglen, r->lastack)) {
         inc32(&f->retrans); /* spurious */
+        event(st, PT_TCPH_EV_RETRANS);
         return;
     }
     if (!not_adv)
         return;
     if (r->dupacks >= 2 && r->lastack == seq && now - r->lastack_us < FAST_RXMT_US) {
         inc32(&f->retrans); /* fast */
+        event(st, PT_TCPH_EV_RETRANS);
         return;
     }
     uint32_t thres = (h->hs & PT_TCPH_HS_RTT) ? h->rtt_us : OOO_DEFAULT_US;
     if (now - f->nextseq_us < thres && f->nextseq != seq + seglen + syn_fin) {
         inc16(&f->ooo, st);
+        event(st, PT_TCPH_EV_OOO);
         return;
     }
     inc32(&f->retrans);
+    event(st, PT_TCPH_EV_RETRANS);
 }
 
 /* The payload length tshark analyses: what the IP header claims, cut to the

@@ -1,6 +1,7 @@
 /* test_agg.c - the aggregation thread and the store, end to end through
  * the offline pipeline (`read -d`): the per-second series sum to the
- * capture's totals, per VLAN, protocol and interface too; 1 min rollups are
+ * capture's totals, per VLAN, protocol and interface too; the per-app, DNS
+ * and TCP health series to what the conn and dns records say; 1 min rollups are
  * the sums of their 1 s points; the stored flows are the records `read`
  * prints; every second has its points at 100 k new flows per second; and
  * the store survives kill -9 of the writer. */
@@ -55,10 +56,45 @@ static void strip_unstored(struct pt_flow_record *r)
     r->orig_asn = r->resp_asn = 0;
 }
 
+/* What the records say, for the app, DNS and TCP health series. */
+static struct rec_sums {
+    uint64_t app_pkts[PT_APP_MAX], app_bytes[PT_APP_MAX];
+    uint64_t tcp[PT_TCPH_EV_MAX];
+    uint64_t dnsq[PT_DNS_SERIES_QTYPES], dnsr[PT_DNS_SERIES_RCODES], dns;
+} rs;
+
+static void sum_rec(const struct pt_flow_record *r)
+{
+    const struct pt_flow_health *h = &r->health;
+
+    rs.app_pkts[r->app] += r->orig_pkts + r->resp_pkts;
+    rs.app_bytes[r->app] += r->orig_ip_bytes + r->resp_ip_bytes;
+    if (!h->valid)
+        return;
+    for (unsigned d = 0; d < 2; d++) {
+        rs.tcp[PT_TCPH_EV_RETRANS] += h->retrans[d];
+        rs.tcp[PT_TCPH_EV_OOO] += h->ooo[d];
+        rs.tcp[PT_TCPH_EV_DUP_ACK] += h->dup_acks[d];
+        rs.tcp[PT_TCPH_EV_ZERO_WIN] += h->zero_win[d];
+        rs.tcp[PT_TCPH_EV_LOST] += h->lost[d];
+    }
+}
+
+static void sum_app(const struct pt_app_rec *r, void *arg)
+{
+    (void)arg;
+    if (r->kind != PT_REC_DNS)
+        return;
+    rs.dns++;
+    rs.dnsq[pt_dns_series_qtype(&r->dns.txn)]++;
+    rs.dnsr[pt_dns_series_rcode(&r->dns.txn)]++;
+}
+
 static void to_json(const struct pt_flow_record *rec, void *arg)
 {
     struct out *o = arg;
     struct pt_flow_record r = *rec;
+    sum_rec(rec);
     strip_unstored(&r);
     cr_assert_eq(pt_flow_record_write(o->f, PT_FMT_JSON, &r, NULL, 0), 0);
 }
@@ -81,7 +117,9 @@ static int run_read(const char *path, unsigned workers, const char *datadir, str
     o->f = open_memstream(&o->buf, &o->len);
     cr_assert_not_null(o->f);
     op.emit = to_json;
+    op.emit_app = sum_app;
     op.emit_arg = o;
+    memset(&rs, 0, sizeof rs);
     rc = pt_offline_run(&op, res);
     cr_assert_eq(fclose(o->f), 0);
     return rc;
@@ -242,6 +280,38 @@ static size_t sorted_lines(char *buf, char ***out)
     return n;
 }
 
+/* The app, DNS and TCP health series add up to what the records say: per
+ * application exactly (no flow of these captures changes its label after
+ * its first second), and the DNS transactions by qtype and by rcode. */
+static void check_app_dns_tcp(struct pt_store *s, const char *rel)
+{
+    static const char *const tcp[PT_TCPH_EV_MAX] = {"tcp_retransmissions", "tcp_out_of_order",
+                                                    "tcp_dup_acks", "tcp_zero_windows",
+                                                    "tcp_lost_segments"};
+    char name[PT_STORE_NAMELEN];
+    uint64_t all = 0;
+
+    for (unsigned i = 0; i < PT_APP_MAX; i++) {
+        snprintf(name, sizeof name, "packets{app=%s}", pt_app_name(i));
+        cr_assert_eq(series_sum(s, name, PT_RES_1S), rs.app_pkts[i], "%s: %s", rel, name);
+        snprintf(name, sizeof name, "bytes{app=%s}", pt_app_name(i));
+        cr_assert_eq(series_sum(s, name, PT_RES_1S), rs.app_bytes[i], "%s: %s", rel, name);
+        all += rs.app_pkts[i];
+    }
+    cr_assert_eq(dim_total(s, "packets{app=", NULL), all, "%s: per app", rel);
+    for (unsigned e = 0; e < PT_TCPH_EV_MAX; e++)
+        cr_assert_eq(series_sum(s, tcp[e], PT_RES_1S), rs.tcp[e], "%s: %s", rel, tcp[e]);
+    cr_assert_eq(series_sum(s, "dns_queries", PT_RES_1S), rs.dns, "%s: dns_queries", rel);
+    for (unsigned i = 0; i < PT_DNS_SERIES_QTYPES; i++) {
+        snprintf(name, sizeof name, "dns_queries{qtype=%s}", pt_dns_series_qtype_name(i));
+        cr_assert_eq(series_sum(s, name, PT_RES_1S), rs.dnsq[i], "%s: %s", rel, name);
+    }
+    for (unsigned i = 0; i < PT_DNS_SERIES_RCODES; i++) {
+        snprintf(name, sizeof name, "dns_queries{rcode=%s}", pt_dns_series_rcode_name(i));
+        cr_assert_eq(series_sum(s, name, PT_RES_1S), rs.dnsr[i], "%s: %s", rel, name);
+    }
+}
+
 static void check_capture(const char *rel, unsigned workers)
 {
     static struct pt_offline_result res;
@@ -275,6 +345,7 @@ static void check_capture(const char *rel, unsigned workers)
     /* every flow is new once and ends once */
     cr_assert_eq(series_sum(s, "flows_new", PT_RES_1S), res.flows, "%s: flows_new", rel);
     cr_assert_eq(series_sum(s, "flows_ended", PT_RES_1S), res.flows, "%s: flows_ended", rel);
+    check_app_dns_tcp(s, rel);
     /* rollups */
     struct roll_check rc = {.s = s};
     cr_assert_eq(pt_store_series_list(s, "", check_rollup, &rc), 0);
@@ -306,6 +377,12 @@ static void check_capture(const char *rel, unsigned workers)
 Test(agg_store, series_sum_to_capture_totals_bench, .timeout = 120)
 {
     check_capture("pcap/bench/mixed_merged_pcapplusplus.pcap", 1);
+    /* the series checked above are not empty: the capture's 197 DNS
+     * transactions (4 unanswered, flushed at flow end) and 58 retransmissions */
+    cr_assert_eq(rs.dns, 197);
+    cr_assert_eq(rs.dnsr[PT_DNS_SERIES_RCODES - 1], 4);
+    cr_assert_eq(rs.tcp[PT_TCPH_EV_RETRANS], 58);
+    cr_assert_gt(rs.app_pkts[PT_APP_TLS], 0);
 }
 
 Test(agg_concurrent, series_sum_to_capture_totals_two_workers, .timeout = 300)

@@ -128,8 +128,9 @@ Test(app_devices, dhcp_host_names_reach_the_store)
     size_t checked = 0;
     unsigned long long n, restored, saved, lost;
 
-    cr_assert_eq(sscanf(strstr(err, "\ndevices: "), "\ndevices: %llu restored %llu saved %llu lost %llu",
-                        &n, &restored, &saved, &lost),
+    cr_assert_eq(sscanf(strstr(err, "\ndevices: "),
+                        "\ndevices: %llu restored %llu saved %llu lost %llu", &n, &restored, &saved,
+                        &lost),
                  4, "%s", err);
     cr_assert_eq(restored, 0);
     cr_assert_eq(lost, 0);

@@ -381,7 +381,8 @@ Test(query_series, errors)
     expect_has(2, "--to: '2026-11-23T08:02:00' is not a time",
                "series -d %s -m bps --to 2026-11-23T08:02:00", dir);
     expect_has(2, "--step: '5m' is not 1s, 1m, 1h or auto", "series -d %s -m bps --step 5m", dir);
-    expect_has(2, "--by: 'app' is not iface, vlan or proto", "series -d %s -m bps --by app", dir);
+    expect_has(2, "--by: 'host' is not iface, vlan, proto, app, qtype or rcode",
+               "series -d %s -m bps --by host", dir);
     expect_has(2, "--iface and --by cannot be combined",
                "series -d %s -m bps --by vlan --iface eth0", dir);
     expect_has(2, "--from must be before --to", "series -d %s -m bps --from %llu --to %llu", dir,
