@@ -144,6 +144,13 @@ struct pt_agg_tick_in {
     const char (*ifnames)[64]; /* names of interface indices 0..n_ifnames-1 (grows offline) */
     unsigned n_ifnames;
     const uint64_t *kernel_drops; /* cumulative per interface; NULL when none */
+    /* Offline: stop after the flow walk and keep the second's finished
+     * records (not emitted: @emit is not called); the caller emits them
+     * from pt_agg_held(), completing them in place, then pt_agg_write()
+     * writes the second. So the records the store keeps are completed by the
+     * record thread in the order it reads app records and conn records
+     * together. The tick_in (and what it points to) must live until then. */
+    bool hold;
 };
 
 /* Run one tick (see the top of this file). Finished flow records go to @emit
@@ -151,8 +158,17 @@ struct pt_agg_tick_in {
  * of records emitted. A store error never stops the tick: it is counted
  * (pt_agg_stats) and logged, at most once a minute. Thread: the aggregation
  * thread, registered QSBR reader, online. */
-uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_emit_fn emit,
+uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_record_fn emit,
                      void *emit_arg);
+
+/* After a tick with in->hold: the second's finished records, in the order
+ * the walk removed them (the caller may reorder and complete them in place;
+ * valid until pt_agg_write()), and *@n their number. */
+struct pt_flow_record *pt_agg_held(struct pt_agg *a, size_t *n);
+
+/* After a tick with in->hold: write the second (series, top lists, the held
+ * records, the hook's tick). */
+void pt_agg_write(struct pt_agg *a);
 
 struct pt_agg_stats {
     uint64_t ticks;        /* seconds written (gap-filled ones included) */

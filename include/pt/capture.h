@@ -116,7 +116,8 @@ struct pt_offline_opts {
     unsigned n_files;
     unsigned workers;           /* >= 1; with > 1, frames go to workers by flow hash */
     struct pt_flow_config flow; /* .workers is set from @workers */
-    pt_flow_emit_fn emit;       /* receives every finished flow, in a deterministic order */
+    pt_flow_record_fn emit;     /* receives every finished flow, in a deterministic order,
+                                 * before the store keeps it (it may complete it) */
     void *emit_arg;
     /* Receives every app record (app.h), with @emit_arg, merged by time with
      * the flow records of each expiry round (deterministic too). NULL: app
@@ -232,7 +233,8 @@ struct pt_live_opts {
     const int *stop;            /* may be NULL; the run stops when it reads non-zero. Set it with
                                  * __atomic_store_n (lock-free, so a signal handler may) */
     struct pt_flow_config flow; /* .workers is set from n_ifaces * workers */
-    pt_flow_emit_fn emit;       /* finished flows, on the remover thread */
+    pt_flow_record_fn emit;     /* finished flows, on the remover thread, before the store
+                                 * keeps them (it may complete them) */
     void *emit_arg;
     /* App records (app.h), with @emit_arg, on the remover thread: drained
      * from the workers' queues every 50 ms and before each expiry, and

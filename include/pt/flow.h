@@ -414,6 +414,11 @@ uint64_t pt_flow_process(struct pt_flow_worker *fw, const struct pt_pkt *p);
 
 typedef void (*pt_flow_emit_fn)(const struct pt_flow_record *rec, void *arg);
 
+/* A consumer of finished records that may complete @rec before it is kept
+ * (the record thread's enrichment: names, GeoIP); what @rec holds after the
+ * call is what the store keeps. @rec is valid only during the call. */
+typedef void (*pt_flow_record_fn)(struct pt_flow_record *rec, void *arg);
+
 /* Remove the flows that have ended, in the next cfg.sweep_shards shards of
  * the rotation: those a packet found over on arrival, and those whose idle,
  * active or close timeout has passed by @now_ns; or every flow of every

@@ -130,7 +130,10 @@ struct pt_agg {
     size_t n_recs, cap_recs;
     struct pt_flow_record *live; /* records of open flows due this tick */
     size_t n_live, cap_live;
-    pt_flow_emit_fn emit;
+    pt_flow_record_fn emit;
+    struct pt_flow_record spare; /* a record emitted but not held (no memory) */
+    struct pt_agg_tick_in in;    /* the tick being written (hold: until pt_agg_write) */
+    uint64_t tick_t0;            /* its start, thread CPU time */
     void *emit_arg;
 
     uint64_t last_sec;
@@ -584,14 +587,26 @@ static void visit(const struct pt_flow_view *v, void *arg)
     fheap_offer(a, &e);
 }
 
+/* Held first, then emitted from where it is held, so what the consumer
+ * completes (enrichment) is what the store keeps. With in.hold the caller
+ * emits the held records itself; @emit gets only those that could not be
+ * held. */
 static void emit_rec(const struct pt_flow_record *rec, void *arg)
 {
     struct pt_agg *a = arg;
+    struct pt_flow_record *r;
 
-    if (a->emit)
-        a->emit(rec, a->emit_arg);
-    if (!rec_push(&a->recs, &a->n_recs, &a->cap_recs, rec))
+    if (rec_push(&a->recs, &a->n_recs, &a->cap_recs, rec)) {
+        if (a->in.hold)
+            return;
+        r = &a->recs[a->n_recs - 1];
+    } else {
         a->st.recs_lost++; /* emitted, but not stored */
+        a->spare = *rec;
+        r = &a->spare;
+    }
+    if (a->emit)
+        a->emit(r, a->emit_arg);
 }
 
 /* ---- top lists ---- */
@@ -889,12 +904,13 @@ static void gap_fill(struct pt_agg *a, const struct pt_agg_tick_in *in, uint64_t
     }
 }
 
-uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_emit_fn emit,
+uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_record_fn emit,
                      void *emit_arg)
 {
-    uint64_t t0 = thread_cpu_ns(), refused = 0, n;
-    const char *ifn[PT_MAX_IFACES];
-    uint64_t sec = in->sec;
+    uint64_t n;
+
+    a->tick_t0 = thread_cpu_ns();
+    a->in = *in;
 
     /* DESIGN 2: the flow walk */
     memset(a->f_new, 0, sizeof a->f_new);
@@ -909,6 +925,22 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     a->emit_arg = emit_arg;
     n = pt_flow_table_tick(a->ft, in->now_ns, in->flush, emit_rec, visit, a);
     hosts_drain(a);
+    if (!in->hold)
+        pt_agg_write(a);
+    return n;
+}
+
+struct pt_flow_record *pt_agg_held(struct pt_agg *a, size_t *n)
+{
+    *n = a->n_recs;
+    return a->recs;
+}
+
+void pt_agg_write(struct pt_agg *a)
+{
+    const struct pt_agg_tick_in *in = &a->in;
+    const char *ifn[PT_MAX_IFACES];
+    uint64_t sec = in->sec, refused = 0;
 
     /* DESIGN 1: the counters */
     counters_collect(a);
@@ -945,8 +977,7 @@ uint64_t pt_agg_tick(struct pt_agg *a, const struct pt_agg_tick_in *in, pt_flow_
     if (a->cfg.hook.tick)
         a->cfg.hook.tick(a->store, in->now_ns, a->cfg.hook.arg);
 
-    a->st.last_tick_ns = thread_cpu_ns() - t0;
+    a->st.last_tick_ns = thread_cpu_ns() - a->tick_t0;
     if (a->st.last_tick_ns > a->st.max_tick_ns)
         a->st.max_tick_ns = a->st.last_tick_ns;
-    return n;
 }

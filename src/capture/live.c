@@ -118,6 +118,7 @@ struct live {
     int stop; /* atomic: set by the remover, read by workers */
     struct pt_live_worker_stats *st;
     uint64_t emitted;
+    struct pt_flow_record rec; /* count_emit_copy's */
     /* owned by the remover */
     struct sock_fprog bpf; /* the current filter (for reopened sockets) */
     bool have_bpf;
@@ -637,12 +638,22 @@ static void app_drain(struct live *L)
     pt_flow_table_app_drain(L->ft, L->o->emit_app ? L->o->emit_app : app_drop, L->o->emit_arg);
 }
 
-static void count_emit(const struct pt_flow_record *rec, void *arg)
+/* A record the agg holds for the store: the consumer completes it there. */
+static void count_emit(struct pt_flow_record *rec, void *arg)
 {
     struct live *L = arg;
 
     L->emitted++;
     L->o->emit(rec, L->o->emit_arg);
+}
+
+/* Without a store: the table's record, copied so the consumer may complete it. */
+static void count_emit_copy(const struct pt_flow_record *rec, void *arg)
+{
+    struct live *L = arg;
+
+    L->rec = *rec;
+    count_emit(&L->rec, L);
 }
 
 static void expire(struct live *L, bool flush)
@@ -671,7 +682,7 @@ static void expire(struct live *L, bool flush)
         pt_agg_tick(L->agg, &in, count_emit, L);
         pt_agg_stats(L->agg, &L->agg_st);
     } else {
-        pt_flow_table_expire(L->ft, now, flush, count_emit, L);
+        pt_flow_table_expire(L->ft, now, flush, count_emit_copy, L);
     }
     rcu_thread_offline();
 }

@@ -127,8 +127,9 @@ static void collect(const struct pt_flow_record *rec, void *arg)
         size_t nc = rv->cap ? rv->cap * 2 : 1024;
         struct pt_flow_record *nv = realloc(rv->v, nc * sizeof *nv);
         if (!nv) { /* emit unsorted rather than lose the record */
+            struct pt_flow_record tmp = *rec;
             rv->err = -ENOMEM;
-            rv->opts->emit(rec, rv->opts->emit_arg);
+            rv->opts->emit(&tmp, rv->opts->emit_arg);
             (*rv->emitted)++;
             return;
         }
@@ -229,12 +230,13 @@ struct run {
     struct pt_decode_stats scratch_st; /* discarded */
 };
 
-/* Emit the round's flow records (sorted) merged by time with its app
- * records (sorted), app records first on equal times; then release the
- * workers' queue slots. Caller: the reader, every worker idle. */
-static void emit_round(struct run *r)
+/* Emit the round's flow records @v (its last chunk: sorted here) merged
+ * by time with its app records (sorted), app records first on equal times;
+ * then release the workers' queue slots. Caller: the reader, every worker
+ * idle. */
+static void emit_round(struct run *r, struct pt_flow_record *v, size_t n)
 {
-    struct recvec *rv = &r->recs;
+    const struct pt_offline_opts *o = r->opts;
     struct appvec *av = &r->apps;
     size_t i = 0, j = 0;
 
@@ -245,21 +247,51 @@ static void emit_round(struct run *r)
         app_push(av, &av->own[k]);
     if (av->n)
         qsort(av->v, av->n, sizeof *av->v, app_cmp);
-    if (rv->n)
-        qsort(rv->v, rv->n, sizeof *rv->v, rec_cmp);
-    while (i < rv->n || j < av->n) {
-        if (j < av->n && (i == rv->n || av->v[j]->ts_ns <= rv->v[i].ts_ns)) {
-            if (rv->opts->emit_app)
-                rv->opts->emit_app(av->v[j], rv->opts->emit_arg);
+    if (n)
+        qsort(v, n, sizeof *v, rec_cmp);
+    while (i < n || j < av->n) {
+        if (j < av->n && (i == n || av->v[j]->ts_ns <= v[i].ts_ns)) {
+            if (o->emit_app)
+                o->emit_app(av->v[j], o->emit_arg);
             j++;
         } else {
-            rv->opts->emit(&rv->v[i++], rv->opts->emit_arg);
+            o->emit(&v[i++], o->emit_arg);
         }
     }
-    *rv->emitted += rv->n;
-    r->res->app_records += rv->opts->emit_app ? av->n : 0;
-    rv->n = 0;
+    r->res->flows += n;
+    r->res->app_records += o->emit_app ? av->n : 0;
     av->n = av->n_own = 0;
+}
+
+/* A record the agg could not hold (no memory): emitted at once, unsorted,
+ * rather than lost. */
+static void emit_unheld(struct pt_flow_record *rec, void *arg)
+{
+    struct run *r = arg;
+
+    r->opts->emit(rec, r->opts->emit_arg);
+    r->res->flows++;
+}
+
+/* The records the agg holds for this second, emitted as collect() chunks
+ * them (whole chunks sorted, the last merged with the app records), so
+ * the output does not depend on -d; the record thread completes them in
+ * place, then the agg writes the second with them. */
+static void emit_held(struct run *r)
+{
+    size_t n, full;
+    struct pt_flow_record *v = pt_agg_held(r->agg, &n);
+
+    full = n ? (n - 1) / CHUNK : 0;
+    for (size_t k = 0; k < full; k++) {
+        struct pt_flow_record *c = v + k * CHUNK;
+        qsort(c, CHUNK, sizeof *c, rec_cmp);
+        for (size_t i = 0; i < CHUNK; i++)
+            r->opts->emit(&c[i], r->opts->emit_arg);
+        r->res->flows += CHUNK;
+    }
+    emit_round(r, v + full * CHUNK, n - full * CHUNK);
+    pt_agg_write(r->agg);
 }
 
 /* Expire (or flush) and emit in deterministic order. Caller: the reader, with
@@ -277,14 +309,19 @@ static void expire_round(struct run *r, bool flush)
                                     .flush = flush,
                                     .gap_fill = true,
                                     .ifnames = (const char(*)[64])r->res->ifaces.name,
-                                    .n_ifnames = r->res->ifaces.n};
-        pt_agg_tick(r->agg, &in, collect, &r->recs);
-    } else {
-        pt_flow_table_expire(r->ft, r->clock_ns, flush, collect, &r->recs);
+                                    .n_ifnames = r->res->ifaces.n,
+                                    .hold = true};
+        pt_agg_tick(r->agg, &in, emit_unheld, r);
+        if (r->nw > 1)
+            rcu_thread_offline();
+        emit_held(r);
+        return;
     }
+    pt_flow_table_expire(r->ft, r->clock_ns, flush, collect, &r->recs);
     if (r->nw > 1)
         rcu_thread_offline();
-    emit_round(r);
+    emit_round(r, r->recs.v, r->recs.n);
+    r->recs.n = 0;
 }
 
 /* The input fields of a frame, as a live ring fills them from a tpacket header. */

@@ -87,17 +87,16 @@ bool pt_cli_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max
     return true;
 }
 
-static void emit(const struct pt_flow_record *rec, void *arg)
+/* Completed in place: with -d the store keeps the names and GeoIP too. */
+static void emit(struct pt_flow_record *rec, void *arg)
 {
     struct out_ctx *o = arg;
     unsigned n = o->res->ifaces.n;
 
-    struct pt_flow_record r = *rec;
-
     for (unsigned i = 0; i < n; i++)
         o->ifname_ptrs[i] = o->res->ifaces.name[i];
-    pt_app_out_conn(o->app, &r);
-    if (pt_flow_record_write(o->out, o->fmt, &r, o->ifname_ptrs, n) < 0 && !o->err)
+    pt_app_out_conn(o->app, rec);
+    if (pt_flow_record_write(o->out, o->fmt, rec, o->ifname_ptrs, n) < 0 && !o->err)
         o->err = -EIO;
 }
 

@@ -130,17 +130,16 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-static void on_emit(const struct pt_flow_record *rec, void *arg)
+/* Completed in place: the store keeps the names and GeoIP too. */
+static void on_emit(struct pt_flow_record *rec, void *arg)
 {
     struct run_ctx *c = arg;
     unsigned n = c->res->ifaces.n;
 
-    struct pt_flow_record r = *rec;
-
     for (unsigned i = 0; i < n; i++)
         c->ifname_ptrs[i] = c->res->ifaces.name[i];
-    pt_app_out_conn(c->app, &r);
-    if (pt_flow_record_write(c->out, PT_FMT_JSON, &r, c->ifname_ptrs, n) < 0 && !c->err)
+    pt_app_out_conn(c->app, rec);
+    if (pt_flow_record_write(c->out, PT_FMT_JSON, rec, c->ifname_ptrs, n) < 0 && !c->err)
         c->err = -EIO;
 }
 

@@ -15,7 +15,7 @@ struct recs {
     size_t n, cap;
 };
 
-static void keep(const struct pt_flow_record *rec, void *arg)
+static void keep(struct pt_flow_record *rec, void *arg)
 {
     struct recs *r = arg;
 
