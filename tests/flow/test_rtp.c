@@ -399,20 +399,35 @@ static void case_marker(struct scen *s)
 
 /* Where the captures go: $PT_RTP_PCAP_DIR (gen-expected-rtp.sh keeps them
  * for tshark), else a fresh temporary directory. */
+static char pcap_dir[256];
+
 static const char *pcap_path(const char *name)
 {
-    static char dir[256], path[512];
+    static char path[512];
     const char *keep = getenv("PT_RTP_PCAP_DIR");
 
     if (keep) {
-        snprintf(dir, sizeof dir, "%s", keep);
-    } else if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pt-rtp-XXXXXX");
-        cr_assert_not_null(mkdtemp(dir));
+        snprintf(pcap_dir, sizeof pcap_dir, "%s", keep);
+    } else if (!pcap_dir[0]) {
+        snprintf(pcap_dir, sizeof pcap_dir, "/tmp/pt-rtp-XXXXXX");
+        cr_assert_not_null(mkdtemp(pcap_dir));
     }
-    snprintf(path, sizeof path, "%s/%s.pcap", dir, name);
+    snprintf(path, sizeof path, "%s/%s.pcap", pcap_dir, name);
     return path;
 }
+
+/* Remove this test's captures (kept when $PT_RTP_PCAP_DIR names the place). */
+static void remove_pcaps(void)
+{
+    char cmd[300];
+
+    if (getenv("PT_RTP_PCAP_DIR") || !pcap_dir[0])
+        return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", pcap_dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(flow_rtp, .fini = remove_pcaps);
 
 /* Decode @path and feed one flow worker; the records at the flush go to
  * @recs, the worker's RTP counters to @st. */
