@@ -22,9 +22,15 @@
  *   has no known clock: J is not updated and the direction has no jitter
  *   (tshark without the SDP does the same). The sequence numbers and the loss
  *   are still counted.
- * - "In order" means the RTP timestamp did not go back (signed 32-bit
- *   difference >= 0). Only in-order packets become the reference for the
- *   next D; every packet with a known clock updates J (as tshark).
+ * - "In order" means, as tshark 4.0 decides it, that the RTP timestamp is
+ *   not before the stream's first one (signed 32-bit difference >= 0; the
+ *   first one slides forward once a stream is 2^30 ticks long, 3.3 h at
+ *   90 kHz, so a long stream never falls out of the window). Only in-order
+ *   packets update J and become the reference for the next D: a packet that
+ *   arrives after a later one (reordered) is still in order and is compared
+ *   with that later one, as tshark 4.0 does. (Newer Wireshark sources
+ *   compare with the last in-order packet instead; a reordered stream gets
+ *   other numbers there.)
  * - Max and mean jitter are taken over "regular" packets only, as tshark
  *   does: not the first of a stream, no marker bit, not comfort noise (PT 13
  *   or 19), not right after comfort noise, timestamp in order. The mean
@@ -76,7 +82,7 @@ struct pt_rtp_stats {
     uint64_t pkts;                /* packets measured */
     uint64_t markers;             /* ... with the marker bit (talkspurt or frame starts) */
     uint64_t ssrc_changes;        /* ... whose SSRC differed from the direction's previous one */
-    uint64_t late;                /* ... whose timestamp went back (not in order) */
+    uint64_t late;                /* ... stamped before the stream's first (not in order) */
     uint64_t no_clock;            /* ... whose payload type has no known clock (no jitter) */
     uint64_t no_state;            /* flows that looked like RTP when the worker's RTP pool was empty
                                    * (src/flow/rtp.c): not measured */
@@ -105,6 +111,7 @@ struct pt_rtp_stream {
     uint64_t done_sum16; /* sum16 of the direction's earlier streams (SSRCs) */
     uint32_t ssrc;
     uint32_t last_ts;  /* RTP timestamp of the reference packet */
+    uint32_t first_ts; /* the stream's first timestamp (slides forward, see rtp.c) */
     uint32_t pkts;     /* packets of the current stream (tshark's total_nr) */
     uint32_t n_upd;    /* pkts before the last regular packet (the mean's divisor) */
     uint32_t done_n;   /* n_upd of the earlier streams */

@@ -144,6 +144,7 @@ static void stream_start(struct pt_rtp_stream *s, uint64_t ts_ns, const struct p
     s->ssrc = h->ssrc;
     s->last_ns = ts_ns;
     s->last_ts = h->ts;
+    s->first_ts = h->ts;
     s->j16 = 0;
     s->sum16 = 0;
     s->pkts = 1;
@@ -204,13 +205,18 @@ void pt_rtp_stream_update(struct pt_rtp_stream *s, struct pt_rtp_stats *st, uint
         s->max_seq = h->seq;
     }
 
-    bool in_order = (int32_t)(h->ts - s->last_ts) >= 0;
+    int32_t since_first = (int32_t)(h->ts - s->first_ts);
+    bool in_order = since_first >= 0;
     bool regular = in_order && !h->marker && !is_cn(h->pt) && !(s->fl & S_PREV_CN);
     uint32_t rate = pt_rtp_clock_rate(h->pt);
 
     if (!in_order)
         PT_CNT_INC(st->late);
-    if (rate) {
+    else if (since_first > 0x40000000)
+        s->first_ts = h->ts; /* slide, so hours-long streams never fall out of the window */
+    if (!rate) {
+        PT_CNT_INC(st->no_clock);
+    } else if (in_order) {
         uint64_t ad = transit_diff(s, ts_ns, h, rate);
         s->j16 = s->j16 + ad - ((s->j16 + 8) >> 4); /* J += (|D| - J) / 16, J scaled by 16 */
         if (regular) {
@@ -218,8 +224,6 @@ void pt_rtp_stream_update(struct pt_rtp_stream *s, struct pt_rtp_stats *st, uint
                 s->max16 = s->j16;
             mean_add(s);
         }
-    } else {
-        PT_CNT_INC(st->no_clock);
     }
     if (in_order) {
         s->last_ns = ts_ns;

@@ -143,6 +143,7 @@ struct mstream { /* one SSRC stream */
     uint32_t ssrc;
     double time;  /* arrival of the reference packet, ms since T0 */
     uint32_t rts; /* its RTP timestamp */
+    uint32_t first_ts;
     double j, max, mean;
     unsigned total, n_upd;
     bool prev_cn, any;
@@ -168,6 +169,7 @@ static void model_pkt(struct mdir *d, const struct rtp_pkt *p)
         s->ssrc = p->ssrc;
         s->time = now;
         s->rts = p->ts;
+        s->first_ts = p->ts;
         s->total = 1;
         s->base = s->top = p->seq;
         s->prev_cn = p->pt == 13;
@@ -179,9 +181,9 @@ static void model_pkt(struct mdir *d, const struct rtp_pkt *p)
         s->top = p->seq;
     }
     double dts = (double)(int32_t)(p->ts - s->rts), khz = clock_khz(p->pt);
-    bool in_order = dts >= 0;
+    bool in_order = (int32_t)(p->ts - s->first_ts) >= 0;
     bool regular = in_order && !p->marker && p->pt != 13 && !s->prev_cn;
-    if (khz > 0) {
+    if (khz > 0 && in_order) {
         double diff = fabs(now - (s->time + dts / khz));
         s->j = (15 * s->j + diff) / 16;
         if (regular) {
@@ -393,6 +395,37 @@ static void case_marker(struct scen *s)
         if (k == 30)
             s->p[i].pt = 13;
     }
+}
+
+/* +-2 ms PCMU; the packet with sequence 10 arrives twice (1 ms apart), 21
+ * arrives before 20 (its timestamp goes back, but not before the stream's
+ * first: tshark 4.0 takes it as in order), and a stray packet numbered and
+ * stamped just before the first one arrives at the 4th slot (before the
+ * first timestamp: not in order, not regular). */
+static void case_reorder(struct scen *s)
+{
+    s->name = "reorder";
+    stream(s, &(struct spec){.dir = 0,
+                             .pt = 0,
+                             .n = 40,
+                             .ssrc = 0x0badcafe,
+                             .ts0 = 160,
+                             .ts_step = 160,
+                             .seq0 = 0,
+                             .start = T0,
+                             .step_ns = 20 * MS,
+                             .jit_ns = 2 * MS});
+    for (unsigned i = 0; i < 40; i++) {
+        if (s->p[i].seq == 10) {
+            struct rtp_pkt d = s->p[i];
+            d.t += MS;
+            add(s, &d);
+        }
+        if (s->p[i].seq == 20)
+            s->p[i].t += 25 * MS; /* after 21, which arrives at +/-2 ms of its slot */
+    }
+    struct rtp_pkt stray = {.t = T0 + 61 * MS, .pt = 0, .seq = 65535, .ts = 0, .ssrc = 0x0badcafe};
+    add(s, &stray);
 }
 
 /* ---- running it ---- */
@@ -635,6 +668,16 @@ Test(flow_rtp, dynamic_payload_type_has_no_jitter)
     cr_assert_eq(st.no_clock, 39); /* every packet of the PT 96 stream but its first */
 }
 
+Test(flow_rtp, duplicate_and_late_packets)
+{
+    struct expect e[2];
+    struct pt_rtp_stats st;
+
+    run_case(case_reorder, e, &st);
+    cr_assert_eq(e[0].lost, -2); /* 42 received, 40 expected */
+    cr_assert_eq(st.late, 1);
+}
+
 Test(flow_rtp, markers_and_comfort_noise_follow_tshark)
 {
     struct expect e[2];
@@ -695,8 +738,8 @@ static void expect_num(const struct pt_tj *o, const char *key, const char *want,
  * RTP has none. */
 Test(flow_rtp, read_json_equals_tshark)
 {
-    static void (*const cases[])(struct scen *) = {case_const, case_alt, case_loss, case_dynamic,
-                                                   case_marker};
+    static void (*const cases[])(struct scen *) = {case_const,   case_alt,    case_loss,
+                                                   case_dynamic, case_marker, case_reorder};
     static struct scen s;
     static const char *const keys[2][3] = {
         {"orig_rtp_jitter", "orig_rtp_max_jitter", "orig_rtp_lost"},
