@@ -37,6 +37,7 @@
 #include "pt/appid.h"
 #include "pt/common.h"
 #include "pt/decode.h"
+#include "pt/rtp.h"
 
 struct pt_flow_key {
     uint8_t addr[2][16]; /* IPv4 as ::ffff:a.b.c.d; addr[0]/port[0] is the lower endpoint */
@@ -96,6 +97,7 @@ enum pt_flow_full_policy {
 
 #define PT_FLOW_APP_STATES 4096 /* default parser states per worker */
 #define PT_FLOW_APP_QUEUE  1024 /* default app record queue slots per worker */
+#define PT_FLOW_RTP_STATES 4096 /* default RTP stream states per worker */
 
 struct pt_flow_config {
     uint32_t shards;    /* number of cds_lfht shards (>= 1) */
@@ -113,6 +115,7 @@ struct pt_flow_config {
     bool app_off;        /* no detection, no parsers, no app records */
     uint32_t app_states; /* parser states (HTTP, TLS, DNS) per worker; 0 = PT_FLOW_APP_STATES */
     uint32_t app_queue;  /* app record queue slots per worker; 0 = PT_FLOW_APP_QUEUE */
+    uint32_t rtp_states; /* RTP stream states (168 bytes) per worker; 0 = PT_FLOW_RTP_STATES */
     bool app_queue_grow; /* a full queue grows instead of dropping: only when the
                           * consumer drains with every worker stopped (`read`) */
 };
@@ -306,6 +309,10 @@ struct pt_flow_record {
     char orig_fqdn[PT_FQDN_MAX], resp_fqdn[PT_FQDN_MAX];
     char orig_cc[3], resp_cc[3];
     uint32_t orig_asn, resp_asn;
+    /* RTP jitter and loss (rtp.h), by direction of the connection ([0]
+     * originator): filled by the flow table when the payload decided RTP;
+     * seen false otherwise, and in records read back from the store. */
+    struct pt_rtp_result rtp[2];
 };
 
 enum pt_flow_end {
@@ -339,6 +346,7 @@ struct pt_app_worker_stats {
     struct pt_http_stats http;
     struct pt_tls_stats tls;
     struct pt_dhcp_stats dhcp;
+    struct pt_rtp_stats rtp;
 };
 
 /* Add @src into @dst (both with every field). Thread: caller owns @dst. */

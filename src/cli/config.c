@@ -108,6 +108,7 @@ static const struct centry table[] = {
     {"app", "--no-app", T_BOOL, FIELD(app), .def = "true"},
     {"app_states", NULL, T_UINT, FIELD(live.flow.app_states), 16, 1u << 20, .def = "4096"},
     {"app_queue", NULL, T_UINT, FIELD(live.flow.app_queue), 16, 1u << 20, .def = "1024"},
+    {"rtp_states", NULL, T_UINT, FIELD(live.flow.rtp_states), 16, 1u << 20, .def = "4096"},
     {"dns_names", NULL, T_UINT, FIELD(dns_names), 16, 1u << 24, .def = "65536"},
     {"devices", NULL, T_UINT, FIELD(devices), 4, 1u << 24, .def = "16384"},
     {"geoip", "--geoip", T_STRING, FIELD(geoip),

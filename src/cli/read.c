@@ -126,6 +126,13 @@ static void print_app_summary(const struct pt_offline_result *res, const struct 
     if (os.geo_corrupt)
         fprintf(stderr, "geoip_corrupt_lookups: %llu\n", (unsigned long long)os.geo_corrupt);
     fprintf(stderr, "app_tcp_gaps: %llu\n", (unsigned long long)a->tcp_gap);
+    if (a->rtp.pkts || a->rtp.no_state)
+        fprintf(stderr,
+                "rtp: packets %llu markers %llu ssrc_changes %llu late %llu no_clock %llu "
+                "no_state %llu\n",
+                (unsigned long long)a->rtp.pkts, (unsigned long long)a->rtp.markers,
+                (unsigned long long)a->rtp.ssrc_changes, (unsigned long long)a->rtp.late,
+                (unsigned long long)a->rtp.no_clock, (unsigned long long)a->rtp.no_state);
     fprintf(stderr, "app_errors:\n");
     for (unsigned i = 1; i < PT_APPID_ERR_MAX; i++)
         if (a->appid.err[i])
@@ -141,6 +148,9 @@ static void print_app_summary(const struct pt_offline_result *res, const struct 
     for (unsigned i = 1; i < PT_TLS_E_MAX; i++)
         if (a->tls.err[i])
             fprintf(stderr, "  %s: %llu\n", pt_tls_err_name(i), (unsigned long long)a->tls.err[i]);
+    for (unsigned i = 1; i < PT_RTP_ERR_MAX; i++)
+        if (a->rtp.err[i])
+            fprintf(stderr, "  %s: %llu\n", pt_rtp_err_name(i), (unsigned long long)a->rtp.err[i]);
     for (unsigned i = 1; i < PT_DHCP_ERR_MAX; i++)
         if (a->dhcp.err[i] + os.dhcp.err[i])
             fprintf(stderr, "  %s: %llu\n", pt_dhcp_err_name(i),

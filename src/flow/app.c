@@ -154,6 +154,7 @@ void pt_app_worker_stats_add(struct pt_app_worker_stats *dst, const struct pt_ap
     ADD_STRUCT(&dst->http, &src->http);
     ADD_STRUCT(&dst->tls, &src->tls);
     ADD_STRUCT(&dst->dhcp, &src->dhcp);
+    ADD_STRUCT(&dst->rtp, &src->rtp);
 }
 
 /* ---- the state pool ----------------------------------------------------------- */
@@ -531,6 +532,8 @@ static void udp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pk
             state_release(c->t, w, fa);
         return;
     }
+    if (flow_rtp_packet(w, f, p, l3, dir))
+        return; /* RTP, or it may still be: stays on */
     if (pt_appid_done(&fa->id))
         fa->fl |= APP_F_OFF;
 }

@@ -80,13 +80,22 @@ struct flow_tcp_ep {
 /* A flow's application layer part (app.c), guarded by the flow's lock.
  * 32 bytes. */
 struct flow_app {
-    struct pt_appid id;   /* detection (appid.h) */
-    uint32_t st;          /* parser state: index + 1 in the pool of worker `owner`; 0 = none */
-    uint32_t next_seq[2]; /* TCP, by direction (0 = originator): next in-order byte */
-    uint8_t parser;       /* APP_P_*: the parser this flow runs (st may be 0 between
-                           * DNS datagrams) */
-    uint8_t fl;           /* APP_F_* */
-    uint8_t owner;        /* worker whose pool holds st */
+    struct pt_appid id; /* detection (appid.h) */
+    uint32_t st;        /* parser state: index + 1 in the pool of worker `owner`; 0 = none */
+    union {
+        uint32_t next_seq[2];  /* TCP, by direction (0 = originator): next in-order byte */
+        struct {               /* UDP (rtp.c): RTP measurement, the flow's only UDP use of it */
+            uint32_t rtp;      /* index + 1 in the RTP pool of worker rtp_owner; 0 = none */
+            uint8_t rtp_owner; /* worker whose RTP pool holds rtp */
+            uint8_t rtp_dir;   /* direction of the flow's first RTP-shaped packet */
+            uint8_t rtp_fl;    /* RTP_F_* */
+            uint8_t rtp_pad;
+        };
+    };
+    uint8_t parser; /* APP_P_*: the parser this flow runs (st may be 0 between
+                     * DNS datagrams) */
+    uint8_t fl;     /* APP_F_* */
+    uint8_t owner;  /* worker whose pool holds st */
     uint8_t pad;
 };
 
@@ -97,6 +106,11 @@ struct flow_app {
 #define APP_F_TRIED 0x10 /* the TCP parser was started (or the pool was empty): never again */
 
 enum { APP_P_NONE = 0, APP_P_DNS, APP_P_DNS_TCP, APP_P_HTTP, APP_P_TLS, APP_P_DHCP };
+
+/* struct flow_app.rtp_fl */
+#define RTP_F_NO_STATE 0x01 /* the RTP pool was empty when the flow wanted a state */
+
+_Static_assert(sizeof(struct flow_app) == 28, "the app part: 28 bytes");
 
 struct pt_flow {
     struct cds_lfht_node node; /* free: node.next links the free list */
@@ -181,9 +195,21 @@ struct flow_app_worker {
     struct pt_app_worker_stats st;
 };
 
+struct flow_rtp; /* rtp.c */
+
+/* A worker's pool of RTP stream states (rtp.c): the same free list and
+ * lock-free return stack as struct flow_app_worker's. */
+struct flow_rtp_worker {
+    struct flow_rtp *pool; /* n states, touched lazily */
+    uint32_t n, used;      /* used: states handed out at least once (bump index) */
+    uint32_t free;         /* worker only: index + 1 of the first free state, 0 = none */
+    uint32_t ret;          /* remover and other workers push, the owner takes all (atomics) */
+};
+
 struct pt_flow_worker {
     struct pt_flow_worker_stats st; /* owned by the worker; PT_CNT_* */
     struct flow_app_worker app;
+    struct flow_rtp_worker rtp;
     struct pt_flow_table *t;
     unsigned id;
     struct pt_flow *pool; /* owned: cap slots, touched lazily */
@@ -225,6 +251,20 @@ void flow_app_packet(struct pt_flow_worker *w, struct pt_flow *f, const struct p
                      const struct pt_l3 *l3, unsigned side);
 void flow_app_arp(struct pt_flow_worker *w, const struct pt_pkt *p);
 void flow_app_end(struct pt_flow_table *t, struct pt_flow *f);
+
+/* rtp.c (caller holds f->lock) */
+int flow_rtp_table_init(struct pt_flow_table *t);
+void flow_rtp_table_fini(struct pt_flow_table *t);
+/* Measure UDP packet @l3 of direction @dir (0 = originator) of @f, whose
+ * detection was just fed with it. Returns true while the flow is RTP or may
+ * still become RTP (the caller must then keep the flow's app part on). */
+bool flow_rtp_packet(struct pt_flow_worker *w, struct pt_flow *f, const struct pt_pkt *p,
+                     const struct pt_l3 *l3, unsigned dir);
+/* Copy @f's RTP results into @r (after flow_record_fill). */
+void flow_rtp_fill(struct pt_flow_record *r, const struct pt_flow_table *t,
+                   const struct pt_flow *f);
+/* Give @f's RTP state back (the remover, as the flow dies). */
+void flow_rtp_end(struct pt_flow_table *t, struct pt_flow *f);
 
 /* key.c */
 uint64_t flow_key_hash64(const struct pt_flow_key *key);

@@ -352,7 +352,8 @@ void pt_flow_record_csv_header(FILE *out)
           "resp_tcp_flags,interfaces,orig_l2_addr,resp_l2_addr,community_id,end_reason,tcp_rtt,"
           "orig_retrans,resp_retrans,orig_ooo,resp_ooo,orig_dup_acks,resp_dup_acks,zero_windows,"
           "orig_lost,resp_lost,orig_mss,resp_mss,orig_wscale,resp_wscale,orig_ttl,resp_ttl,dscp,"
-          "service,app,orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,resp_asn\n",
+          "service,app,orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,resp_asn,orig_rtp_jitter,"
+          "resp_rtp_jitter,orig_rtp_max_jitter,resp_rtp_max_jitter,orig_rtp_lost,resp_rtp_lost\n",
           out);
 }
 
@@ -387,6 +388,72 @@ static void json_app(struct pt_obuf *b, const struct pt_flow_record *r)
         PT_OBUF_LIT(b, ",\"app\":\"");
         pt_obuf_put_str(b, pt_app_name(r->app));
         pt_obuf_put_c(b, '"');
+    }
+}
+
+/* RTP fields, in output order (CSV columns after resp_asn): mean and max
+ * jitter in milliseconds, then lost packets, originator first. */
+enum { R_JIT = 0, R_MAX = 2, R_LOST = 4, R_FIELDS = 6 };
+
+static const char *const rtp_names[R_FIELDS] = {
+    "orig_rtp_jitter",     "resp_rtp_jitter", "orig_rtp_max_jitter",
+    "resp_rtp_max_jitter", "orig_rtp_lost",   "resp_rtp_lost",
+};
+
+/* @ns as milliseconds with 3 decimals, rounded half up to the microsecond:
+ * the precision tshark's RTP statistics print. */
+static void put_ms(struct pt_obuf *b, uint64_t ns)
+{
+    uint64_t us = ns / 1000 + (ns % 1000 >= 500);
+    char *p = pt_obuf_room(b, 24);
+
+    p = pt_fmt_u64(p, us / 1000);
+    *p++ = '.';
+    *p++ = (char)('0' + us % 1000 / 100);
+    *p++ = (char)('0' + us % 100 / 10);
+    *p++ = (char)('0' + us % 10);
+    b->p = p;
+}
+
+/* Whether RTP field @i of @r is set: the direction carried RTP, and for the
+ * jitter fields a regular packet with a known clock. */
+static bool rtp_set(const struct pt_flow_record *r, unsigned i)
+{
+    const struct pt_rtp_result *x = &r->rtp[i % 2];
+
+    return x->seen && (i >= R_LOST || x->jitter);
+}
+
+static void put_rtp_value(struct pt_obuf *b, const struct pt_flow_record *r, unsigned i)
+{
+    const struct pt_rtp_result *x = &r->rtp[i % 2];
+
+    if (i < R_MAX)
+        put_ms(b, x->jitter_ns);
+    else if (i < R_LOST)
+        put_ms(b, x->max_jitter_ns);
+    else
+        pt_obuf_put_i64(b, x->lost);
+}
+
+static void json_rtp(struct pt_obuf *b, const struct pt_flow_record *r)
+{
+    for (unsigned i = 0; i < R_FIELDS; i++) {
+        if (!rtp_set(r, i))
+            continue;
+        PT_OBUF_LIT(b, ",\"");
+        pt_obuf_put_str(b, rtp_names[i]);
+        PT_OBUF_LIT(b, "\":");
+        put_rtp_value(b, r, i);
+    }
+}
+
+static void csv_rtp(struct pt_obuf *b, const struct pt_flow_record *r)
+{
+    for (unsigned i = 0; i < R_FIELDS; i++) {
+        pt_obuf_put_c(b, ',');
+        if (rtp_set(r, i))
+            put_rtp_value(b, r, i);
     }
 }
 
@@ -543,6 +610,7 @@ static void json_tail(struct pt_obuf *b, const struct pt_flow_record *r, const c
     }
     json_enrich(b, r);
     json_health(b, r);
+    json_rtp(b, r);
     PT_OBUF_LIT(b, ",\"community_id\":");
     pt_obuf_put_json_str(b, r->community_id, PT_FIELD_LEN(r->community_id));
     PT_OBUF_LIT(b, ",\"end_reason\":\"");
@@ -639,6 +707,7 @@ static void csv_tail(struct pt_obuf *b, const struct pt_flow_record *r, const ch
     pt_obuf_put_str(b, pt_flow_end_name(r->end_reason));
     csv_health(b, r);
     csv_app_enrich(b, r);
+    csv_rtp(b, r);
     pt_obuf_put_c(b, '\n');
 }
 

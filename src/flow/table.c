@@ -114,6 +114,7 @@ void pt_flow_config_default(struct pt_flow_config *cfg)
     cfg->full_policy = PT_FLOW_FULL_REFUSE;
     cfg->app_states = PT_FLOW_APP_STATES;
     cfg->app_queue = PT_FLOW_APP_QUEUE;
+    cfg->rtp_states = PT_FLOW_RTP_STATES;
 }
 
 size_t pt_flow_slot_size(void)
@@ -169,11 +170,12 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
         if (!w->pool)
             goto err_workers;
     }
-    if ((rc = flow_app_table_init(t)) < 0)
+    if ((rc = flow_app_table_init(t)) < 0 || (rc = flow_rtp_table_init(t)) < 0)
         goto err_workers;
     return t;
 
 err_workers:
+    flow_rtp_table_fini(t);
     flow_app_table_fini(t);
     for (i = 0; i < cfg->workers; i++)
         free(t->w[i].pool);
@@ -207,6 +209,7 @@ void pt_flow_table_destroy(struct pt_flow_table *t)
         cds_lfht_destroy(t->shard[i], NULL);
     if (online)
         rcu_thread_online();
+    flow_rtp_table_fini(t);
     flow_app_table_fini(t);
     for (unsigned i = 0; i < t->cfg.workers; i++) {
         free(t->w[i].pool);
@@ -632,6 +635,7 @@ static void view_take(const struct sweep *sw, struct pt_flow_worker *w, struct p
         (v->is_new ||
          (pkts != sn->live_pkts && sw->t->tick_no - sn->live_tick >= sw->t->live_ticks))) {
         flow_record_fill(live, f, PT_FLOW_END_LIVE);
+        flow_rtp_fill(live, sw->t, f);
         v->live = live;
         sn->live_tick = sw->t->tick_no;
         sn->live_pkts = pkts;
@@ -673,6 +677,8 @@ static bool flow_remove(const struct sweep *sw, struct cds_lfht *ht, struct pt_f
     }
     flow_app_end(t, f); /* its app records go out before its conn record */
     flow_record_fill(&rec, f, (unsigned)why);
+    flow_rtp_fill(&rec, t, f);
+    flow_rtp_end(t, f);
     if (sw->visit)
         view_take(sw, w, f, &v, NULL);
     __atomic_store_n(&f->state, FLOW_DEAD, __ATOMIC_RELAXED);

@@ -499,13 +499,14 @@ Test(record_format, exact_text)
          * from the store) and no application or enrichment (app 0 = unknown): JSON gains only
          * "app":"unknown" after proto for TCP and UDP, and each CSV row ends in the 17 empty
          * health columns (test_tcp_health.c checks them filled), then service and app (set for
-         * TCP/UDP) and the 6 empty enrichment columns (app_fields below checks them filled). */
+         * TCP/UDP), the 6 empty enrichment columns (app_fields below checks them filled) and the
+         * 6 empty RTP columns (test_rtp.c checks them filled). */
         char want_csv[8192], want_json[8192];
         size_t cl = strlen(c->csv);
         bool tcpudp = r.proto == 6 || r.proto == 17;
         cr_assert(cl > 0 && cl < sizeof want_csv - 64 && c->csv[cl - 1] == '\n');
-        snprintf(want_csv, sizeof want_csv, "%.*s" HEALTH17 ",,%s,,,,,,\n", (int)(cl - 1), c->csv,
-                 tcpudp ? "unknown" : "");
+        snprintf(want_csv, sizeof want_csv, "%.*s" HEALTH17 ",,%s,,,,,,,,,,,,\n", (int)(cl - 1),
+                 c->csv, tcpudp ? "unknown" : "");
         const char *pr = strstr(
             c->json, tcpudp ? (r.proto == 6 ? "\"proto\":\"tcp\"" : "\"proto\":\"udp\"") : "");
         cr_assert_not_null(pr);
@@ -580,7 +581,7 @@ Test(record_format, huge_interface_names)
     sprintf(want,
             "1300475167.096535,CI62XIvB0H1x,141.142.220.202,5353,224.0.0.251,5353,udp,,,,S0,0,,0,"
             "0,0,0,,17,,,,,,,\"%s,%s\",,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle" HEALTH17
-            ",,unknown,,,,,,\n",
+            ",,unknown,,,,,,,,,,,,\n",
             a, b);
     got = write_text(PT_FMT_CSV, &r, names, 2);
     cr_assert_str_eq(got, want);
@@ -637,7 +638,7 @@ Test(record_format, app_fields)
     free(got);
     snprintf(want, sizeof want,
              "%stcp,,,,S0,0,,0,0,0,0,,6,,,,,,,,,,1:gYWfKWq42Pxn3p8L1ZdPLXnJfjE=,idle%s,ssl,tls,"
-             "\"a\"\"b,c\xff\",www.example.com,,DE,,3320\n",
+             "\"a\"\"b,c\xff\",www.example.com,,DE,,3320,,,,,,\n",
              csv_head, health17);
     got = write_text(PT_FMT_CSV, &r, NULL, 0);
     cr_expect_str_eq(got, want);
@@ -659,7 +660,7 @@ Test(record_format, app_fields)
                        "%s", got);
     free(got);
     got = write_text(PT_FMT_CSV, &r, NULL, 0);
-    snprintf(want, sizeof want, "idle%s,,dns,,,US,FR,4294967295,1\n", health17);
+    snprintf(want, sizeof want, "idle%s,,dns,,,US,FR,4294967295,1,,,,,,\n", health17);
     cr_expect(strlen(got) > strlen(want) && !strcmp(got + strlen(got) - strlen(want), want), "%s",
               got);
     free(got);
@@ -672,7 +673,7 @@ Test(record_format, app_fields)
     free(got);
     r.app = 200;
     got = write_text(PT_FMT_CSV, &r, NULL, 0);
-    snprintf(want, sizeof want, "idle%s,,unknown,,,,,,\n", health17);
+    snprintf(want, sizeof want, "idle%s,,unknown,,,,,,,,,,,,\n", health17);
     cr_expect(!strcmp(got + strlen(got) - strlen(want), want), "%s", got);
     free(got);
 
@@ -684,7 +685,7 @@ Test(record_format, app_fields)
     cr_expect_null(strstr(got, "\"app\""), "%s", got);
     free(got);
     got = write_text(PT_FMT_CSV, &r, NULL, 0);
-    snprintf(want, sizeof want, "idle%s,,,,,,,,\n", health17);
+    snprintf(want, sizeof want, "idle%s,,,,,,,,,,,,,,\n", health17);
     cr_expect(!strcmp(got + strlen(got) - strlen(want), want), "%s", got);
     free(got);
 }
@@ -704,7 +705,8 @@ Test(record_format, csv_header_appends_columns)
     cr_assert_eq(strncmp(buf, "ts,uid,id.orig_h,id.orig_p,id.resp_h,id.resp_p,proto,duration,", 62),
                  0);
     const char *tail = ",resp_ttl,dscp,service,app,orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,"
-                       "resp_asn\n";
+                       "resp_asn,orig_rtp_jitter,resp_rtp_jitter,orig_rtp_max_jitter,"
+                       "resp_rtp_max_jitter,orig_rtp_lost,resp_rtp_lost\n";
     cr_assert(len > strlen(tail) && !strcmp(buf + len - strlen(tail), tail), "%s", buf);
     size_t cols = 1;
     for (char *p = buf; *p; p++)
@@ -716,6 +718,6 @@ Test(record_format, csv_header_appends_columns)
     for (char *p = row; *p; p++)
         rcols += *p == ',';
     cr_expect_eq(rcols, cols, "%s", row);
-    cr_expect_eq(cols, 55);
+    cr_expect_eq(cols, 61);
     free(row);
 }

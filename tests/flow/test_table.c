@@ -367,10 +367,11 @@ Test(flow_table, record_csv_text)
              "end_reason,tcp_rtt,orig_retrans,resp_retrans,orig_ooo,resp_ooo,orig_dup_acks,"
              "resp_dup_acks,zero_windows,orig_lost,resp_lost,orig_mss,resp_mss,orig_wscale,"
              "resp_wscale,orig_ttl,resp_ttl,dscp,service,app,orig_fqdn,resp_fqdn,orig_cc,resp_cc,"
-             "orig_asn,resp_asn\n"
+             "orig_asn,resp_asn,orig_rtp_jitter,resp_rtp_jitter,orig_rtp_max_jitter,"
+             "resp_rtp_max_jitter,orig_rtp_lost,resp_rtp_lost\n"
              "1500000000.123457,%s,192.168.1.52,54585,8.8.8.8,53,udp,0.001000,40,100,SF,0,Dd,1,68,"
              "1,128,,17,,,,,,,\"eth1\",00:11:22:33:44:55,66:77:88:99:aa:bb,"
-             "1:d/FP5EW3wiY1vCndhwleRRKHowQ=,idle,,,,,,,,,,,,,,,0,0,0,,dns,,,,,,\n",
+             "1:d/FP5EW3wiY1vCndhwleRRKHowQ=,idle,,,,,,,,,,,,,,,0,0,0,,dns,,,,,,,,,,,,\n",
              r->uid);
     cr_assert_str_eq(write_rec(PT_FMT_CSV, r, true), want);
 }

@@ -704,19 +704,20 @@ Test(tcp_health_format, csv_header_and_row)
         "community_id,end_reason,tcp_rtt,orig_retrans,resp_retrans,orig_ooo,"
         "resp_ooo,orig_dup_acks,resp_dup_acks,zero_windows,orig_lost,resp_lost,"
         "orig_mss,resp_mss,orig_wscale,resp_wscale,orig_ttl,resp_ttl,dscp,service,app,"
-        "orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,resp_asn\n";
+        "orig_fqdn,resp_fqdn,orig_cc,resp_cc,orig_asn,resp_asn,orig_rtp_jitter,resp_rtp_jitter,"
+        "orig_rtp_max_jitter,resp_rtp_max_jitter,orig_rtp_lost,resp_rtp_lost\n";
     cr_assert(len > strlen(tail) && strcmp(buf + len - strlen(tail), tail) == 0, "%s", buf);
     free(buf);
 
     tcp_rec(&r);
     char *s = write_rec(&r, PT_FMT_CSV);
-    /* then service, app (a TCP flow: "unknown" when undetected) and the enrichment */
-    const char *row = ",idle,0.012345,3,4,5,6,7,8,19,11,12,1460,,0,,64,0,46,,unknown,,,,,,\n";
+    /* then service, app (a TCP flow: "unknown" when undetected), the enrichment and RTP */
+    const char *row = ",idle,0.012345,3,4,5,6,7,8,19,11,12,1460,,0,,64,0,46,,unknown,,,,,,,,,,,,\n";
     cr_assert(strlen(s) > strlen(row) && strcmp(s + strlen(s) - strlen(row), row) == 0, "%s", s);
     free(s);
     r.health.valid = false;
     s = write_rec(&r, PT_FMT_CSV);
-    row = ",idle,,,,,,,,,,,,,,,,,,,unknown,,,,,,\n";
+    row = ",idle,,,,,,,,,,,,,,,,,,,unknown,,,,,,,,,,,,\n";
     cr_assert(strcmp(s + strlen(s) - strlen(row), row) == 0, "%s", s);
     free(s);
 }

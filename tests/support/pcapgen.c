@@ -33,8 +33,24 @@ FILE *pt_gen_open(const char *path)
     return f;
 }
 
+static void gen_frame(FILE *f, uint64_t ts_ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+                      uint16_t dport, uint16_t vlan, const uint8_t *data, uint16_t payload);
+
 void pt_gen_udp(FILE *f, uint64_t ts_ns, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
                 uint16_t vlan, uint16_t payload)
+{
+    gen_frame(f, ts_ns, 0x0a000000u | (src & 0xffffff), 0x0ac80000u | (dst & 0xffff), sport, dport,
+              vlan, NULL, payload);
+}
+
+void pt_gen_udp4(FILE *f, uint64_t ts_ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+                 uint16_t dport, const uint8_t *data, uint16_t len)
+{
+    gen_frame(f, ts_ns, saddr, daddr, sport, dport, 0xffff, data, len);
+}
+
+static void gen_frame(FILE *f, uint64_t ts_ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+                      uint16_t dport, uint16_t vlan, const uint8_t *data, uint16_t payload)
 {
     uint8_t fr[14 + 4 + 20 + 8 + 1500];
     size_t o = 12;
@@ -56,19 +72,17 @@ void pt_gen_udp(FILE *f, uint64_t ts_ns, uint32_t src, uint32_t dst, uint16_t sp
     put16(ip + 2, (uint16_t)(20 + 8 + payload));
     ip[8] = 64;
     ip[9] = 17;
-    ip[12] = 10;
-    ip[13] = (uint8_t)(src >> 16);
-    ip[14] = (uint8_t)(src >> 8);
-    ip[15] = (uint8_t)src;
-    ip[16] = 10;
-    ip[17] = 200;
-    ip[18] = (uint8_t)(dst >> 8);
-    ip[19] = (uint8_t)dst;
+    for (int i = 0; i < 4; i++) {
+        ip[12 + i] = (uint8_t)(saddr >> (24 - 8 * i));
+        ip[16 + i] = (uint8_t)(daddr >> (24 - 8 * i));
+    }
     put16(ip + 10, ip_csum(ip, 20));
     uint8_t *udp = ip + 20;
     put16(udp, sport);
     put16(udp + 2, dport);
     put16(udp + 4, (uint16_t)(8 + payload));
+    if (data)
+        memcpy(udp + 8, data, payload);
     size_t len = o + 20 + 8 + payload;
     rh[0] = (uint32_t)(ts_ns / 1000000000ull);
     rh[1] = (uint32_t)(ts_ns % 1000000000ull);

@@ -16,6 +16,12 @@ FILE *pt_gen_open(const char *path);
 void pt_gen_udp(FILE *f, uint64_t ts_ns, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
                 uint16_t vlan, uint16_t payload);
 
+/* Append one untagged UDP/IPv4 frame from @saddr:@sport to @daddr:@dport
+ * (addresses in host order, 0x0a000001 = 10.0.0.1) carrying the @len bytes
+ * at @data (at most 1472). */
+void pt_gen_udp4(FILE *f, uint64_t ts_ns, uint32_t saddr, uint32_t daddr, uint16_t sport,
+                 uint16_t dport, const uint8_t *data, uint16_t len);
+
 /* Write @seconds seconds starting at epoch second @t0 with @per_sec new
  * one-packet UDP flows each (distinct 5-tuples, spread evenly in the
  * second, every 10th one tagged VLAN 100). Returns the number of frames
