@@ -77,6 +77,17 @@ static inline uint64_t pt_addr_hash(const uint8_t a[16])
 /* Monotonic clock in nanoseconds. Thread: any. Not for the per-packet path. */
 uint64_t pt_now_ns(void);
 
+struct evp_md_st; /* OpenSSL's EVP_MD */
+
+/* Digest @n bytes at @p (NULL only when @n is 0) with @md (an algorithm
+ * fetched once with EVP_MD_fetch, borrowed for the call) into @out, which
+ * has room for EVP_MAX_MD_SIZE bytes: the bytes EVP_Digest() gives, without
+ * its allocations (MD5, SHA-1 and SHA-256 on a stack context; others with
+ * one context per calling thread, freed when the thread exits). Returns the
+ * digest's length in bytes, 0 when @md is NULL or OpenSSL fails (nothing
+ * else is reported). Thread: any. */
+unsigned pt_digest(const struct evp_md_st *md, const void *p, size_t n, uint8_t *out);
+
 /* Per-worker counters are written by one thread and read by another (the
  * aggregator, the summary). Relaxed atomic load+store: no lock prefix on the
  * hot path, no data race for the reader. */

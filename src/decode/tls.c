@@ -261,7 +261,7 @@ static bool digest_hex(const EVP_MD *md, const char *s, size_t n, char *out, siz
     char h[2 * EVP_MAX_MD_SIZE + 1];
 
     out[0] = '\0';
-    if (!md || !EVP_Digest(s, n, d, &dl, md, NULL) || 2 * (size_t)dl < hexlen)
+    if (!(dl = pt_digest(md, s, n, d)) || 2 * (size_t)dl < hexlen)
         return false;
     hex(h, d, dl);
     memcpy(out, h, hexlen);

@@ -213,6 +213,10 @@ struct pt_flow_worker {
     struct pt_flow_table *t;
     unsigned id;
     struct pt_flow *pool; /* owned: cap slots, touched lazily */
+    /* owned: cap entries, by slot: the shard of the slot's flow, stored
+     * (relaxed) by the worker before the flow goes live, read by the sweep
+     * to find a shard's flows without walking its hash table */
+    uint16_t *shard_of;
     uint64_t cap;
     uint64_t used;                           /* slots handed out at least once (bump index) */
     struct pt_flow *free_list;               /* worker only */

@@ -108,7 +108,7 @@ void pt_flow_community_id(char out[36], uint16_t seed, uint8_t ver, uint8_t prot
         buf[n++] = (uint8_t)(dport >> 8);
         buf[n++] = (uint8_t)dport;
     }
-    if (!sha1() || !EVP_Digest(buf, n, md, &mdlen, sha1(), NULL) || mdlen != 20) {
+    if ((mdlen = pt_digest(sha1(), buf, n, md)) != 20) {
         out[0] = '\0';
         return;
     }

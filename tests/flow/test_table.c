@@ -706,6 +706,64 @@ Test(flow_table, tick_removes_in_the_expire_order)
     free(q2.uid);
 }
 
+/* The expire finds the flows of its shards in pool order (DESIGN 9), yet
+ * must remove them in the order of the shards' hash walk, which the flush
+ * still does: `read` output depends on it. Two tables get the same packets:
+ * flows on three workers in scrambled order, slots freed and reused by
+ * other keys, and flows ended on arrival beside a successor with the same
+ * key (same hash: the older one first). At 100 s every flow is over; one
+ * non-flush expire of every shard must give the flush's uids, in order. */
+Test(flow_table, expire_removes_in_the_hash_walk_order)
+{
+    enum { N = 2000 };
+    struct pt_flow_config c;
+    struct pt_flow_table *tt[2];
+    struct uid_seq q[2] = {{0}};
+    uint8_t a[16], b[16];
+    struct pt_pkt p;
+    int err = 0;
+
+    pt_flow_config_default(&c);
+    c.shards = 16;
+    c.sweep_shards = 16;
+    c.workers = 3;
+    c.max_flows = 3 * N;
+    c.idle_udp_ns = 10 * SEC;
+    v4(b, 10, 7, 0, 254);
+    for (int k = 0; k < 2; k++) {
+        cr_assert_not_null(tt[k] = pt_flow_table_create(&c, &err), "create: %d", err);
+        q[k].cap = 2 * N;
+        cr_assert_not_null(q[k].uid = calloc(q[k].cap, sizeof *q[k].uid));
+        /* churn: flows that end at 12 s, so later ones reuse their slots */
+        for (unsigned i = 0; i < N / 2; i++) {
+            v4(a, 10, 6, (uint8_t)(i >> 8), (uint8_t)i);
+            pkt_init(&p, SEC, 17, a, 5000, b, 53, 20);
+            pt_flow_process(pt_flow_worker_get(tt[k], i % 3), &p);
+        }
+        cr_assert_eq(pt_flow_table_expire(tt[k], 12 * SEC, false, NULL, NULL), N / 2);
+        rcu_barrier(); /* the freed slots are back on their workers */
+        for (unsigned i = 0; i < N; i++) {
+            unsigned j = (i * 7919u) % N; /* a scrambled arrival order */
+            v4(a, 10, 9, (uint8_t)(j >> 8), (uint8_t)j);
+            pkt_init(&p, 20 * SEC, 17, a, (uint16_t)(1024 + j), b, 53, 20);
+            pt_flow_process(pt_flow_worker_get(tt[k], j % 3), &p);
+            if (j % 5 == 0) { /* past the idle timeout: ends it, starts its successor */
+                pkt_init(&p, 40 * SEC, 17, a, (uint16_t)(1024 + j), b, 53, 20);
+                pt_flow_process(pt_flow_worker_get(tt[k], j % 3), &p);
+            }
+        }
+    }
+    cr_assert_eq(pt_flow_table_expire(tt[0], 100 * SEC, false, uid_push, &q[0]), N + N / 5);
+    cr_assert_eq(pt_flow_table_expire(tt[1], 100 * SEC, true, uid_push, &q[1]), N + N / 5);
+    for (unsigned i = 0; i < q[0].n; i++)
+        cr_assert_str_eq(q[0].uid[i], q[1].uid[i], "record %u", i);
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(pt_flow_table_count(tt[k]), 0);
+        pt_flow_table_destroy(tt[k]);
+        free(q[k].uid);
+    }
+}
+
 /* pt_flow_process() returns what pt_flow_pkt_hash() computes (the ring's
  * cutoff relies on the two agreeing: workers use one, the offline reader the
  * other), for plain, VLAN, fragmented and tunnelled packets, on a full table
