@@ -107,6 +107,56 @@ static inline void st_v6(uint8_t a[16], uint32_t low)
     a[15] = (uint8_t)low;
 }
 
+/* The fields encoding version 2 added (health, app, enrichment), from @i:
+ * most records have a valid health, TCP ones with counters and RTTs;
+ * every third one is enriched. */
+static inline void st_rec_v2(struct pt_flow_record *r, uint64_t i, uint64_t *x)
+{
+    struct pt_flow_health *h = &r->health;
+
+    r->app = (uint8_t)(i % PT_APP_MAX);
+    r->app_by_port = i % 4 == 1;
+    if (i % 7 != 6) {
+        h->valid = true;
+        h->tcp = r->proto == 6;
+        for (int d = 0; d < 2; d++) {
+            h->ip_seen[d] = i % 5 != 2 || d == 0;
+            h->ttl[d] = h->ip_seen[d] ? (uint8_t)(64 - d * 7 + i % 3) : 0;
+            h->dscp[d] = (uint8_t)(i % 9 == 0 ? 46 : 0);
+            h->wscale[d] = -1;
+            if (!h->tcp)
+                continue;
+            h->tcp_seen[d] = true;
+            h->mss[d] = (uint16_t)(1460 - d * 20);
+            h->init_win[d] = (uint16_t)(st_rand(x) % 65536);
+            h->wscale[d] = (int8_t)(i % 3 == 0 ? -1 : (int)(i % 15));
+            h->retrans[d] = i % 4 == (uint64_t)d ? (uint32_t)(st_rand(x) % 100000) : 0;
+            h->ooo[d] = (uint16_t)(i % 5 == 0 ? 3 + d : 0);
+            h->dup_acks[d] = (uint32_t)(i % 6 == 0 ? 70000 : 0);
+            h->lost[d] = (uint16_t)(i % 8 == 0 ? 1 : 0);
+            h->zero_win[d] = (uint16_t)(i % 10 == 0 ? 65535 : 0);
+        }
+        if (h->tcp && i % 3) {
+            h->rtt_valid = PT_TCPH_HS_RTT | (i % 3 == 1 ? PT_TCPH_HS_SYNACK : 0);
+            h->rtt_ns = (st_rand(x) % 2000000) * 1000;
+            if (h->rtt_valid & PT_TCPH_HS_SYNACK) {
+                h->synack_ack_ns = h->rtt_ns / 3 / 1000 * 1000;
+                h->syn_synack_ns = h->rtt_ns - h->synack_ack_ns;
+            }
+        }
+    }
+    if (i % 3 == 0) {
+        snprintf(r->resp_fqdn, sizeof r->resp_fqdn, "host%llu.example.org",
+                 (unsigned long long)(i % 97));
+        snprintf(r->resp_cc, sizeof r->resp_cc, "%s", i % 2 ? "DE" : "US");
+        r->resp_asn = (uint32_t)(i % 2 ? 3320 : 4200000000u);
+        if (i % 9 == 0) {
+            snprintf(r->orig_fqdn, sizeof r->orig_fqdn, "client.lan");
+            r->orig_asn = 64512;
+        }
+    }
+}
+
 /* A record with every field set from @i (distinct uids), ending at @end_ns.
  * Odd @i: IPv6. Hosts come from a pool of 50 so queries match several. */
 static inline void st_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
@@ -156,6 +206,7 @@ static inline void st_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
         }
     }
     r->end_reason = (uint8_t)(i % 5);
+    st_rec_v2(r, i, &x);
 }
 
 /* The brute-force filter a query is checked against: @t is the record's
@@ -172,6 +223,31 @@ static inline bool st_match(const struct pt_flow_record *r, const struct pt_stor
     if (q->uid && strcmp(r->uid, q->uid))
         return false;
     return true;
+}
+
+static inline void st_health_eq(const struct pt_flow_health *a, const struct pt_flow_health *b,
+                                const char *uid)
+{
+    cr_assert_eq(a->valid, b->valid, "%s health.valid", uid);
+    cr_assert_eq(a->tcp, b->tcp, "%s health.tcp", uid);
+    cr_assert_eq(a->rtt_valid, b->rtt_valid, "%s rtt_valid", uid);
+    cr_assert_eq(a->rtt_ns, b->rtt_ns, "%s rtt_ns", uid);
+    cr_assert_eq(a->syn_synack_ns, b->syn_synack_ns, "%s syn_synack_ns", uid);
+    cr_assert_eq(a->synack_ack_ns, b->synack_ack_ns, "%s synack_ack_ns", uid);
+    for (int d = 0; d < 2; d++) {
+        cr_assert_eq(a->retrans[d], b->retrans[d], "%s retrans[%d]", uid, d);
+        cr_assert_eq(a->ooo[d], b->ooo[d], "%s ooo[%d]", uid, d);
+        cr_assert_eq(a->dup_acks[d], b->dup_acks[d], "%s dup_acks[%d]", uid, d);
+        cr_assert_eq(a->lost[d], b->lost[d], "%s lost[%d]", uid, d);
+        cr_assert_eq(a->zero_win[d], b->zero_win[d], "%s zero_win[%d]", uid, d);
+        cr_assert_eq(a->mss[d], b->mss[d], "%s mss[%d]", uid, d);
+        cr_assert_eq(a->init_win[d], b->init_win[d], "%s init_win[%d]", uid, d);
+        cr_assert_eq(a->wscale[d], b->wscale[d], "%s wscale[%d]", uid, d);
+        cr_assert_eq(a->tcp_seen[d], b->tcp_seen[d], "%s tcp_seen[%d]", uid, d);
+        cr_assert_eq(a->ip_seen[d], b->ip_seen[d], "%s ip_seen[%d]", uid, d);
+        cr_assert_eq(a->ttl[d], b->ttl[d], "%s ttl[%d]", uid, d);
+        cr_assert_eq(a->dscp[d], b->dscp[d], "%s dscp[%d]", uid, d);
+    }
 }
 
 /* Field-by-field equality, with a message naming the first difference. */
@@ -207,6 +283,15 @@ static inline void st_rec_eq(const struct pt_flow_record *a, const struct pt_flo
     cr_assert_arr_eq(a->orig_mac, b->orig_mac, 6);
     cr_assert_arr_eq(a->resp_mac, b->resp_mac, 6);
     cr_assert_eq(a->end_reason, b->end_reason);
+    st_health_eq(&a->health, &b->health, b->uid);
+    cr_assert_eq(a->app, b->app, "%s app", b->uid);
+    cr_assert_eq(a->app_by_port, b->app_by_port, "%s app_by_port", b->uid);
+    cr_assert_str_eq(a->orig_fqdn, b->orig_fqdn);
+    cr_assert_str_eq(a->resp_fqdn, b->resp_fqdn);
+    cr_assert_str_eq(a->orig_cc, b->orig_cc);
+    cr_assert_str_eq(a->resp_cc, b->resp_cc);
+    cr_assert_eq(a->orig_asn, b->orig_asn, "%s orig_asn", b->uid);
+    cr_assert_eq(a->resp_asn, b->resp_asn, "%s resp_asn", b->uid);
     cr_assert_eq(memcmp(a, b, sizeof *a), 0, "%s: records differ in padding or after a NUL",
                  b->uid);
 }
