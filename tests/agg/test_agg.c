@@ -43,14 +43,12 @@ struct out {
     FILE *f;
 };
 
-/* The store does not keep the TCP health, TTL and DSCP fields, the detected
- * application and the enrichment yet (issue 7: records carry them, the
- * store's encoding comes later), so both sides are printed without them. */
+/* The enrichment is filled by the record thread after the agg took its
+ * copy for the store, so the stored flows lack it (issue 7: the plumbing
+ * changes separately); both sides are printed without it. Health and app
+ * are stored (encoding version 2) and compared. */
 static void strip_unstored(struct pt_flow_record *r)
 {
-    r->health.valid = false;
-    r->app = 0;
-    r->app_by_port = false;
     r->orig_fqdn[0] = r->resp_fqdn[0] = '\0';
     r->orig_cc[0] = r->resp_cc[0] = '\0';
     r->orig_asn = r->resp_asn = 0;

@@ -225,6 +225,57 @@ static inline bool st_match(const struct pt_flow_record *r, const struct pt_stor
     return true;
 }
 
+/* Version 1, as builds before encoding version 2 wrote it (docs/STORE.md):
+ * an IPv4 TCP record with MACs. */
+static const uint8_t st_v1_rec[] = {
+    1,    3,    4,    6,                            /* version, flags (addr4 | MACs), ver, proto */
+    10,   0,    0,    1,    192,  168,  1,    2,    /* orig_h, resp_h */
+    0xc3, 0x50, 0x01, 0xbb,                         /* ports 50000, 443 */
+    0x17, 0x97, 0x9c, 0xfe, 0x3d, 0x85, 0xcd, 0x15, /* ts 1700000000123456789 */
+    0x80, 0xe4, 0x97, 0xd0, 0x12,                   /* zigzag(2.5 s) */
+    0,    0,    0xff, 0xff, 0xff, 0xff,             /* icmp type, code; no VLANs */
+    0xe8, 0x07, 0xc0, 0x96, 0xb1, 0x02, 0x0a, 0x0c, /* bytes 1000, 5000000; pkts 10, 12 */
+    0xf0, 0x0b, 0xb0, 0x9b, 0xb1, 0x02, 0x00,       /* ip bytes 1520, 5000624; missed 0 */
+    0x1b, 0x1f, 0x01, 1,                            /* tcp flags; ifaces bit 0; CLOSED */
+    0,    0x11, 0x22, 0x33, 0x44, 0x55,             /* orig_mac */
+    0x02, 0x42, 0xac, 0x11, 0x00, 0x02,             /* resp_mac */
+    7,    'C',  'A',  'b',  'c',  '1',  '2',  '3',  /* uid */
+    6,    '1',  ':',  'x',  'y',  'z',  '=',        /* community_id */
+    0,                                              /* parent_uid */
+    2,    'S',  'F',                                /* conn_state */
+    8,    'S',  'h',  'A',  'D',  'a',  'd',  'F',  'f'}; /* history */
+
+/* The record st_v1_rec holds. */
+static inline void st_v1_want(struct pt_flow_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->ver = 4;
+    r->proto = 6;
+    st_v4(r->orig_h, 0x0a000001);
+    st_v4(r->resp_h, 0xc0a80102);
+    r->orig_p = 50000;
+    r->resp_p = 443;
+    r->ts_ns = 1700000000123456789ull;
+    r->last_ns = r->ts_ns + 2500000000ull;
+    r->vlan = r->inner_vlan = 0xffff;
+    r->orig_bytes = 1000;
+    r->resp_bytes = 5000000;
+    r->orig_pkts = 10;
+    r->resp_pkts = 12;
+    r->orig_ip_bytes = 1520;
+    r->resp_ip_bytes = 5000624;
+    r->orig_tcp_flags = 0x1b;
+    r->resp_tcp_flags = 0x1f;
+    r->ifaces = 1;
+    r->end_reason = PT_FLOW_END_CLOSED;
+    memcpy(r->orig_mac, (const uint8_t[]){0, 0x11, 0x22, 0x33, 0x44, 0x55}, 6);
+    memcpy(r->resp_mac, (const uint8_t[]){0x02, 0x42, 0xac, 0x11, 0x00, 0x02}, 6);
+    strcpy(r->uid, "CAbc123");
+    strcpy(r->community_id, "1:xyz=");
+    strcpy(r->conn_state, "SF");
+    strcpy(r->history, "ShADadFf");
+}
+
 static inline void st_health_eq(const struct pt_flow_health *a, const struct pt_flow_health *b,
                                 const char *uid)
 {

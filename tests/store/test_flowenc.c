@@ -146,77 +146,32 @@ Test(store_flowenc, udp_record_grows_by_four_bytes)
     cr_assert_eq(enc_dec_eq(&r, buf), bare + 3);
 }
 
-/* Version 1, as builds before encoding version 2 wrote it (docs/STORE.md):
- * an IPv4 TCP record with MACs. */
-static const uint8_t v1_rec[] = {
-    1,    3,    4,    6,                            /* version, flags (addr4 | MACs), ver, proto */
-    10,   0,    0,    1,    192,  168,  1,    2,    /* orig_h, resp_h */
-    0xc3, 0x50, 0x01, 0xbb,                         /* ports 50000, 443 */
-    0x17, 0x97, 0x9c, 0xfe, 0x3d, 0x85, 0xcd, 0x15, /* ts 1700000000123456789 */
-    0x80, 0xe4, 0x97, 0xd0, 0x12,                   /* zigzag(2.5 s) */
-    0,    0,    0xff, 0xff, 0xff, 0xff,             /* icmp type, code; no VLANs */
-    0xe8, 0x07, 0xc0, 0x96, 0xb1, 0x02, 0x0a, 0x0c, /* bytes 1000, 5000000; pkts 10, 12 */
-    0xf0, 0x0b, 0xb0, 0x9b, 0xb1, 0x02, 0x00,       /* ip bytes 1520, 5000624; missed 0 */
-    0x1b, 0x1f, 0x01, 1,                            /* tcp flags; ifaces bit 0; CLOSED */
-    0,    0x11, 0x22, 0x33, 0x44, 0x55,             /* orig_mac */
-    0x02, 0x42, 0xac, 0x11, 0x00, 0x02,             /* resp_mac */
-    7,    'C',  'A',  'b',  'c',  '1',  '2',  '3',  /* uid */
-    6,    '1',  ':',  'x',  'y',  'z',  '=',        /* community_id */
-    0,                                              /* parent_uid */
-    2,    'S',  'F',                                /* conn_state */
-    8,    'S',  'h',  'A',  'D',  'a',  'd',  'F',  'f'}; /* history */
-
 Test(store_flowenc, v1_record_decodes_byte_exact)
 {
     struct pt_flow_record r, want;
     struct flow_tuple t;
 
-    memset(&want, 0, sizeof want);
-    want.ver = 4;
-    want.proto = 6;
-    st_v4(want.orig_h, 0x0a000001);
-    st_v4(want.resp_h, 0xc0a80102);
-    want.orig_p = 50000;
-    want.resp_p = 443;
-    want.ts_ns = 1700000000123456789ull;
-    want.last_ns = want.ts_ns + 2500000000ull;
-    want.vlan = want.inner_vlan = 0xffff;
-    want.orig_bytes = 1000;
-    want.resp_bytes = 5000000;
-    want.orig_pkts = 10;
-    want.resp_pkts = 12;
-    want.orig_ip_bytes = 1520;
-    want.resp_ip_bytes = 5000624;
-    want.orig_tcp_flags = 0x1b;
-    want.resp_tcp_flags = 0x1f;
-    want.ifaces = 1;
-    want.end_reason = PT_FLOW_END_CLOSED;
-    memcpy(want.orig_mac, (const uint8_t[]){0, 0x11, 0x22, 0x33, 0x44, 0x55}, 6);
-    memcpy(want.resp_mac, (const uint8_t[]){0x02, 0x42, 0xac, 0x11, 0x00, 0x02}, 6);
-    strcpy(want.uid, "CAbc123");
-    strcpy(want.community_id, "1:xyz=");
-    strcpy(want.conn_state, "SF");
-    strcpy(want.history, "ShADadFf");
-    cr_assert_eq(flow_decode(v1_rec, sizeof v1_rec, &r), 0);
+    st_v1_want(&want);
+    cr_assert_eq(flow_decode(st_v1_rec, sizeof st_v1_rec, &r), 0);
     st_rec_eq(&r, &want); /* health invalid, app unknown, no enrichment */
     cr_assert_not(r.health.valid);
-    cr_assert_eq(flow_tuple_peek(v1_rec, sizeof v1_rec, &t), 0);
+    cr_assert_eq(flow_tuple_peek(st_v1_rec, sizeof st_v1_rec, &t), 0);
     cr_assert_arr_eq(t.h[0], want.orig_h, 16);
     cr_assert_arr_eq(t.h[1], want.resp_h, 16);
     cr_assert_eq(t.p[0], 50000);
     cr_assert_eq(t.p[1], 443);
 
     /* version 1 knows no health or enrichment flag, and has no app byte */
-    uint8_t b[sizeof v1_rec + 1];
-    memcpy(b, v1_rec, sizeof v1_rec);
+    uint8_t b[sizeof st_v1_rec + 1];
+    memcpy(b, st_v1_rec, sizeof st_v1_rec);
     b[1] |= 4;
-    cr_assert_eq(flow_decode(b, sizeof v1_rec, &r), PT_E_BADFILE);
-    memcpy(b, v1_rec, sizeof v1_rec);
-    b[sizeof v1_rec] = PT_APP_TLS;
+    cr_assert_eq(flow_decode(b, sizeof st_v1_rec, &r), PT_E_BADFILE);
+    memcpy(b, st_v1_rec, sizeof st_v1_rec);
+    b[sizeof st_v1_rec] = PT_APP_TLS;
     cr_assert_eq(flow_decode(b, sizeof b, &r), PT_E_BADFILE);
     /* the same bytes as version 2 lack the app byte; with it they decode */
     b[0] = 2;
-    cr_assert_eq(flow_decode(b, sizeof v1_rec, &r), PT_E_BADFILE);
+    cr_assert_eq(flow_decode(b, sizeof st_v1_rec, &r), PT_E_BADFILE);
     cr_assert_eq(flow_decode(b, sizeof b, &r), 0);
     cr_assert_eq(r.app, PT_APP_TLS);
 }
@@ -239,7 +194,7 @@ Test(store_flowenc, every_prefix_and_a_trailing_byte_are_refused)
         cr_assert_eq(flow_decode(buf, n + 1, &got), PT_E_BADFILE);
         cr_assert_eq(flow_decode(buf, n, &got), 0);
     }
-    cr_assert_eq(flow_decode(v1_rec, sizeof v1_rec - 1, &got), PT_E_BADFILE);
+    cr_assert_eq(flow_decode(st_v1_rec, sizeof st_v1_rec - 1, &got), PT_E_BADFILE);
 }
 
 /* Encode @r, then find where its app byte is (right after the history). */
