@@ -98,7 +98,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIBSRC := $(wildcard src/decode/*.c src/common/*.c src/enrich/*.c) src/capture/reader.c \
-	       src/flow/tcp_health.c
+	       src/flow/tcp_health.c src/store/flowenc.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell pkg-config --cflags libmaxminddb) \

@@ -248,7 +248,7 @@ void pt_tcp_health_update(struct pt_tcp_health *h, struct pt_tcp_health_stats *s
  * connection ([0] originator, [1] responder), not by key side. */
 struct pt_flow_health {
     bool valid;             /* filled by the flow table; false in records read back from
-                             * the store, which does not keep these fields yet */
+                             * version 1 store records (earlier builds) */
     bool tcp;               /* the counters, MSS, window scale and RTTs apply */
     uint8_t rtt_valid;      /* PT_TCPH_HS_RTT: rtt_ns; with PT_TCPH_HS_SYNACK also the halves */
     uint64_t rtt_ns;        /* tcp_rtt: SYN -> ACK (tshark initial_rtt), us resolution */

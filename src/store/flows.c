@@ -3,18 +3,9 @@
  * flow reads.
  *
  * DESIGN
- * 1. Encoding (version 1, first byte), every field of struct
- *    pt_flow_record, big-endian:
- *      u8 version, u8 flags (1: addresses as 4 bytes, 2: MACs follow),
- *      u8 ver, u8 proto, orig_h, resp_h (4 or 16 bytes), u16 orig_p, resp_p,
- *      u64 ts_ns, varint zigzag(last_ns - ts_ns), u8 icmp_type, icmp_code,
- *      u16 vlan, inner_vlan, varint orig_bytes, resp_bytes, orig_pkts,
- *      resp_pkts, orig_ip_bytes, resp_ip_bytes, missed_bytes, u8
- *      orig_tcp_flags, resp_tcp_flags, varint ifaces (the store's bits),
- *      u8 end_reason, [orig_mac, resp_mac], then uid, community_id,
- *      parent_uid, conn_state, history as u8 length + bytes.
- *    The tuple sits at a fixed place so retention and the upgrade read the
- *    index keys of a record without decoding the rest (tuple_peek).
+ * 1. Records are encoded by flowenc.c (its DESIGN has the layout). The
+ *    tuple sits at a fixed place so retention and the upgrade read the
+ *    index keys of a record without decoding the rest (flow_tuple_peek).
  * 2. Index keys lead with the end second: (u32 end second, address or
  *    port, flows key). A batch's records end within the last few seconds
  *    to minutes (close delay, idle timeouts), so its index keys fall into a
@@ -41,234 +32,6 @@
 
 #include "internal.h"
 
-#define ENC_V1       1
-#define F_ADDR4      1
-#define F_MACS       2
-#define ENC_TUPLE_V4 (4 + 4 + 4 + 4)
-#define ENC_TUPLE_V6 (4 + 16 + 16 + 4)
-
-/* ---- encoding ---- */
-
-static bool is_v4mapped(const uint8_t a[16])
-{
-    static const uint8_t pre[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a, pre, 12) == 0;
-}
-
-static uint8_t *varint_put(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* A string field of @cap bytes: at most cap - 1 of them (a field with no
- * NUL is cut, as the decoder and the other writers read it). */
-static uint8_t *str_put(uint8_t *p, const char *s, size_t cap)
-{
-    size_t n = strnlen(s, cap - 1);
-    *p++ = (uint8_t)n;
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static bool nonzero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return true;
-    return false;
-}
-
-size_t flow_encode(uint8_t *out, const struct pt_flow_record *r, uint32_t ifaces)
-{
-    bool a4 = is_v4mapped(r->orig_h) && is_v4mapped(r->resp_h);
-    bool macs = nonzero(r->orig_mac, 6) || nonzero(r->resp_mac, 6);
-    uint64_t d = r->last_ns - r->ts_ns;
-    uint8_t *p = out;
-
-    *p++ = ENC_V1;
-    *p++ = (uint8_t)((a4 ? F_ADDR4 : 0) | (macs ? F_MACS : 0));
-    *p++ = r->ver;
-    *p++ = r->proto;
-    memcpy(p, a4 ? r->orig_h + 12 : r->orig_h, a4 ? 4 : 16);
-    p += a4 ? 4 : 16;
-    memcpy(p, a4 ? r->resp_h + 12 : r->resp_h, a4 ? 4 : 16);
-    p += a4 ? 4 : 16;
-    be16_put(p, r->orig_p);
-    be16_put(p + 2, r->resp_p);
-    be64_put(p + 4, r->ts_ns);
-    p = varint_put(p + 12, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
-    *p++ = r->icmp_type;
-    *p++ = r->icmp_code;
-    be16_put(p, r->vlan);
-    be16_put(p + 2, r->inner_vlan);
-    p += 4;
-    const uint64_t cnt[7] = {r->orig_bytes,    r->resp_bytes,    r->orig_pkts,   r->resp_pkts,
-                             r->orig_ip_bytes, r->resp_ip_bytes, r->missed_bytes};
-    for (int i = 0; i < 7; i++)
-        p = varint_put(p, cnt[i]);
-    *p++ = r->orig_tcp_flags;
-    *p++ = r->resp_tcp_flags;
-    p = varint_put(p, ifaces);
-    *p++ = r->end_reason;
-    if (macs) {
-        memcpy(p, r->orig_mac, 6);
-        memcpy(p + 6, r->resp_mac, 6);
-        p += 12;
-    }
-    p = str_put(p, r->uid, sizeof r->uid);
-    p = str_put(p, r->community_id, sizeof r->community_id);
-    p = str_put(p, r->parent_uid, sizeof r->parent_uid);
-    p = str_put(p, r->conn_state, sizeof r->conn_state);
-    p = str_put(p, r->history, sizeof r->history);
-    return (size_t)(p - out);
-}
-
-struct rd {
-    const uint8_t *p, *end;
-    bool bad;
-};
-
-static const uint8_t *rd_take(struct rd *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    return p;
-}
-
-static uint8_t rd_u8(struct rd *r)
-{
-    const uint8_t *p = rd_take(r, 1);
-    return p ? *p : 0;
-}
-
-static uint16_t rd_u16(struct rd *r)
-{
-    const uint8_t *p = rd_take(r, 2);
-    return p ? be16_get(p) : 0;
-}
-
-static uint64_t rd_varint(struct rd *r)
-{
-    uint64_t v = 0;
-
-    for (unsigned sh = 0; sh < 70; sh += 7) {
-        const uint8_t *p = rd_take(r, 1);
-        if (!p)
-            return 0;
-        v |= (uint64_t)(*p & 0x7f) << sh;
-        if (!(*p & 0x80))
-            return v;
-    }
-    r->bad = true;
-    return 0;
-}
-
-static void rd_str(struct rd *r, char *dst, size_t cap)
-{
-    size_t n = rd_u8(r);
-    const uint8_t *p;
-
-    if (n >= cap || !(p = rd_take(r, n))) {
-        r->bad = true;
-        return;
-    }
-    memcpy(dst, p, n);
-    dst[n] = '\0';
-}
-
-static void rd_addr(struct rd *r, uint8_t dst[16], bool a4)
-{
-    const uint8_t *p = rd_take(r, a4 ? 4 : 16);
-
-    if (!p)
-        return;
-    if (a4) {
-        memset(dst, 0, 10);
-        dst[10] = dst[11] = 0xff;
-        memcpy(dst + 12, p, 4);
-    } else {
-        memcpy(dst, p, 16);
-    }
-}
-
-int flow_decode(const uint8_t *p, size_t n, struct pt_flow_record *r)
-{
-    struct rd c = {.p = p, .end = p + n};
-    uint8_t fl;
-
-    memset(r, 0, sizeof *r);
-    if (rd_u8(&c) != ENC_V1)
-        return PT_E_BADFILE;
-    fl = rd_u8(&c);
-    r->ver = rd_u8(&c);
-    r->proto = rd_u8(&c);
-    rd_addr(&c, r->orig_h, fl & F_ADDR4);
-    rd_addr(&c, r->resp_h, fl & F_ADDR4);
-    r->orig_p = rd_u16(&c);
-    r->resp_p = rd_u16(&c);
-    const uint8_t *t = rd_take(&c, 8);
-    r->ts_ns = t ? be64_get(t) : 0;
-    uint64_t z = rd_varint(&c);
-    r->last_ns = r->ts_ns + ((z >> 1) ^ (0 - (z & 1)));
-    r->icmp_type = rd_u8(&c);
-    r->icmp_code = rd_u8(&c);
-    r->vlan = rd_u16(&c);
-    r->inner_vlan = rd_u16(&c);
-    uint64_t *cnt[7] = {&r->orig_bytes,    &r->resp_bytes,    &r->orig_pkts,   &r->resp_pkts,
-                        &r->orig_ip_bytes, &r->resp_ip_bytes, &r->missed_bytes};
-    for (int i = 0; i < 7; i++)
-        *cnt[i] = rd_varint(&c);
-    r->orig_tcp_flags = rd_u8(&c);
-    r->resp_tcp_flags = rd_u8(&c);
-    r->ifaces = (uint32_t)rd_varint(&c);
-    r->end_reason = rd_u8(&c);
-    if (fl & F_MACS) {
-        const uint8_t *m = rd_take(&c, 12);
-        if (m) {
-            memcpy(r->orig_mac, m, 6);
-            memcpy(r->resp_mac, m + 6, 6);
-        }
-    }
-    rd_str(&c, r->uid, sizeof r->uid);
-    rd_str(&c, r->community_id, sizeof r->community_id);
-    rd_str(&c, r->parent_uid, sizeof r->parent_uid);
-    rd_str(&c, r->conn_state, sizeof r->conn_state);
-    rd_str(&c, r->history, sizeof r->history);
-    return c.bad || c.p != c.end ? PT_E_BADFILE : 0;
-}
-
-/* The index-relevant part of an encoded record. */
-struct tuple {
-    uint8_t h[2][16];
-    uint16_t p[2];
-};
-
-static int tuple_peek(const MDB_val *d, struct tuple *t)
-{
-    const uint8_t *p = d->mv_data;
-
-    if (d->mv_size < ENC_TUPLE_V4 || p[0] != ENC_V1)
-        return PT_E_BADFILE;
-    bool a4 = p[1] & F_ADDR4;
-    if (!a4 && d->mv_size < ENC_TUPLE_V6)
-        return PT_E_BADFILE;
-    struct rd c = {.p = p + 4, .end = p + d->mv_size};
-    rd_addr(&c, t->h[0], a4);
-    rd_addr(&c, t->h[1], a4);
-    t->p[0] = rd_u16(&c);
-    t->p[1] = rd_u16(&c);
-    return 0;
-}
-
 /* Index key (DESIGN 2): end second (u32, saturated), @prefix (address or
  * port), then the flows key. */
 static void ikey(uint8_t *k, const uint8_t *prefix, size_t plen, const uint8_t *fkey)
@@ -294,7 +57,8 @@ static void port_key(uint8_t k[KEY_PORT_LEN], uint16_t port, const uint8_t *fkey
 }
 
 /* Delete the index keys of flow @fkey with tuple @t (absent keys are fine). */
-static int index_del(MDB_txn *txn, const MDB_dbi *dbi, const uint8_t *fkey, const struct tuple *t)
+static int index_del(MDB_txn *txn, const MDB_dbi *dbi, const uint8_t *fkey,
+                     const struct flow_tuple *t)
 {
     uint8_t hk[KEY_HOST_LEN], pk[KEY_PORT_LEN];
     MDB_val k;
@@ -560,7 +324,6 @@ int flows_prepare(struct pt_store *s, const struct pt_store_batch *b)
     if (!n)
         return 0;
     if ((rc = prep_grow((void **)&fp->ent, &fp->cap, n, sizeof *fp->ent)) < 0 ||
-        (rc = prep_grow((void **)&fp->buf, &fp->buf_cap, n * FLOW_ENC_MAX, 1)) < 0 ||
         (rc = prep_grow((void **)&fp->hkeys, &fp->cap_h, 2 * n, KEY_HOST_LEN)) < 0 ||
         (rc = prep_grow((void **)&fp->pkeys, &fp->cap_p, 2 * n, KEY_PORT_LEN)) < 0)
         return rc;
@@ -570,6 +333,10 @@ int flows_prepare(struct pt_store *s, const struct pt_store_batch *b)
         be64_put(e->key, r->last_ns);
         uid_pad(e->key + 8, r->uid);
         be32_put(e->seq, (uint32_t)i);
+        /* Grown as records need it: FLOW_ENC_MAX is twice a long record's
+         * FQDNs, and n of them would reserve ~90 MB at 100k a second. */
+        if ((rc = prep_grow((void **)&fp->buf, &fp->buf_cap, used + FLOW_ENC_MAX, 1)) < 0)
+            return rc;
         e->off = (uint32_t)used;
         e->len = (uint32_t)flow_encode(fp->buf + used, r, ifaces_remap(fp, r->ifaces));
         used += e->len;
@@ -606,7 +373,7 @@ static int put_record(struct store_wtxn *w, MDB_cursor *c, const struct flow_ent
     const MDB_dbi *dbi = w->s->e->dbi;
     const uint8_t *val = w->s->fp.buf + e->off;
     MDB_val k = mval(e->key, KEY_FLOW_LEN), d = mval(val, e->len);
-    struct tuple old, nt;
+    struct flow_tuple old, nt;
     int rc;
 
     if (*append) {
@@ -622,7 +389,8 @@ static int put_record(struct store_wtxn *w, MDB_cursor *c, const struct flow_ent
     /* Replacing (end, uid): drop the old record's index keys if its tuple
      * is not the new one's (the new keys are put later either way). */
     MDB_val nv = mval(val, e->len);
-    if (tuple_peek(&d, &old) == 0 && tuple_peek(&nv, &nt) == 0 && memcmp(&old, &nt, sizeof old))
+    if (flow_tuple_peek(d.mv_data, d.mv_size, &old) == 0 &&
+        flow_tuple_peek(nv.mv_data, nv.mv_size, &nt) == 0 && memcmp(&old, &nt, sizeof old))
         if ((rc = index_del(w->txn, dbi, e->key, &old)) < 0)
             return rc;
     k = mval(e->key, KEY_FLOW_LEN);
@@ -786,14 +554,14 @@ int flows_build_port_index(MDB_txn *txn, const MDB_dbi *dbi)
     uint8_t pk[KEY_PORT_LEN];
     MDB_cursor *c;
     MDB_val k, d, e = mval(NULL, 0);
-    struct tuple t;
+    struct flow_tuple t;
     int rc;
 
     if ((rc = mdb_cursor_open(txn, dbi[DB_FLOWS], &c)) != 0)
         return store_err(rc);
     for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
-        if (k.mv_size != KEY_FLOW_LEN || tuple_peek(&d, &t) < 0)
+        if (k.mv_size != KEY_FLOW_LEN || flow_tuple_peek(d.mv_data, d.mv_size, &t) < 0)
             continue;
         for (int i = 0; i < 2; i++) {
             MDB_val pkv = mval(pk, sizeof pk);

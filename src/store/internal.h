@@ -39,16 +39,21 @@ enum store_db {
 extern const char *const store_db_name[DB_N];
 
 /* Key and value sizes (store.h has the layouts). */
-#define UID_LEN        20
-#define KEY_POINT_LEN  12           /* id u32, ts u64 */
-#define BLK_MAX        (8 + 60 * 8) /* s1 block: bitmap, up to 60 values */
-#define ROLLUP_LEN     36           /* sum, min, max, p95 u64, n u32 */
-#define KEY_TOP_LEN    10           /* kind u8, res u8, sec u64 */
-#define KEY_FLOW_LEN   28           /* end ns u64, uid[20] */
-#define KEY_HOST_LEN   48           /* end second u32, addr[16], end ns u64, uid[20] */
-#define KEY_PORT_LEN   34           /* end second u32, port u16, end ns u64, uid[20] */
-#define NSEC           1000000000ull
-#define FLOW_ENC_MAX   400
+#define UID_LEN       20
+#define KEY_POINT_LEN 12           /* id u32, ts u64 */
+#define BLK_MAX       (8 + 60 * 8) /* s1 block: bitmap, up to 60 values */
+#define ROLLUP_LEN    36           /* sum, min, max, p95 u64, n u32 */
+#define KEY_TOP_LEN   10           /* kind u8, res u8, sec u64 */
+#define KEY_FLOW_LEN  28           /* end ns u64, uid[20] */
+#define KEY_HOST_LEN  48           /* end second u32, addr[16], end ns u64, uid[20] */
+#define KEY_PORT_LEN  34           /* end second u32, port u16, end ns u64, uid[20] */
+#define NSEC          1000000000ull
+/* Room for one encoded flow record (flowenc.c); the longest is 956 bytes:
+ * 262 of version 1 fields, 1 app, 92 health (mask 5, seven u8, three times
+ * of 10, ten u16 varints of 3, four u32 varints of 5), 529 enrichment
+ * (mask 1, two FQDNs of 256, two cc of 3, two ASNs of 5) and 72 RTP (per
+ * direction: flags 1, ssrcs 5, lost 10, two jitters of 10). */
+#define FLOW_ENC_MAX   1024
 #define STORE_IFACES   32
 #define STORE_IFNAMLEN 64
 
@@ -305,6 +310,25 @@ int top_retain(struct store_wtxn *w, uint64_t cut_1s, uint64_t cut_1m);
 int top_first_1s(struct store_wtxn *w, uint64_t *first);
 int top_drop_before(struct store_wtxn *w, uint64_t cut);
 
+/* ---- flowenc.c ---- */
+/* Encode @r (version 2) into @out, which has room for FLOW_ENC_MAX bytes,
+ * with @ifaces as its interface bits. Returns the length. Strings are cut
+ * to their field size - 1; health is kept only when valid. */
+size_t flow_encode(uint8_t *out, const struct pt_flow_record *r, uint32_t ifaces);
+/* Decode the @n bytes at @p (version 1 or 2) into @r. 0, or PT_E_BADFILE
+ * when they are not exactly one well-formed record (then @r is zeroed). */
+int flow_decode(const uint8_t *p, size_t n, struct pt_flow_record *r);
+
+/* The index-relevant part of an encoded record. */
+struct flow_tuple {
+    uint8_t h[2][16];
+    uint16_t p[2];
+};
+
+/* Read the tuple of the encoded record at @p (@n bytes) without decoding
+ * the rest. 0, or PT_E_BADFILE when it is not a record's head. */
+int flow_tuple_peek(const uint8_t *p, size_t n, struct flow_tuple *t);
+
 /* ---- flows.c ---- */
 /* Make *@p hold at least @want elements of @sz bytes (doubling). */
 int prep_grow(void **p, size_t *cap, size_t want, size_t sz);
@@ -314,8 +338,6 @@ void rows_sort(uint8_t *base, size_t n, size_t size, size_t klen);
 size_t sort_uniq(uint8_t *keys, size_t n, size_t len);
 /* A run's ifaces bits as the store's (the map flows_prepare() built). */
 uint32_t ifaces_remap(const struct flow_prep *fp, uint32_t v);
-size_t flow_encode(uint8_t *out, const struct pt_flow_record *r, uint32_t ifaces);
-int flow_decode(const uint8_t *p, size_t n, struct pt_flow_record *r);
 int flows_prepare(struct pt_store *s, const struct pt_store_batch *b);
 void flow_prep_free(struct flow_prep *fp);
 int flows_put(struct store_wtxn *w);

@@ -6,7 +6,9 @@
  * store and checks the hosts it lists against tshark's fields
  * (tests/expected: DHCP client host names, ARP sender bindings), and the
  * summary's `devices:` line (entries, restored, saved) for the runs that
- * restore what an earlier run kept. */
+ * restore what an earlier run kept. One more test checks that the flow
+ * records the store keeps are the ones `read` printed, completed by the
+ * record thread (DNS names, app) and not the table's bare copies. */
 #include <criterion/criterion.h>
 
 #include <ftw.h>
@@ -195,4 +197,36 @@ Test(app_devices, a_second_run_restores_and_adds)
     cr_assert_not_null(l = entry(out, "mac", "90:b1:1c:99:49:29", &end));
     cr_assert(on_line(l, end, first), "first seen kept: %s", first);
     free(out);
+}
+
+static size_t count(const char *s, const char *pat)
+{
+    size_t n = 0;
+
+    for (const char *p = s; (p = strstr(p, pat)) != NULL; p++)
+        n++;
+    return n;
+}
+
+Test(app_devices, stored_flows_are_the_completed_records)
+{
+    char cmd[1024], *printed = NULL, *stored = NULL;
+
+    snprintf(cmd, sizeof cmd,
+             "%s read %s -d %s --no-ring --keep-flows 100y --format json 2>/dev/null | "
+             "grep '\"_path\":\"conn\"' | sed 's/\"interfaces\":\\[[^]]*\\],//' | sort",
+             pt_test_bin(), pt_test_data("pcap/bench/mixed_merged_pcapplusplus.pcap"), dir);
+    cr_assert_eq(pt_test_run(cmd, &printed, NULL), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s flows -d %s --from 0 --format json | "
+             "sed 's/\"interfaces\":\\[[^]]*\\],//' | sort",
+             pt_test_bin(), dir);
+    cr_assert_eq(pt_test_run(cmd, &stored, NULL), 0);
+    /* the capture's 177 names looked up in its DNS answers, and its apps */
+    cr_assert_eq(count(printed, "\"resp_fqdn\":"), 177, "%zu", count(printed, "\"resp_fqdn\":"));
+    cr_assert_gt(count(printed, "\"app\":\"tls\""), 0);
+    cr_assert_eq(lines(stored), lines(printed));
+    cr_assert_str_eq(stored, printed);
+    free(printed);
+    free(stored);
 }

@@ -107,6 +107,66 @@ static inline void st_v6(uint8_t a[16], uint32_t low)
     a[15] = (uint8_t)low;
 }
 
+/* The fields encoding version 2 added (health, app, enrichment), from @i:
+ * most records have a valid health, TCP ones with counters and RTTs;
+ * every third one is enriched. */
+static inline void st_rec_v2(struct pt_flow_record *r, uint64_t i, uint64_t *x)
+{
+    struct pt_flow_health *h = &r->health;
+
+    r->app = (uint8_t)(i % PT_APP_MAX);
+    r->app_by_port = i % 4 == 1;
+    if (i % 7 != 6) {
+        h->valid = true;
+        h->tcp = r->proto == 6;
+        for (int d = 0; d < 2; d++) {
+            h->ip_seen[d] = i % 5 != 2 || d == 0;
+            h->ttl[d] = h->ip_seen[d] ? (uint8_t)(64 - d * 7 + i % 3) : 0;
+            h->dscp[d] = (uint8_t)(i % 9 == 0 ? 46 : 0);
+            h->wscale[d] = -1;
+            if (!h->tcp)
+                continue;
+            h->tcp_seen[d] = true;
+            h->mss[d] = (uint16_t)(1460 - d * 20);
+            h->init_win[d] = (uint16_t)(st_rand(x) % 65536);
+            h->wscale[d] = (int8_t)(i % 3 == 0 ? -1 : (int)(i % 15));
+            h->retrans[d] = i % 4 == (uint64_t)d ? (uint32_t)(st_rand(x) % 100000) : 0;
+            h->ooo[d] = (uint16_t)(i % 5 == 0 ? 3 + d : 0);
+            h->dup_acks[d] = (uint32_t)(i % 6 == 0 ? 70000 : 0);
+            h->lost[d] = (uint16_t)(i % 8 == 0 ? 1 : 0);
+            h->zero_win[d] = (uint16_t)(i % 10 == 0 ? 65535 : 0);
+        }
+        if (h->tcp && i % 3) {
+            h->rtt_valid = PT_TCPH_HS_RTT | (i % 3 == 1 ? PT_TCPH_HS_SYNACK : 0);
+            h->rtt_ns = (st_rand(x) % 2000000) * 1000;
+            if (h->rtt_valid & PT_TCPH_HS_SYNACK) {
+                h->synack_ack_ns = h->rtt_ns / 3 / 1000 * 1000;
+                h->syn_synack_ns = h->rtt_ns - h->synack_ack_ns;
+            }
+        }
+    }
+    if (i % 3 == 0) {
+        snprintf(r->resp_fqdn, sizeof r->resp_fqdn, "host%llu.example.org",
+                 (unsigned long long)(i % 97));
+        snprintf(r->resp_cc, sizeof r->resp_cc, "%s", i % 2 ? "DE" : "US");
+        r->resp_asn = (uint32_t)(i % 2 ? 3320 : 4200000000u);
+        if (i % 9 == 0) {
+            snprintf(r->orig_fqdn, sizeof r->orig_fqdn, "client.lan");
+            r->orig_asn = 64512;
+        }
+    }
+    if (r->proto == 17 && i % 5 == 3) { /* RTP: one direction with a clock, one without */
+        r->rtp[0] = (struct pt_rtp_result){.seen = true,
+                                           .jitter = true,
+                                           .jitter_ns = st_rand(x) % 50000000,
+                                           .max_jitter_ns = 90000000,
+                                           .lost = 3,
+                                           .ssrcs = 1};
+        if (i % 2)
+            r->rtp[1] = (struct pt_rtp_result){.seen = true, .lost = -2, .ssrcs = 2};
+    }
+}
+
 /* A record with every field set from @i (distinct uids), ending at @end_ns.
  * Odd @i: IPv6. Hosts come from a pool of 50 so queries match several. */
 static inline void st_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
@@ -156,6 +216,7 @@ static inline void st_rec(struct pt_flow_record *r, uint64_t i, uint64_t end_ns)
         }
     }
     r->end_reason = (uint8_t)(i % 5);
+    st_rec_v2(r, i, &x);
 }
 
 /* The brute-force filter a query is checked against: @t is the record's
@@ -172,6 +233,82 @@ static inline bool st_match(const struct pt_flow_record *r, const struct pt_stor
     if (q->uid && strcmp(r->uid, q->uid))
         return false;
     return true;
+}
+
+/* Version 1, as builds before encoding version 2 wrote it (docs/STORE.md):
+ * an IPv4 TCP record with MACs. */
+static const uint8_t st_v1_rec[] = {
+    1,    3,    4,    6,                            /* version, flags (addr4 | MACs), ver, proto */
+    10,   0,    0,    1,    192,  168,  1,    2,    /* orig_h, resp_h */
+    0xc3, 0x50, 0x01, 0xbb,                         /* ports 50000, 443 */
+    0x17, 0x97, 0x9c, 0xfe, 0x3d, 0x85, 0xcd, 0x15, /* ts 1700000000123456789 */
+    0x80, 0xe4, 0x97, 0xd0, 0x12,                   /* zigzag(2.5 s) */
+    0,    0,    0xff, 0xff, 0xff, 0xff,             /* icmp type, code; no VLANs */
+    0xe8, 0x07, 0xc0, 0x96, 0xb1, 0x02, 0x0a, 0x0c, /* bytes 1000, 5000000; pkts 10, 12 */
+    0xf0, 0x0b, 0xb0, 0x9b, 0xb1, 0x02, 0x00,       /* ip bytes 1520, 5000624; missed 0 */
+    0x1b, 0x1f, 0x01, 1,                            /* tcp flags; ifaces bit 0; CLOSED */
+    0,    0x11, 0x22, 0x33, 0x44, 0x55,             /* orig_mac */
+    0x02, 0x42, 0xac, 0x11, 0x00, 0x02,             /* resp_mac */
+    7,    'C',  'A',  'b',  'c',  '1',  '2',  '3',  /* uid */
+    6,    '1',  ':',  'x',  'y',  'z',  '=',        /* community_id */
+    0,                                              /* parent_uid */
+    2,    'S',  'F',                                /* conn_state */
+    8,    'S',  'h',  'A',  'D',  'a',  'd',  'F',  'f'}; /* history */
+
+/* The record st_v1_rec holds. */
+static inline void st_v1_want(struct pt_flow_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->ver = 4;
+    r->proto = 6;
+    st_v4(r->orig_h, 0x0a000001);
+    st_v4(r->resp_h, 0xc0a80102);
+    r->orig_p = 50000;
+    r->resp_p = 443;
+    r->ts_ns = 1700000000123456789ull;
+    r->last_ns = r->ts_ns + 2500000000ull;
+    r->vlan = r->inner_vlan = 0xffff;
+    r->orig_bytes = 1000;
+    r->resp_bytes = 5000000;
+    r->orig_pkts = 10;
+    r->resp_pkts = 12;
+    r->orig_ip_bytes = 1520;
+    r->resp_ip_bytes = 5000624;
+    r->orig_tcp_flags = 0x1b;
+    r->resp_tcp_flags = 0x1f;
+    r->ifaces = 1;
+    r->end_reason = PT_FLOW_END_CLOSED;
+    memcpy(r->orig_mac, (const uint8_t[]){0, 0x11, 0x22, 0x33, 0x44, 0x55}, 6);
+    memcpy(r->resp_mac, (const uint8_t[]){0x02, 0x42, 0xac, 0x11, 0x00, 0x02}, 6);
+    strcpy(r->uid, "CAbc123");
+    strcpy(r->community_id, "1:xyz=");
+    strcpy(r->conn_state, "SF");
+    strcpy(r->history, "ShADadFf");
+}
+
+static inline void st_health_eq(const struct pt_flow_health *a, const struct pt_flow_health *b,
+                                const char *uid)
+{
+    cr_assert_eq(a->valid, b->valid, "%s health.valid", uid);
+    cr_assert_eq(a->tcp, b->tcp, "%s health.tcp", uid);
+    cr_assert_eq(a->rtt_valid, b->rtt_valid, "%s rtt_valid", uid);
+    cr_assert_eq(a->rtt_ns, b->rtt_ns, "%s rtt_ns", uid);
+    cr_assert_eq(a->syn_synack_ns, b->syn_synack_ns, "%s syn_synack_ns", uid);
+    cr_assert_eq(a->synack_ack_ns, b->synack_ack_ns, "%s synack_ack_ns", uid);
+    for (int d = 0; d < 2; d++) {
+        cr_assert_eq(a->retrans[d], b->retrans[d], "%s retrans[%d]", uid, d);
+        cr_assert_eq(a->ooo[d], b->ooo[d], "%s ooo[%d]", uid, d);
+        cr_assert_eq(a->dup_acks[d], b->dup_acks[d], "%s dup_acks[%d]", uid, d);
+        cr_assert_eq(a->lost[d], b->lost[d], "%s lost[%d]", uid, d);
+        cr_assert_eq(a->zero_win[d], b->zero_win[d], "%s zero_win[%d]", uid, d);
+        cr_assert_eq(a->mss[d], b->mss[d], "%s mss[%d]", uid, d);
+        cr_assert_eq(a->init_win[d], b->init_win[d], "%s init_win[%d]", uid, d);
+        cr_assert_eq(a->wscale[d], b->wscale[d], "%s wscale[%d]", uid, d);
+        cr_assert_eq(a->tcp_seen[d], b->tcp_seen[d], "%s tcp_seen[%d]", uid, d);
+        cr_assert_eq(a->ip_seen[d], b->ip_seen[d], "%s ip_seen[%d]", uid, d);
+        cr_assert_eq(a->ttl[d], b->ttl[d], "%s ttl[%d]", uid, d);
+        cr_assert_eq(a->dscp[d], b->dscp[d], "%s dscp[%d]", uid, d);
+    }
 }
 
 /* Field-by-field equality, with a message naming the first difference. */
@@ -207,6 +344,15 @@ static inline void st_rec_eq(const struct pt_flow_record *a, const struct pt_flo
     cr_assert_arr_eq(a->orig_mac, b->orig_mac, 6);
     cr_assert_arr_eq(a->resp_mac, b->resp_mac, 6);
     cr_assert_eq(a->end_reason, b->end_reason);
+    st_health_eq(&a->health, &b->health, b->uid);
+    cr_assert_eq(a->app, b->app, "%s app", b->uid);
+    cr_assert_eq(a->app_by_port, b->app_by_port, "%s app_by_port", b->uid);
+    cr_assert_str_eq(a->orig_fqdn, b->orig_fqdn);
+    cr_assert_str_eq(a->resp_fqdn, b->resp_fqdn);
+    cr_assert_str_eq(a->orig_cc, b->orig_cc);
+    cr_assert_str_eq(a->resp_cc, b->resp_cc);
+    cr_assert_eq(a->orig_asn, b->orig_asn, "%s orig_asn", b->uid);
+    cr_assert_eq(a->resp_asn, b->resp_asn, "%s resp_asn", b->uid);
     cr_assert_eq(memcmp(a, b, sizeof *a), 0, "%s: records differ in padding or after a NUL",
                  b->uid);
 }

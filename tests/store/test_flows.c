@@ -3,6 +3,7 @@
  * force filter, interface bits are remapped to the store's table, and a
  * rewrite replaces a record and its index keys. */
 #include <errno.h>
+#include <fcntl.h>
 
 #include "store_helpers.h"
 
@@ -327,6 +328,8 @@ Test(store_flows, unterminated_strings_are_cut)
     st_rec(&r, 3, SEC0 * NS);
     memset(r.uid, 'u', sizeof r.uid); /* no NUL at all */
     memset(r.history, 'h', sizeof r.history);
+    memset(r.resp_fqdn, 'f', sizeof r.resp_fqdn);
+    memset(r.orig_cc, 'x', sizeof r.orig_cc);
     struct pt_store_batch b = {.sec = SEC0, .flows = &r, .n_flows = 1};
     cr_assert_eq(pt_store_write(s, &b), 0);
     struct st_recs got = {0};
@@ -336,8 +339,97 @@ Test(store_flows, unterminated_strings_are_cut)
     want = r;
     want.uid[sizeof want.uid - 1] = '\0';
     want.history[sizeof want.history - 1] = '\0';
+    want.resp_fqdn[sizeof want.resp_fqdn - 1] = '\0';
+    want.orig_cc[sizeof want.orig_cc - 1] = '\0';
     want.ifaces = 1; /* "if0", the store's bit 0 */
     st_rec_eq(&got.r[0], &want);
     free(got.r);
     pt_store_close(s);
+}
+
+/* Put (@t BE, @uid NUL-padded) -> @val into db @db of the closed store in
+ * st_dir, behind the store's back (as an earlier build or a disk fault
+ * left it). */
+static void raw_put(const char *db, uint64_t t, const char *uid, const uint8_t *val, size_t n)
+{
+    char path[128];
+    uint8_t k[28] = {0};
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+
+    for (int i = 7; i >= 0; i--, t >>= 8)
+        k[i] = (uint8_t)t;
+    memcpy(k + 8, uid, strlen(uid));
+    snprintf(path, sizeof path, "%s/store", st_dir);
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 16), 0);
+    cr_assert_eq(mdb_env_open(env, path, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0, "db %s", db);
+    MDB_val kv = {.mv_size = sizeof k, .mv_data = k}, dv = {.mv_size = n, .mv_data = (void *)val};
+    cr_assert_eq(mdb_put(txn, dbi, &kv, &dv, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static const struct pt_flow_record *find_uid(const struct st_recs *c, const char *uid)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->r[i].uid, uid) == 0)
+            return &c->r[i];
+    return NULL;
+}
+
+/* A store written by an earlier build holds version 1 records: they read
+ * back (no health, app unknown, no enrichment) next to version 2 ones, in
+ * "flows" and in "live". Records that do not decode are skipped and
+ * counted in the reader's warning. */
+Test(store_flows, v1_records_read_and_bad_ones_are_counted)
+{
+    struct pt_store_config cfg = st_cfg();
+    struct pt_store *s = st_open_w(&cfg);
+    struct pt_flow_record r, want;
+    char log[128], text[4096];
+
+    st_rec(&r, 3, SEC0 * NS); /* health, app and enrichment set */
+    cr_assert(r.health.valid && r.resp_fqdn[0] && r.app);
+    struct pt_store_batch b = {.sec = SEC0, .flows = &r, .n_flows = 1};
+    cr_assert_eq(pt_store_write(s, &b), 0);
+    pt_store_close(s);
+    st_v1_want(&want);
+    raw_put("flows", want.last_ns, want.uid, st_v1_rec, sizeof st_v1_rec);
+    raw_put("flows", want.last_ns + 1, "Ccut", st_v1_rec, sizeof st_v1_rec - 1);
+    raw_put("flows", want.last_ns + 2, "Cjunk", (const uint8_t[]){2, 0, 4, 6, 1}, 5);
+    raw_put("live", want.ts_ns, want.uid, st_v1_rec, sizeof st_v1_rec);
+    raw_put("live", want.ts_ns + 1, "Cjunk", (const uint8_t[]){9}, 1);
+
+    snprintf(log, sizeof log, "%s/stderr", st_dir);
+    int fd = open(log, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_geq(dup2(fd, 2), 0);
+    s = st_open_r();
+    struct st_recs got = {0}, live = {0};
+    struct pt_store_flow_query q = {0};
+    cr_assert_eq(pt_store_flows_read(s, &q, st_recs_add, &got), 0);
+    cr_assert_eq(pt_store_live_read(s, &q, st_recs_add, &live), 0);
+    pt_store_close(s);
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    cr_assert_gt(n, 0);
+    text[n] = '\0';
+    close(fd);
+
+    cr_assert_eq(got.n, 2);
+    const struct pt_flow_record *v1 = find_uid(&got, want.uid), *v2 = find_uid(&got, r.uid);
+    cr_assert_not_null(v1);
+    cr_assert_not_null(v2);
+    st_rec_eq(v1, &want);
+    r.ifaces = 1; /* "if0", the store's bit 0 */
+    st_rec_eq(v2, &r);
+    cr_assert_eq(live.n, 1);
+    st_rec_eq(&live.r[0], &want);
+    cr_assert(strstr(text, ": 2 flow records could not be decoded (skipped)"), "%s", text);
+    cr_assert(strstr(text, ": 1 live flow records could not be decoded (skipped)"), "%s", text);
+    free(got.r);
+    free(live.r);
 }
