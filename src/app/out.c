@@ -261,7 +261,8 @@ static void dev_restore(struct pt_app_out *o, struct pt_store *s)
         free(dv.v);
         return;
     }
-    qsort(dv.v, dv.n, sizeof *dv.v, dev_cmp_last);
+    if (dv.n)
+        qsort(dv.v, dv.n, sizeof *dv.v, dev_cmp_last);
     from = dv.n > o->dev_cap ? dv.n - o->dev_cap : 0;
     for (size_t i = from; i < dv.n; i++)
         if (pt_devices_restore(o->dev, &dv.v[i]) == 0)
