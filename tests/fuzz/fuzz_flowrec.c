@@ -44,12 +44,20 @@ static void as_record(const uint8_t *data, size_t size)
 
     memset(&r, 0, sizeof r);
     memcpy(&r, data, size < sizeof r ? size : sizeof r);
-    bool *bools[] = {&h->valid,      &h->tcp,        &h->tcp_seen[0], &h->tcp_seen[1],
-                     &h->ip_seen[0], &h->ip_seen[1], &r.app_by_port};
+    bool *bools[] = {&h->valid,        &h->tcp,        &h->tcp_seen[0], &h->tcp_seen[1],
+                     &h->ip_seen[0],   &h->ip_seen[1], &r.app_by_port,  &r.rtp[0].seen,
+                     &r.rtp[0].jitter, &r.rtp[1].seen, &r.rtp[1].jitter};
     for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
         *(uint8_t *)bools[i] &= 1; /* as bytes: a bool holding 64 is not one */
     if (!h->valid)
         memset(h, 0, sizeof *h);
+    for (int d = 0; d < 2; d++) { /* what the RTP group can say (flowenc.c rtp_put) */
+        struct pt_rtp_result *x = &r.rtp[d];
+        if (!x->seen)
+            memset(x, 0, sizeof *x);
+        else if (!x->jitter)
+            x->jitter_ns = x->max_jitter_ns = 0;
+    }
     size_t n = flow_encode(buf, &r, r.ifaces);
     if (n > FLOW_ENC_MAX || flow_decode(buf, n, &got) != 0)
         abort();
@@ -75,7 +83,9 @@ static void as_record(const uint8_t *data, size_t size)
         got.app != want.app || got.health.valid != want.health.valid ||
         got.health.rtt_ns != want.health.rtt_ns || got.health.wscale[1] != want.health.wscale[1] ||
         got.resp_asn != want.resp_asn || memcmp(got.orig_h, want.orig_h, 16) ||
-        got.orig_bytes != want.orig_bytes)
+        got.orig_bytes != want.orig_bytes || got.rtp[1].seen != want.rtp[1].seen ||
+        got.rtp[1].lost != want.rtp[1].lost ||
+        got.rtp[0].max_jitter_ns != want.rtp[0].max_jitter_ns)
         abort();
     if (size > sizeof r && n > 0) { /* a strict prefix is never a record */
         size_t k = data[sizeof r] * n / 256;
