@@ -787,15 +787,13 @@ static void events_points(struct pt_agg *a)
     memset(t, 0, sizeof *t);
     pt_flow_table_app_totals(a->ft, t, NULL);
     for (unsigned i = 0; i < PT_DNS_SERIES_QTYPES; i++) {
-        v = t->dns_qtype[i] - a->prev_dnsq[i];
-        a->prev_dnsq[i] = t->dns_qtype[i];
+        v = take(&t->dns_qtype[i], &a->prev_dnsq[i]);
         all += v;
         snprintf(name, sizeof name, "dns_queries{qtype=%s}", pt_dns_series_qtype_name(i));
         count_point(a, &a->dnsq_id[i], name, v);
     }
     for (unsigned i = 0; i < PT_DNS_SERIES_RCODES; i++) {
-        v = t->dns_rcode[i] - a->prev_dnsr[i];
-        a->prev_dnsr[i] = t->dns_rcode[i];
+        v = take(&t->dns_rcode[i], &a->prev_dnsr[i]);
         snprintf(name, sizeof name, "dns_queries{rcode=%s}", pt_dns_series_rcode_name(i));
         count_point(a, &a->dnsr_id[i], name, v);
     }
@@ -804,8 +802,7 @@ static void events_points(struct pt_agg *a)
         uint64_t cur = 0;
         for (unsigned w = 0; w < a->nw; w++)
             cur += PT_CNT_GET(pt_flow_worker_stats(pt_flow_worker_get(a->ft, w))->tcp_health.ev[e]);
-        count_point(a, &a->tcp_id[e], tcp_name[e], cur - a->prev_tcp[e]);
-        a->prev_tcp[e] = cur;
+        count_point(a, &a->tcp_id[e], tcp_name[e], take(&cur, &a->prev_tcp[e]));
     }
 }
 

@@ -147,19 +147,24 @@ void pt_app_out_destroy(struct pt_app_out *o)
     free(o);
 }
 
+/* The device table is fed (a store run): note @ts_ns as the latest record time. */
+static bool dev_feed(struct pt_app_out *o, uint64_t ts_ns)
+{
+    if (!o->dev)
+        return false;
+    if (ts_ns > o->dev_now_ns)
+        o->dev_now_ns = ts_ns;
+    return true;
+}
+
 void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r)
 {
-    if (o->dev) {
-        o->dev_now_ns = r->ts_ns > o->dev_now_ns ? r->ts_ns : o->dev_now_ns;
-        if (r->kind == PT_REC_DNS)
-            pt_devices_dns(o->dev, &r->conn, &r->dns, r->ts_ns);
-        else if (r->kind == PT_REC_DHCP)
-            pt_devices_dhcp(o->dev, &r->dhcp, r->ts_ns);
-        else if (r->kind == PT_REC_ARP)
-            pt_devices_arp(o->dev, &r->arp.arp, r->ts_ns);
-    }
+    bool dev = dev_feed(o, r->ts_ns);
+
     switch (r->kind) {
     case PT_REC_DNS:
+        if (dev)
+            pt_devices_dns(o->dev, &r->conn, &r->dns, r->ts_ns);
         pt_names_learn(o->names, &r->dns, r->ts_ns);
         count_write(o, PT_REC_DNS, o->out ? pt_app_dns_write(o->out, &r->conn, &r->dns) : 0);
         break;
@@ -171,9 +176,13 @@ void pt_app_out_rec(struct pt_app_out *o, const struct pt_app_rec *r)
                     o->out ? pt_app_ssl_write(o->out, &r->conn, r->ts_ns, &r->ssl) : 0);
         break;
     case PT_REC_DHCP:
+        if (dev)
+            pt_devices_dhcp(o->dev, &r->dhcp, r->ts_ns);
         pt_dhcp_agg_add(&o->dhcp, &r->dhcp.msg, r->dhcp.src, r->dhcp.dst, r->ts_ns, r->conn.uid64);
         break;
     case PT_REC_ARP:
+        if (dev)
+            pt_devices_arp(o->dev, &r->arp.arp, r->ts_ns);
         o->arp_iface = r->arp.iface;
         pt_arp_table_feed(o->arp, &r->arp.arp, r->ts_ns);
         break;
@@ -185,11 +194,8 @@ void pt_app_out_conn(struct pt_app_out *o, struct pt_flow_record *r)
     pt_names_fill(o->names, r);
     if (o->geo && pt_geo_fill_record(o->geo, o->geo_cache, r) > 0)
         o->st.geo_corrupt++;
-    if (o->dev) {
-        uint64_t t = r->last_ns > r->ts_ns ? r->last_ns : r->ts_ns;
-        o->dev_now_ns = t > o->dev_now_ns ? t : o->dev_now_ns;
+    if (dev_feed(o, r->last_ns > r->ts_ns ? r->last_ns : r->ts_ns))
         pt_devices_conn(o->dev, r);
-    }
 }
 
 void pt_app_out_tick(struct pt_app_out *o, uint64_t now_ns)
@@ -221,7 +227,6 @@ void pt_app_out_stats(const struct pt_app_out *o, struct pt_app_out_stats *st)
 struct dev_vec {
     struct pt_device *v;
     size_t n, cap;
-    int err;
 };
 
 static int dev_collect(const struct pt_device *d, void *arg)
@@ -232,7 +237,7 @@ static int dev_collect(const struct pt_device *d, void *arg)
         size_t nc = dv->cap ? dv->cap * 2 : 1024;
         struct pt_device *nv = realloc(dv->v, nc * sizeof *nv);
         if (!nv)
-            return dv->err = -ENOMEM;
+            return -ENOMEM; /* stops the walk: pt_store_hosts_read() returns it */
         dv->v = nv;
         dv->cap = nc;
     }

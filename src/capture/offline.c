@@ -106,14 +106,21 @@ static int rec_cmp(const void *a, const void *b)
     return strcmp(x->uid, y->uid);
 }
 
+/* One whole chunk: sorted, then emitted. */
+static void emit_chunk(const struct pt_offline_opts *o, struct pt_flow_record *v, size_t n,
+                       uint64_t *emitted)
+{
+    qsort(v, n, sizeof *v, rec_cmp);
+    for (size_t i = 0; i < n; i++)
+        o->emit(&v[i], o->emit_arg);
+    *emitted += n;
+}
+
 static void emit_sorted(struct recvec *rv)
 {
     if (rv->n == 0) /* v is NULL until the first record */
         return;
-    qsort(rv->v, rv->n, sizeof *rv->v, rec_cmp);
-    for (size_t i = 0; i < rv->n; i++)
-        rv->opts->emit(&rv->v[i], rv->opts->emit_arg);
-    *rv->emitted += rv->n;
+    emit_chunk(rv->opts, rv->v, rv->n, rv->emitted);
     rv->n = 0;
 }
 
@@ -283,13 +290,8 @@ static void emit_held(struct run *r)
     struct pt_flow_record *v = pt_agg_held(r->agg, &n);
 
     full = n ? (n - 1) / CHUNK : 0;
-    for (size_t k = 0; k < full; k++) {
-        struct pt_flow_record *c = v + k * CHUNK;
-        qsort(c, CHUNK, sizeof *c, rec_cmp);
-        for (size_t i = 0; i < CHUNK; i++)
-            r->opts->emit(&c[i], r->opts->emit_arg);
-        r->res->flows += CHUNK;
-    }
+    for (size_t k = 0; k < full; k++)
+        emit_chunk(r->opts, v + k * CHUNK, CHUNK, &r->res->flows);
     emit_round(r, v + full * CHUNK, n - full * CHUNK);
     pt_agg_write(r->agg);
 }
