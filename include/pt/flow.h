@@ -162,19 +162,16 @@ struct pt_tcp_health_dir {
     uint8_t dupacks;     /* current run of duplicate ACKs (saturates at 255) */
     int8_t ws_opt;       /* window-scale option of this side's SYN, -1 = none */
     int8_t ws;           /* tshark's win_scale: -1 unknown, -2 not used, else the shift */
-    uint8_t ttl;         /* first TTL / hop limit (valid with PT_TCPH_IP_SEEN) */
-    uint8_t tos;         /* first TOS / traffic class byte, idem */
     uint8_t fl;          /* PT_TCPH_* */
 };
 
-#define PT_TCPH_IP_SEEN  0x01 /* ttl/tos set */
 #define PT_TCPH_TCP_SEEN 0x02 /* a TCP segment of this side was analysed */
 #define PT_TCPH_LAST_KA  0x04 /* this side's last segment was a keep-alive */
 #define PT_TCPH_LAST_ZWP 0x08 /* ... a zero-window probe */
 
-/* Whole-connection state: both directions and the handshake. 100 bytes, so
- * struct pt_flow grows by 104 (224 -> 328 bytes on x86-64): no lists, every
- * field a scalar, whatever the traffic. The handshake times are overwritten
+/* Whole-connection state: both directions and the handshake. 100 bytes, in
+ * the flow table's TCP side array (only TCP flows touch theirs): no lists,
+ * every field a scalar, whatever the traffic. The handshake times are overwritten
  * by the RTTs once the RTT is known (nothing reads them after). */
 struct pt_tcp_health {
     struct pt_tcp_health_dir d[2]; /* by key side */
@@ -228,10 +225,19 @@ const char *pt_tcp_health_err_name(unsigned err);
  * owner of @h. */
 void pt_tcp_health_init(struct pt_tcp_health *h);
 
-/* Note the IP facts of a packet from key side @side (0 or 1): its first
- * TTL/hop limit and TOS are kept. Any protocol. Thread: the owner of @h (in
- * the flow table: the worker holding the flow's lock). No allocation. */
-void pt_tcp_health_ip(struct pt_tcp_health *h, unsigned side, const struct pt_l3 *l3);
+/* The first TTL/hop limit and TOS/traffic class byte of each key side, for
+ * every IP protocol (kept apart from struct pt_tcp_health, which only TCP
+ * flows have). 5 bytes. */
+struct pt_ip_first {
+    uint8_t ttl[2];
+    uint8_t tos[2];
+    uint8_t seen; /* bit i: side i's ttl[i] and tos[i] are set */
+};
+
+/* Note the IP facts of a packet from key side @side (0 or 1): the first
+ * TTL/hop limit and TOS are kept. Thread: the owner of @x (in the flow
+ * table: the worker holding the flow's lock). No allocation. */
+void pt_ip_first_note(struct pt_ip_first *x, unsigned side, const struct pt_l3 *l3);
 
 /* Analyse the TCP segment of layer @l3 of packet @p (PT_L3_L4 set, proto 6;
  * otherwise ignored), sent by key side @side, in capture order; the time is
@@ -264,11 +270,11 @@ struct pt_flow_health {
     uint8_t dscp[2]; /* TOS >> 2 */
 };
 
-/* Fill @out from @h; @orig_side is the key side of the originator, @tcp
- * whether the flow is TCP. Thread: any reader that may read @h (the flow
- * table: under the flow's lock). */
+/* Fill @out from @h (NULL: not a TCP flow) and @ip; @orig_side is the key
+ * side of the originator. Thread: any reader that may read @h and @ip (the
+ * flow table: under the flow's lock). */
 void pt_tcp_health_fill(struct pt_flow_health *out, const struct pt_tcp_health *h,
-                        unsigned orig_side, bool tcp);
+                        const struct pt_ip_first *ip, unsigned orig_side);
 
 #define PT_FQDN_MAX 256 /* bytes of a DNS name kept in a record, NUL included */
 

@@ -37,6 +37,7 @@
 #define TH_SYN 0x02
 
 struct app_state {
+    uint32_t next; /* struct flow_app_pool: the free list link */
     union {
         struct pt_tls_state tls;
         struct pt_http_state http;
@@ -45,7 +46,12 @@ struct app_state {
             struct pt_dns_tcp tcp;
         } dns;
     };
-    uint32_t next; /* free list / return stack: index + 1 of the next state, 0 = end */
+};
+
+/* A UDP DNS flow's state: pending queries only. */
+struct dns_state {
+    uint32_t next; /* struct flow_app_pool: the free list link */
+    struct pt_dns_flow f;
 };
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -63,13 +69,16 @@ int flow_app_table_init(struct pt_flow_table *t)
         return -ENOMEM;
     for (unsigned i = 0; i < c->workers; i++) {
         struct flow_app_worker *a = &t->w[i].app;
-        /* calloc: a pool of 4096 states is 41 MB of address space, but
+        /* calloc: pools of 4096 states are 41 + 9 MB of address space, but
          * only the pages of states in use are ever touched */
-        a->pool = calloc(n, sizeof *a->pool);
+        a->big.mem = calloc(n, sizeof(struct app_state));
+        a->dns.mem = calloc(n, sizeof(struct dns_state));
         a->scratch = malloc(sizeof *a->scratch);
-        if (!a->pool || !a->scratch)
+        if (!a->big.mem || !a->dns.mem || !a->scratch)
             return -ENOMEM;
-        a->n = n;
+        a->big.stride = sizeof(struct app_state);
+        a->dns.stride = sizeof(struct dns_state);
+        a->big.n = a->dns.n = n;
         if (!(a->q = pt_app_queue_create(qn, c->app_queue_grow, &err)))
             return err;
     }
@@ -80,7 +89,8 @@ void flow_app_table_fini(struct pt_flow_table *t)
 {
     for (unsigned i = 0; i < t->cfg.workers; i++) {
         struct flow_app_worker *a = &t->w[i].app;
-        free(a->pool);
+        free(a->big.mem);
+        free(a->dns.mem);
         free(a->scratch);
         pt_app_queue_destroy(a->q);
     }
@@ -159,7 +169,12 @@ void pt_app_worker_stats_add(struct pt_app_worker_stats *dst, const struct pt_ap
 
 /* ---- the state pool ----------------------------------------------------------- */
 
-static uint32_t state_get(struct flow_app_worker *a)
+static inline uint32_t *state_next(struct flow_app_pool *a, uint32_t i)
+{
+    return (uint32_t *)(void *)(a->mem + (size_t)(i - 1) * a->stride);
+}
+
+static uint32_t state_get(struct flow_app_pool *a)
 {
     uint32_t i;
 
@@ -167,7 +182,7 @@ static uint32_t state_get(struct flow_app_worker *a)
         a->free = __atomic_exchange_n(&a->ret, 0, __ATOMIC_ACQUIRE);
     if (a->free) {
         i = a->free;
-        a->free = a->pool[i - 1].next;
+        a->free = *state_next(a, i);
     } else if (a->used < a->n) {
         i = ++a->used;
     } else {
@@ -176,22 +191,31 @@ static uint32_t state_get(struct flow_app_worker *a)
     return i;
 }
 
-/* Give state @i back to worker @o's pool from another thread. */
-static void state_return(struct flow_app_worker *o, uint32_t i)
+/* Give state @i back to pool @o of another worker (or from the remover). */
+static void state_return(struct flow_app_pool *o, uint32_t i)
 {
     uint32_t old = __atomic_load_n(&o->ret, __ATOMIC_RELAXED);
 
     do
-        o->pool[i - 1].next = old;
+        *state_next(o, i) = old;
     while (
         !__atomic_compare_exchange_n(&o->ret, &old, i, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
-/* Give @fa a state from worker @w's pool: the state, or NULL when the pool
- * is empty (counted: app.no_state). */
-static struct app_state *state_take(struct pt_flow_worker *w, struct flow_app *fa)
+/* The pool of @fa's state: the parser decides (set before the state is
+ * taken, never changed while it is held). */
+static inline struct flow_app_pool *pool_of(struct flow_app_worker *a, const struct flow_app *fa)
 {
-    uint32_t i = state_get(&w->app);
+    return fa->parser == APP_P_DNS ? &a->dns : &a->big;
+}
+
+/* Give @fa a state from worker @w's pool for its parser (fa->parser set):
+ * the state's address, or NULL when the pool is empty (counted:
+ * app.no_state). */
+static void *state_take(struct pt_flow_worker *w, struct flow_app *fa)
+{
+    struct flow_app_pool *a = pool_of(&w->app, fa);
+    uint32_t i = state_get(a);
 
     if (!i) {
         PT_CNT_INC(w->app.st.no_state);
@@ -199,21 +223,22 @@ static struct app_state *state_take(struct pt_flow_worker *w, struct flow_app *f
     }
     fa->st = i;
     fa->owner = (uint8_t)w->id;
-    return &w->app.pool[i - 1];
+    return a->mem + (size_t)(i - 1) * a->stride;
 }
 
-static inline struct app_state *state_of(struct pt_flow_table *t, const struct flow_app *fa)
+static inline void *state_of(struct pt_flow_table *t, const struct flow_app *fa)
 {
-    return &t->w[fa->owner].app.pool[fa->st - 1];
+    struct flow_app_pool *a = pool_of(&t->w[fa->owner].app, fa);
+    return a->mem + (size_t)(fa->st - 1) * a->stride;
 }
 
 /* Release @f's state; @w is the worker calling, NULL for the remover. */
 static void state_release(struct pt_flow_table *t, struct pt_flow_worker *w, struct flow_app *fa)
 {
-    struct flow_app_worker *o = &t->w[fa->owner].app;
+    struct flow_app_pool *o = pool_of(&t->w[fa->owner].app, fa);
 
     if (w && w->id == fa->owner) {
-        o->pool[fa->st - 1].next = o->free;
+        *state_next(o, fa->st) = o->free;
         o->free = fa->st;
     } else {
         state_return(o, fa->st);
@@ -355,9 +380,11 @@ static void tcp_parser_start(struct pt_flow_worker *w, struct pt_flow *f)
     if (parser == APP_P_NONE)
         return;
     fa->fl |= APP_F_TRIED;
-    if (!(s = state_take(w, fa)))
+    fa->parser = parser; /* picks the pool */
+    if (!(s = state_take(w, fa))) {
+        fa->parser = APP_P_NONE;
         return;
-    fa->parser = parser;
+    }
     if (parser == APP_P_HTTP) {
         pt_http_init(&s->http, &w->app.st.http);
     } else if (parser == APP_P_TLS) {
@@ -520,15 +547,15 @@ static void udp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pk
         /* A state only while a query waits for its answer: most DNS flows
          * are one query and one response, done within the datagram pair. */
         if (!fa->st) {
-            struct app_state *n = state_take(w, fa);
+            struct dns_state *n = state_take(w, fa);
             if (!n)
                 return;
-            pt_dns_flow_init(&n->dns.f);
+            pt_dns_flow_init(&n->f);
         }
-        struct app_state *s = state_of(c->t, fa);
-        pt_dns_flow_feed(&s->dns.f, w->app.scratch, dir, p->ts_ns, l3->payload, l3->payload_caplen,
+        struct dns_state *s = state_of(c->t, fa);
+        pt_dns_flow_feed(&s->f, w->app.scratch, dir, p->ts_ns, l3->payload, l3->payload_caplen,
                          dns_emit, c, &w->app.st.dns);
-        if (s->dns.f.n_used == 0)
+        if (s->f.n_used == 0)
             state_release(c->t, w, fa);
         return;
     }
@@ -574,9 +601,14 @@ void flow_app_end(struct pt_flow_table *t, struct pt_flow *f)
 
     if (!fa->st)
         return;
+    if (fa->parser == APP_P_DNS) { /* a state of the DNS pool */
+        struct dns_state *d = state_of(t, fa);
+        pt_dns_flow_flush(&d->f, dns_emit, &c, &t->app_st.dns);
+        state_release(t, NULL, fa);
+        return;
+    }
     s = state_of(t, fa);
     switch (fa->parser) {
-    case APP_P_DNS:
     case APP_P_DNS_TCP:
         pt_dns_flow_flush(&s->dns.f, dns_emit, &c, &t->app_st.dns);
         break;

@@ -81,7 +81,8 @@ struct flow_tcp_ep {
  * 32 bytes. */
 struct flow_app {
     struct pt_appid id; /* detection (appid.h) */
-    uint32_t st;        /* parser state: index + 1 in the pool of worker `owner`; 0 = none */
+    uint32_t st;        /* parser state: index + 1 in a pool of worker `owner` (the DNS
+                         * pool for parser APP_P_DNS, else the big one); 0 = none */
     union {
         uint32_t next_seq[2];  /* TCP, by direction (0 = originator): next in-order byte */
         struct {               /* UDP (rtp.c): RTP measurement, the flow's only UDP use of it */
@@ -112,18 +113,31 @@ enum { APP_P_NONE = 0, APP_P_DNS, APP_P_DNS_TCP, APP_P_HTTP, APP_P_TLS, APP_P_DH
 
 _Static_assert(sizeof(struct flow_app) == 28, "the app part: 28 bytes");
 
+/* A TCP flow's connection state: Zeek's endpoints, tshark's health analysis
+ * and Zeek's missed bytes. It lives in the table's side array `tcpx`, at the
+ * flow's slot index (flow_tcpx()), not in struct pt_flow: UDP, ICMP and other
+ * flows never touch theirs, so their pages of the array stay unmapped and a
+ * table of small UDP flows costs 176 bytes less per flow. Guarded by the
+ * flow's lock, like the flow; set up by flow_start() of a TCP flow. */
+struct flow_tcp {
+    struct flow_tcp_ep ep[2];    /* by key side */
+    struct pt_tcp_health health; /* tcp_health.c */
+    uint64_t missed;             /* Zeek's missed_bytes */
+};
+
 struct pt_flow {
     struct cds_lfht_node node; /* free: node.next links the free list */
     struct pt_flow_key key;    /* immutable while published */
     uint8_t lock;              /* test-and-set byte lock, guards everything below */
     uint8_t state;             /* FLOW_FREE, FLOW_LIVE, FLOW_ENDED + enum pt_flow_end, FLOW_DEAD */
     uint8_t fl;                /* FL_* */
-    uint8_t hist_len;
-    uint32_t hist_seen; /* Zeek's once-only letters, bit i for side 0, bit 16+i side 1 */
-    uint32_t ifaces;
-    char hist[PT_FLOW_HIST_MAX];
-    uint8_t mac[2][6]; /* per key side, FL_MAC0/FL_MAC1 */
-    uint32_t pkts[2];  /* per key side; the remover splits a flow before 2^31 */
+    uint8_t icmp_type;         /* first ICMP message */
+    uint16_t hist_seen;        /* Zeek's once-only letters, bit i for side 0, bit 8+i side 1 */
+    uint8_t icmp_code;
+    struct pt_ip_first ip;       /* first TTL/TOS per side (tcp_health.c) */
+    char hist[PT_FLOW_HIST_MAX]; /* NUL-padded: flow_hist_len() letters */
+    uint8_t mac[2][6];           /* per key side, FL_MAC0/FL_MAC1 */
+    uint32_t pkts[2];            /* per key side; the remover splits a flow before 2^31 */
     union {
         struct {
             uint64_t first_ns, last_ns;
@@ -131,21 +145,18 @@ struct pt_flow {
         struct rcu_head rcu; /* only after death */
     };
     uint64_t ip_bytes[2];
-    uint64_t missed;
     union {
         uint64_t parent_uid;          /* 0 = not tunnelled */
         struct pt_flow_worker *owner; /* only after death: where call_rcu returns it */
     };
-    union {
-        struct {
-            uint64_t bytes[2];            /* UDP/ICMP/other: sum of l4_len per side */
-            uint8_t icmp_type, icmp_code; /* first ICMP message */
-        };
-        struct flow_tcp_ep tcp[2];
-    };
-    struct pt_tcp_health health; /* TCP health, first TTL/TOS per side (tcp_health.c) */
-    struct flow_app app;         /* application layer (app.c) */
+    uint64_t bytes[2];   /* UDP/ICMP/other: sum of l4_len per side (TCP: flow_tcp) */
+    struct flow_app app; /* application layer (app.c) */
+    uint32_t ifaces;     /* bit i: seen on interface i */
 };
+
+/* 200 bytes: the bench's million one-packet UDP flows are held in 200 MB of
+ * slots (docs/PERFORMANCE.md, memory per flow held). */
+_Static_assert(sizeof(struct pt_flow) == 200, "struct pt_flow: 200 bytes, see the docs");
 
 /* struct pt_flow.state: written with atomic stores (under the lock), read
  * without the lock by key_match and the tick's pool walk (acquire). A slot
@@ -181,15 +192,26 @@ struct flow_cand {
 
 struct app_state; /* app.c */
 
-/* A worker's application layer: its parser state pool and record queue
- * (app.c). The pool's free list belongs to the worker; the remover gives
- * states back through `ret`, a lock-free stack of indices + 1 the worker
- * takes whole when its free list runs dry (so no ABA). */
+/* A pool of parser states of one size (app.c). The free list belongs to
+ * the worker; the remover and other workers give states back through
+ * `ret`, a lock-free stack of indices + 1 the worker takes whole when its
+ * free list runs dry (so no ABA). Each state starts with its `next` link
+ * (uint32_t: index + 1 of the next state, 0 = end). */
+struct flow_app_pool {
+    char *mem; /* n states of `stride` bytes, touched lazily */
+    size_t stride;
+    uint32_t n, used; /* used: states handed out at least once (bump index) */
+    uint32_t free;    /* worker only: index + 1 of the first free state, 0 = none */
+    uint32_t ret;     /* others push, the worker takes all (atomics) */
+};
+
+/* A worker's application layer: its parser state pools and record queue
+ * (app.c). UDP DNS, the most frequent user (a state per flow while a query
+ * waits for its answer), has a pool of its own small states (~2.2 KB);
+ * the TCP parsers share the large ones (~10 KB). */
 struct flow_app_worker {
-    struct app_state *pool; /* n states, touched lazily */
-    uint32_t n, used;       /* used: states handed out at least once (bump index) */
-    uint32_t free;          /* worker only: index + 1 of the first free state, 0 = none */
-    uint32_t ret;           /* remover pushes, worker takes all (atomics) */
+    struct flow_app_pool big; /* TCP parsers: HTTP, TLS, DNS over TCP */
+    struct flow_app_pool dns; /* UDP DNS */
     struct pt_app_queue *q;
     struct pt_dns_msg *scratch; /* worker only: DNS parse buffer */
     struct pt_app_worker_stats st;
@@ -229,13 +251,19 @@ struct pt_flow_table {
     struct pt_flow_config cfg;
     struct cds_lfht **shard;
     struct pt_flow_worker *w; /* cfg.workers handles */
-    uint64_t removed;         /* remover only (read with __atomic by count()) */
-    uint64_t evicted;         /* remover only, idem */
-    unsigned sweep_next;      /* remover only: first shard of the next sweep */
-    uint32_t tick_no;         /* remover only: number of the current tick walk */
-    uint32_t live_ticks;      /* cfg.live_ticks, or its default (immutable) */
-    uint64_t min_timeout_ns;  /* shortest idle timeout or close delay (immutable) */
-    struct flow_cand *cand;   /* remover only: the tick walk's flows to remove */
+    /* The workers' pools, one allocation: worker i owns slots [i * per,
+     * (i + 1) * per). tcpx has the TCP part of each slot's flow, at the same
+     * index (struct flow_tcp). Both calloc'ed: pages are touched as used. */
+    struct pt_flow *pool;
+    struct flow_tcp *tcpx;
+    uint64_t per;
+    uint64_t removed;        /* remover only (read with __atomic by count()) */
+    uint64_t evicted;        /* remover only, idem */
+    unsigned sweep_next;     /* remover only: first shard of the next sweep */
+    uint32_t tick_no;        /* remover only: number of the current tick walk */
+    uint32_t live_ticks;     /* cfg.live_ticks, or its default (immutable) */
+    uint64_t min_timeout_ns; /* shortest idle timeout or close delay (immutable) */
+    struct flow_cand *cand;  /* remover only: the tick walk's flows to remove */
     size_t cand_n, cand_cap;
     /* remover only: what app.c flushes at flow end */
     pt_app_sink_fn app_sink;
@@ -244,6 +272,12 @@ struct pt_flow_table {
     struct pt_app_worker_stats app_st; /* flush counters */
     uint64_t app_no_sink;
 };
+
+/* The TCP part of @f (a slot of @t's pool). Only TCP flows use theirs. */
+static inline struct flow_tcp *flow_tcpx(const struct pt_flow_table *t, const struct pt_flow *f)
+{
+    return &t->tcpx[f - t->pool];
+}
 
 /* app.c */
 int flow_app_table_init(struct pt_flow_table *t);
@@ -276,18 +310,21 @@ uint64_t flow_uid64(const struct pt_flow_key *key, uint64_t first_ns);
 int flow_icmp_counterpart(uint8_t ver, uint8_t type); /* -1 when one-way */
 
 /* tcp.c (caller holds f->lock) */
-void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3);
-bool flow_tcp_closed(const struct pt_flow *f);
-bool flow_tcp_both_closed(const struct pt_flow *f);
-bool flow_tcp_is_reuse(const struct pt_flow *f, unsigned side, const struct pt_l3 *l3);
-const char *flow_tcp_conn_state(const struct pt_flow *f);
-uint64_t flow_tcp_size(const struct pt_flow *f, unsigned side);
+void flow_tcp_update(struct pt_flow *f, struct flow_tcp *x, unsigned side, const struct pt_l3 *l3);
+bool flow_tcp_closed(const struct flow_tcp *x);
+bool flow_tcp_both_closed(const struct flow_tcp *x);
+bool flow_tcp_is_reuse(const struct flow_tcp *x, unsigned side, const struct pt_l3 *l3);
+const char *flow_tcp_conn_state(const struct pt_flow *f, const struct flow_tcp *x);
+uint64_t flow_tcp_size(const struct flow_tcp *x, unsigned side);
 void flow_hist_add(struct pt_flow *f, unsigned side, char code);
+unsigned flow_hist_len(const struct pt_flow *f);
 bool flow_hist_once(struct pt_flow *f, unsigned side, unsigned bit, char code);
 bool flow_likely_server_port(uint8_t proto, uint16_t port);
 
 /* record.c (caller holds f->lock) */
-void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigned end_reason);
+/* @x: @f's TCP part (flow_tcpx()) for a TCP flow, NULL otherwise. */
+void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, const struct flow_tcp *x,
+                      unsigned end_reason);
 
 static inline unsigned flow_orig_side(const struct pt_flow *f)
 {

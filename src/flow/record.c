@@ -121,7 +121,8 @@ static bool is_icmp_key(const struct pt_flow_key *k)
     return (k->ver == 4 && k->proto == 1) || (k->ver == 6 && k->proto == 58);
 }
 
-void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigned end_reason)
+void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, const struct flow_tcp *x,
+                      unsigned end_reason)
 {
     const struct pt_flow_key *k = &f->key;
     unsigned o = flow_orig_side(f), s = !o;
@@ -156,13 +157,13 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
     r->resp_pkts = f->pkts[s];
     r->orig_ip_bytes = f->ip_bytes[o];
     r->resp_ip_bytes = f->ip_bytes[s];
-    r->missed_bytes = f->missed;
-    if (k->proto == 6) {
-        r->orig_bytes = flow_tcp_size(f, o);
-        r->resp_bytes = flow_tcp_size(f, s);
-        snprintf(r->conn_state, sizeof r->conn_state, "%s", flow_tcp_conn_state(f));
-        r->orig_tcp_flags = f->tcp[o].tcp_flags;
-        r->resp_tcp_flags = f->tcp[s].tcp_flags;
+    if (x) {
+        r->missed_bytes = x->missed;
+        r->orig_bytes = flow_tcp_size(x, o);
+        r->resp_bytes = flow_tcp_size(x, s);
+        snprintf(r->conn_state, sizeof r->conn_state, "%s", flow_tcp_conn_state(f, x));
+        r->orig_tcp_flags = x->ep[o].tcp_flags;
+        r->resp_tcp_flags = x->ep[s].tcp_flags;
     } else {
         r->orig_bytes = f->bytes[o];
         r->resp_bytes = f->bytes[s];
@@ -171,15 +172,15 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
             st = f->pkts[o] ? (f->pkts[s] ? "SF" : "S0") : (f->pkts[s] ? "SHR" : "OTH");
         snprintf(r->conn_state, sizeof r->conn_state, "%s", st);
     }
-    memcpy(r->history, f->hist, f->hist_len);
-    r->history[f->hist_len] = '\0';
+    memcpy(r->history, f->hist, PT_FLOW_HIST_MAX); /* NUL-padded */
+    r->history[PT_FLOW_HIST_MAX] = '\0';
     r->ifaces = f->ifaces;
     if (f->fl & (FL_MAC0 << o))
         memcpy(r->orig_mac, f->mac[o], 6);
     if (f->fl & (FL_MAC0 << s))
         memcpy(r->resp_mac, f->mac[s], 6);
     r->end_reason = (uint8_t)end_reason;
-    pt_tcp_health_fill(&r->health, &f->health, o, k->proto == 6);
+    pt_tcp_health_fill(&r->health, x ? &x->health : NULL, &f->ip, o);
     pt_flow_community_id(r->community_id, 0, k->ver, k->proto, r->orig_h, r->resp_h, r->orig_p,
                          r->resp_p, icmp || k->proto == 6 || k->proto == 17 || k->proto == 132,
                          icmp && !pair);

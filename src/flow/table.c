@@ -2,11 +2,14 @@
  * and expiry.
  *
  * DESIGN
- * 1. Memory. Each worker owns a fixed pool of struct pt_flow reserved with
- *    one calloc at create time (zero pages, touched as slots are first
- *    used). A slot comes from the worker's free list, else from the return
- *    stack (one exchange takes the whole stack), else from the never-used
- *    tail of the pool. An empty pool refuses the flow: counted, not fatal.
+ * 1. Memory. Each worker owns a fixed pool of struct pt_flow, a slice of
+ *    one calloc at create time for all workers (zero pages, touched as
+ *    slots are first used). A TCP flow's connection state (struct flow_tcp,
+ *    176 bytes) is in a second calloc'd array at the same slot index, which
+ *    only TCP flows write, so UDP/ICMP flows cost 200 bytes, not 376. A
+ *    slot comes from the worker's free list, else from the return stack
+ *    (one exchange takes the whole stack), else from the never-used tail of
+ *    the pool. An empty pool refuses the flow: counted, not fatal.
  * 2. Insert. Worker misses on lookup, fills a slot for the packet and calls
  *    cds_lfht_add_unique(); if another worker inserted the same key first, the
  *    slot (never published) goes straight back to the free list and the
@@ -132,9 +135,11 @@ void pt_flow_config_default(struct pt_flow_config *cfg)
 
 size_t pt_flow_slot_size(void)
 {
-    /* the slot, its shard number for the sweep (DESIGN 9) and one
-     * cds_lfht bucket (a node) per flow at full load */
-    return sizeof(struct pt_flow) + sizeof(uint16_t) + sizeof(struct cds_lfht_node);
+    /* the slot, the TCP part of a TCP flow (the side array), its shard
+     * number for the sweep (DESIGN 9) and one cds_lfht bucket (a node) per
+     * flow at full load */
+    return sizeof(struct pt_flow) + sizeof(struct flow_tcp) + sizeof(uint16_t) +
+           sizeof(struct cds_lfht_node);
 }
 
 const char *pt_flow_end_name(unsigned reason)
@@ -175,14 +180,19 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
             goto err_workers;
     }
     uint64_t per = (cfg->max_flows + cfg->workers - 1) / cfg->workers;
+    t->per = per;
+    t->pool = calloc(per * cfg->workers, sizeof *t->pool);
+    t->tcpx = calloc(per * cfg->workers, sizeof *t->tcpx);
+    if (!t->pool || !t->tcpx)
+        goto err_workers;
     for (i = 0; i < cfg->workers; i++) {
         struct pt_flow_worker *w = &t->w[i];
         w->t = t;
         w->id = i;
         w->cap = per;
-        w->pool = calloc(per, sizeof *w->pool);
+        w->pool = t->pool + i * per;
         w->shard_of = calloc(per, sizeof *w->shard_of);
-        if (!w->pool || !w->shard_of)
+        if (!w->shard_of)
             goto err_workers;
     }
     if ((rc = flow_app_table_init(t)) < 0 || (rc = flow_rtp_table_init(t)) < 0)
@@ -192,10 +202,10 @@ struct pt_flow_table *pt_flow_table_create(const struct pt_flow_config *cfg, int
 err_workers:
     flow_rtp_table_fini(t);
     flow_app_table_fini(t);
-    for (i = 0; i < cfg->workers; i++) {
-        free(t->w[i].pool);
+    for (i = 0; i < cfg->workers; i++)
         free(t->w[i].shard_of);
-    }
+    free(t->pool);
+    free(t->tcpx);
     for (i = 0; i < cfg->shards; i++)
         if (t->shard[i])
             cds_lfht_destroy(t->shard[i], NULL);
@@ -229,10 +239,11 @@ void pt_flow_table_destroy(struct pt_flow_table *t)
     flow_rtp_table_fini(t);
     flow_app_table_fini(t);
     for (unsigned i = 0; i < t->cfg.workers; i++) {
-        free(t->w[i].pool);
         free(t->w[i].shard_of);
         free(t->w[i].snap);
     }
+    free(t->pool);
+    free(t->tcpx);
     free(t->w);
     free(t->shard);
     free(t->cand);
@@ -321,7 +332,8 @@ static bool is_v4_broadcast(const uint8_t a[16])
 
 /* Set up a fresh flow for its first packet, sent by key side @side. Decides
  * the originator (see flow.h) and the ICMP identity. */
-static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side, uint64_t ts)
+static void flow_start(struct pt_flow_table *t, struct pt_flow *f, const struct pt_l3 *l3,
+                       unsigned side, uint64_t ts)
 {
     const struct pt_flow_key *key = &f->key;
     unsigned orig = side;
@@ -329,7 +341,12 @@ static void flow_start(struct pt_flow *f, const struct pt_l3 *l3, unsigned side,
 
     /* Everything after the lock and the state, which the caller sets. */
     memset(&f->fl, 0, sizeof *f - offsetof(struct pt_flow, fl));
-    pt_tcp_health_init(&f->health);
+    if (key->proto == 6) { /* only TCP flows touch their part of the side array */
+        struct flow_tcp *x = flow_tcpx(t, f);
+        memset(x->ep, 0, sizeof x->ep);
+        x->missed = 0;
+        pt_tcp_health_init(&x->health);
+    }
     f->first_ns = f->last_ns = ts;
     if (l3->flags & PT_L3_L4) {
         uint16_t sp = l3->sport, dp = l3->dport;
@@ -381,13 +398,14 @@ static void flow_account(struct pt_flow_worker *w, struct pt_flow *f, const stru
     }
     if (parent && !f->parent_uid)
         f->parent_uid = parent;
-    pt_tcp_health_ip(&f->health, side, l3);
+    pt_ip_first_note(&f->ip, side, l3);
     if (l3->proto == 6 && (l3->flags & PT_L3_L4)) {
+        struct flow_tcp *x = flow_tcpx(w->t, f);
         /* Zeek stops moving the last-packet time once both sides closed */
-        if (!flow_tcp_both_closed(f) && p->ts_ns > f->last_ns)
+        if (!flow_tcp_both_closed(x) && p->ts_ns > f->last_ns)
             f->last_ns = p->ts_ns;
-        flow_tcp_update(f, side, l3);
-        pt_tcp_health_update(&f->health, &w->st.tcp_health, side, p, l3);
+        flow_tcp_update(f, x, side, l3);
+        pt_tcp_health_update(&x->health, &w->st.tcp_health, side, p, l3);
         if (!(f->app.fl & APP_F_OFF))
             flow_app_packet(w, f, p, l3, side);
         return;
@@ -424,8 +442,9 @@ static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, ui
 {
     const struct pt_flow_config *c = &t->cfg;
 
-    if (f->key.proto == 6 && f->pkts[0] + f->pkts[1] && flow_tcp_closed(f) &&
-        now >= f->last_ns + c->close_delay_ns)
+    const struct flow_tcp *x = f->key.proto == 6 ? flow_tcpx(t, f) : NULL;
+
+    if (x && f->pkts[0] + f->pkts[1] && flow_tcp_closed(x) && now >= f->last_ns + c->close_delay_ns)
         return PT_FLOW_END_CLOSED;
     if (now >= f->last_ns + idle_of(c, &f->key))
         return PT_FLOW_END_IDLE;
@@ -433,8 +452,8 @@ static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, ui
         return PT_FLOW_END_ACTIVE;
     if (f->pkts[0] >= (1u << 31) || f->pkts[1] >= (1u << 31))
         return PT_FLOW_END_ACTIVE; /* keep the 32-bit packet counters exact */
-    if (f->key.proto == 6 && (f->tcp[0].last_wraps >= 250 || f->tcp[0].ack_wraps >= 250 ||
-                              f->tcp[1].last_wraps >= 250 || f->tcp[1].ack_wraps >= 250))
+    if (x && (x->ep[0].last_wraps >= 250 || x->ep[0].ack_wraps >= 250 ||
+              x->ep[1].last_wraps >= 250 || x->ep[1].ack_wraps >= 250))
         return PT_FLOW_END_ACTIVE; /* ~1 TB in one direction: keep sizes exact */
     return -1;
 }
@@ -467,7 +486,7 @@ static int flow_over_on_arrival(const struct pt_flow_table *t, const struct pt_f
         why = -1;
     else
         why = flow_ended(t, f, ts);
-    if (why < 0 && l3->proto == 6 && flow_tcp_is_reuse(f, side, l3))
+    if (why < 0 && l3->proto == 6 && flow_tcp_is_reuse(flow_tcpx(t, f), side, l3))
         why = PT_FLOW_END_CLOSED;
     return why;
 }
@@ -498,7 +517,7 @@ static struct pt_flow *flow_get(struct pt_flow_worker *w, const struct pt_flow_k
              * lock is taken, not just set: the tick's pool walk may be
              * holding it on the slot's previous life (DESIGN 8). */
             flow_lock(s, NULL);
-            flow_start(s, l3, side, ts);
+            flow_start(t, s, l3, side, ts);
             flow_app_start(s, t->cfg.app_off);
             __atomic_store_n(&s->state, FLOW_LIVE, __ATOMIC_RELEASE);
             PT_TSAN_RELEASE(s); /* published by add_unique */
@@ -594,10 +613,13 @@ uint64_t pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
 
 static struct pt_flow_worker *slot_owner(struct pt_flow_table *t, const struct pt_flow *f)
 {
-    for (unsigned i = 0; i < t->cfg.workers; i++)
-        if (f >= t->w[i].pool && f < t->w[i].pool + t->w[i].cap)
-            return &t->w[i];
-    return &t->w[0]; /* not reached: every slot comes from a pool */
+    return &t->w[(uint64_t)(f - t->pool) / t->per];
+}
+
+/* @f's TCP part for a TCP flow, NULL otherwise (flow_record_fill). */
+static const struct flow_tcp *tcp_part(const struct pt_flow_table *t, const struct pt_flow *f)
+{
+    return f->key.proto == 6 ? flow_tcpx(t, f) : NULL;
 }
 
 static unsigned age_bucket(uint64_t now, uint64_t last)
@@ -654,7 +676,7 @@ static void view_take(const struct sweep *sw, struct pt_flow_worker *w, struct p
     if (live && !v->over &&
         (v->is_new ||
          (pkts != sn->live_pkts && sw->t->tick_no - sn->live_tick >= sw->t->live_ticks))) {
-        flow_record_fill(live, f, PT_FLOW_END_LIVE);
+        flow_record_fill(live, f, tcp_part(sw->t, f), PT_FLOW_END_LIVE);
         flow_rtp_fill(live, sw->t, f);
         v->live = live;
         sn->live_tick = sw->t->tick_no;
@@ -696,7 +718,7 @@ static bool flow_remove(const struct sweep *sw, struct cds_lfht *ht, struct pt_f
         return false;
     }
     flow_app_end(t, f); /* its app records go out before its conn record */
-    flow_record_fill(&rec, f, (unsigned)why);
+    flow_record_fill(&rec, f, tcp_part(t, f), (unsigned)why);
     flow_rtp_fill(&rec, t, f);
     flow_rtp_end(t, f);
     if (sw->visit)
@@ -1021,12 +1043,19 @@ static uint64_t pool_sweep(const struct sweep *sw, unsigned from, unsigned count
                     continue;
             }
             /* a batch (or the last, partial one): the flows are far apart
-             * in memory, so fetch the lines flow_ended() reads ahead */
+             * in memory, so fetch the lines flow_ended() reads ahead: the
+             * slot's first lines, then, half the distance later when its
+             * key is likely in cache, a TCP flow's endpoints */
             for (unsigned j = 0; j < m; j++) {
                 if (j + SWEEP_PREFETCH < m) {
                     const char *a = (const char *)batch[j + SWEEP_PREFETCH];
-                    for (size_t o = 0; o < offsetof(struct pt_flow, health); o += 64)
+                    for (size_t o = 0; o < offsetof(struct pt_flow, ip_bytes); o += 64)
                         __builtin_prefetch(a + o);
+                }
+                if (j + SWEEP_PREFETCH / 2 < m && batch[j + SWEEP_PREFETCH / 2]->key.proto == 6) {
+                    const char *x = (const char *)flow_tcpx(t, batch[j + SWEEP_PREFETCH / 2]);
+                    __builtin_prefetch(x);
+                    __builtin_prefetch(x + sizeof(struct flow_tcp_ep) * 2 - 1);
                 }
                 if (sweep_check(sw, batch[j], from, count))
                     n++;

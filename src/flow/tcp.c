@@ -37,27 +37,36 @@
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
-/* once-only history bits (per side; side 1 uses bit + 16) */
+/* once-only history bits (per side; side 1 uses bit + 8) */
 enum { HB_DATA = 0, HB_ACK, HB_SYN, HB_FIN, HB_RST, HB_FINRST, HB_MULTI, HB_UDPDATA };
+_Static_assert(HB_UDPDATA < 8, "struct pt_flow.hist_seen has 8 bits per side");
 
 static inline int32_t seq_delta(uint32_t a, uint32_t b)
 {
     return (int32_t)(a - b);
 }
 
+/* Letters in the history: it is NUL-padded (zeroed at flow start), so no
+ * length byte is kept; letters are rare (a few per connection). */
+unsigned flow_hist_len(const struct pt_flow *f)
+{
+    return (unsigned)strnlen(f->hist, PT_FLOW_HIST_MAX);
+}
+
 void flow_hist_add(struct pt_flow *f, unsigned side, char code)
 {
     if (side != flow_orig_side(f) && code >= 'A' && code <= 'Z')
         code = (char)(code - 'A' + 'a');
-    if (f->hist_len < PT_FLOW_HIST_MAX)
-        f->hist[f->hist_len++] = code;
+    unsigned n = flow_hist_len(f);
+    if (n < PT_FLOW_HIST_MAX)
+        f->hist[n] = code;
 }
 
 /* Zeek's CheckHistory: add @code the first time @bit is seen on @side.
  * Returns true when the bit had been seen before. */
 bool flow_hist_once(struct pt_flow *f, unsigned side, unsigned bit, char code)
 {
-    uint32_t m = 1u << (bit + 16 * side);
+    uint16_t m = (uint16_t)(1u << (bit + 8 * side));
     if (f->hist_seen & m)
         return true;
     f->hist_seen |= m;
@@ -71,9 +80,8 @@ static bool scaled_hit(unsigned n)
     return n == 1 || n == 10 || n == 100 || n == 1000 || n == 10000;
 }
 
-static void hist_rxmt(struct pt_flow *f, unsigned side)
+static void hist_rxmt(struct pt_flow *f, struct flow_tcp_ep *e, unsigned side)
 {
-    struct flow_tcp_ep *e = &f->tcp[side];
     if (e->n_rxmt != UINT16_MAX && scaled_hit(++e->n_rxmt))
         flow_hist_add(f, side, 'T');
 }
@@ -133,9 +141,9 @@ static void init_endpoint(struct flow_tcp_ep *e, uint8_t fl, uint32_t seq, uint3
     }
 }
 
-static void update_history(struct pt_flow *f, unsigned side, uint8_t fl, uint32_t rel, uint32_t len)
+static void update_history(struct pt_flow *f, struct flow_tcp_ep *e, unsigned side, uint8_t fl,
+                           uint32_t rel, uint32_t len)
 {
-    struct flow_tcp_ep *e = &f->tcp[side];
     int bits = !!(fl & TH_SYN) + !!(fl & TH_FIN) + !!(fl & TH_RST);
 
     if (bits > 1) {
@@ -168,10 +176,9 @@ static void update_history(struct pt_flow *f, unsigned side, uint8_t fl, uint32_
     }
 }
 
-static void update_last_seq(struct pt_flow *f, unsigned side, uint32_t end, uint8_t fl,
-                            uint32_t len)
+static void update_last_seq(struct pt_flow *f, struct flow_tcp_ep *e, unsigned side, uint32_t end,
+                            uint8_t fl, uint32_t len)
 {
-    struct flow_tcp_ep *e = &f->tcp[side];
     int32_t d = seq_delta(end, e->last);
 
     if ((fl & (TH_SYN | TH_RST)) && (d > TOO_LARGE_SEQ_DELTA || d < -TOO_LARGE_SEQ_DELTA))
@@ -187,15 +194,16 @@ static void update_last_seq(struct pt_flow *f, unsigned side, uint32_t end, uint
             e->last_wraps++;
         e->last = end;
     } else if (len > 0) {
-        hist_rxmt(f, side);
+        hist_rxmt(f, e, side);
     }
 }
 
 /* Zeek's state machine for one segment from @side. Returns true when the
  * segment closes (FIN) or resets that endpoint. */
-static bool state_machine(struct pt_flow *f, unsigned side, uint8_t fl, uint32_t seq, uint32_t len)
+static bool state_machine(struct pt_flow *f, struct flow_tcp_ep *ep, unsigned side, uint8_t fl,
+                          uint32_t seq, uint32_t len)
 {
-    struct flow_tcp_ep *e = &f->tcp[side], *p = &f->tcp[!side];
+    struct flow_tcp_ep *e = &ep[side], *p = &ep[!side];
     bool is_orig = side == flow_orig_side(f);
     bool do_close = false;
 
@@ -225,7 +233,7 @@ static bool state_machine(struct pt_flow *f, unsigned side, uint8_t fl, uint32_t
             do_close = true;
         }
         if (e->state == TCP_INACTIVE) {
-            const struct flow_tcp_ep *o = &f->tcp[flow_orig_side(f)];
+            const struct flow_tcp_ep *o = &ep[flow_orig_side(f)];
             if (!is_orig && len == 0 && o->state == TCP_SYN_SENT)
                 ; /* an ACK of the SYN before the SYN-ACK: not partial */
             else if ((fl & TH_ACK) && p->state == TCP_ESTABLISHED)
@@ -273,9 +281,9 @@ static bool state_machine(struct pt_flow *f, unsigned side, uint8_t fl, uint32_t
     return do_close;
 }
 
-void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3)
+void flow_tcp_update(struct pt_flow *f, struct flow_tcp *x, unsigned side, const struct pt_l3 *l3)
 {
-    struct flow_tcp_ep *e = &f->tcp[side], *p = &f->tcp[!side];
+    struct flow_tcp_ep *e = &x->ep[side], *p = &x->ep[!side];
     uint8_t fl = l3->tcp_flags;
     uint32_t len = l3->l4_len, seq = l3->tcp_seq, ack = l3->tcp_ack;
     uint32_t seg = len + !!(fl & TH_SYN) + !!(fl & TH_FIN);
@@ -289,7 +297,7 @@ void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3)
     uint32_t rel = seq - e->start;
     bool underflow = e->last_wraps == 0 && seq_delta(seq, e->start) < 0;
 
-    update_history(f, side, fl, rel, len);
+    update_history(f, e, side, fl, rel, len);
     if (l3->tcp_win == 0 && !(fl & TH_RST) && p->state != TCP_CLOSED && e->state != TCP_RESET)
         hist_scaled8(f, side, &e->n_win0, 'W');
     if (fl & TH_FIN)
@@ -315,9 +323,9 @@ void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3)
         }
     }
 
-    update_last_seq(f, side, seq + seg, fl, len);
+    update_last_seq(f, e, side, seq + seg, fl, len);
 
-    bool do_close = state_machine(f, side, fl, seq, len);
+    bool do_close = state_machine(f, x->ep, side, fl, seq, len);
 
     if (have_ack && seq_delta(rel_ack, p->rseq) > 0) {
         /* Acknowledged data the peer's reassembler never saw: up to the
@@ -326,7 +334,7 @@ void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3)
         bool held = p->ooo && seq_delta(rel_ack, p->ooo) >= 0;
         uint32_t miss = (held ? p->ooo : rel_ack) - p->rseq;
         if (e->state == TCP_ESTABLISHED && p->state == TCP_ESTABLISHED) {
-            f->missed += miss;
+            x->missed += miss;
             hist_scaled8(f, !side, &p->n_gap, 'G');
         }
         p->rseq = rel_ack;
@@ -357,32 +365,32 @@ void flow_tcp_update(struct pt_flow *f, unsigned side, const struct pt_l3 *l3)
         e->did_close = 1;
 }
 
-bool flow_tcp_both_closed(const struct pt_flow *f)
+bool flow_tcp_both_closed(const struct flow_tcp *x)
 {
-    return f->tcp[0].did_close && f->tcp[1].did_close;
+    return x->ep[0].did_close && x->ep[1].did_close;
 }
 
 /* Ended for expiry purposes: FIN both ways, or a RST. */
-bool flow_tcp_closed(const struct pt_flow *f)
+bool flow_tcp_closed(const struct flow_tcp *x)
 {
-    return flow_tcp_both_closed(f) || f->tcp[0].state == TCP_RESET || f->tcp[1].state == TCP_RESET;
+    return flow_tcp_both_closed(x) || x->ep[0].state == TCP_RESET || x->ep[1].state == TCP_RESET;
 }
 
 /* A pure SYN with a new initial sequence on a connection that has ended
  * starts a new connection (Zeek's connection reuse). A repeated SYN with the
  * same ISN is a retransmission, not a reuse. */
-bool flow_tcp_is_reuse(const struct pt_flow *f, unsigned side, const struct pt_l3 *l3)
+bool flow_tcp_is_reuse(const struct flow_tcp *x, unsigned side, const struct pt_l3 *l3)
 {
     if ((l3->tcp_flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
         return false;
-    if (!flow_tcp_closed(f))
+    if (!flow_tcp_closed(x))
         return false;
-    return f->tcp[side].state == TCP_INACTIVE || l3->tcp_seq != f->tcp[side].start;
+    return x->ep[side].state == TCP_INACTIVE || l3->tcp_seq != x->ep[side].start;
 }
 
-uint64_t flow_tcp_size(const struct pt_flow *f, unsigned side)
+uint64_t flow_tcp_size(const struct flow_tcp *x, unsigned side)
 {
-    const struct flow_tcp_ep *e = &f->tcp[side], *p = &f->tcp[!side];
+    const struct flow_tcp_ep *e = &x->ep[side], *p = &x->ep[!side];
     uint64_t last = (uint64_t)e->last_wraps << 32 | e->last;
     uint64_t ack = (uint64_t)e->ack_wraps << 32 | e->ack;
     uint64_t start = e->start, size;
@@ -405,12 +413,12 @@ uint64_t flow_tcp_size(const struct pt_flow *f, unsigned side)
 /* Zeek's /^\^?S[^HAFGIQ]*R.*$/ on the history. */
 static bool hist_rstos0(const struct pt_flow *f)
 {
-    unsigned i = 0;
-    if (i < f->hist_len && f->hist[i] == '^')
+    unsigned i = 0, n = flow_hist_len(f);
+    if (i < n && f->hist[i] == '^')
         i++;
-    if (i >= f->hist_len || f->hist[i] != 'S')
+    if (i >= n || f->hist[i] != 'S')
         return false;
-    for (i++; i < f->hist_len; i++) {
+    for (i++; i < n; i++) {
         char c = f->hist[i];
         if (c == 'R')
             return true;
@@ -420,16 +428,16 @@ static bool hist_rstos0(const struct pt_flow *f)
     return false;
 }
 
-const char *flow_tcp_conn_state(const struct pt_flow *f)
+const char *flow_tcp_conn_state(const struct pt_flow *f, const struct flow_tcp *x)
 {
     unsigned o = flow_orig_side(f);
-    uint8_t os = f->tcp[o].state, rs = f->tcp[!o].state;
+    uint8_t os = x->ep[o].state, rs = x->ep[!o].state;
     bool o_inact = os == TCP_INACTIVE || os == TCP_PARTIAL;
     bool r_inact = rs == TCP_INACTIVE || rs == TCP_PARTIAL;
 
     if (rs == TCP_RESET) {
         if (os == TCP_SYN_SENT || os == TCP_SYN_ACK_SENT ||
-            (os == TCP_RESET && flow_tcp_size(f, o) == 0 && flow_tcp_size(f, !o) == 0))
+            (os == TCP_RESET && flow_tcp_size(x, o) == 0 && flow_tcp_size(x, !o) == 0))
             return "REJ";
         return o_inact ? "RSTRH" : "RSTR";
     }

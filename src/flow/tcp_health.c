@@ -114,14 +114,13 @@ void pt_tcp_health_init(struct pt_tcp_health *h)
     }
 }
 
-void pt_tcp_health_ip(struct pt_tcp_health *h, unsigned side, const struct pt_l3 *l3)
+void pt_ip_first_note(struct pt_ip_first *x, unsigned side, const struct pt_l3 *l3)
 {
-    struct pt_tcp_health_dir *d = &h->d[side & 1];
-
-    if (!(d->fl & PT_TCPH_IP_SEEN)) {
-        d->ttl = l3->ttl;
-        d->tos = l3->tos;
-        d->fl |= PT_TCPH_IP_SEEN;
+    side &= 1;
+    if (!(x->seen & (1u << side))) {
+        x->ttl[side] = l3->ttl;
+        x->tos[side] = l3->tos;
+        x->seen |= (uint8_t)(1u << side);
     }
 }
 
@@ -317,19 +316,22 @@ void pt_tcp_health_update(struct pt_tcp_health *h, struct pt_tcp_health_stats *s
 }
 
 void pt_tcp_health_fill(struct pt_flow_health *out, const struct pt_tcp_health *h,
-                        unsigned orig_side, bool tcp)
+                        const struct pt_ip_first *ip, unsigned orig_side)
 {
+    bool tcp = h != NULL;
+
     memset(out, 0, sizeof *out);
     out->valid = true;
     out->tcp = tcp;
     for (unsigned i = 0; i < 2; i++) {
-        const struct pt_tcp_health_dir *d = &h->d[i ? !(orig_side & 1) : (orig_side & 1)];
-        out->ip_seen[i] = (d->fl & PT_TCPH_IP_SEEN) != 0;
-        out->ttl[i] = d->ttl;
-        out->dscp[i] = (uint8_t)(d->tos >> 2);
+        unsigned ks = i ? !(orig_side & 1) : (orig_side & 1); /* key side of direction i */
+        out->ip_seen[i] = (ip->seen >> ks) & 1;
+        out->ttl[i] = ip->ttl[ks];
+        out->dscp[i] = (uint8_t)(ip->tos[ks] >> 2);
         out->wscale[i] = -1;
         if (!tcp)
             continue;
+        const struct pt_tcp_health_dir *d = &h->d[ks];
         out->tcp_seen[i] = (d->fl & PT_TCPH_TCP_SEEN) != 0;
         out->retrans[i] = d->retrans;
         out->ooo[i] = d->ooo;

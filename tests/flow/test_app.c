@@ -231,6 +231,29 @@ Test(flow_app, empty_state_pool_is_counted)
     free(g.r);
 }
 
+/* UDP DNS has a pool of its own: queries left waiting for an answer (here
+ * every response is dropped, so each DNS flow holds its state until it
+ * ends) do not take the states the TCP parsers need. With 4 states per
+ * pool, HTTP gives the same 6 transactions (of the 15 requests tshark -r
+ * zeek_wikipedia.pcap -Y http.request shows; the connections that find the
+ * pool empty are counted and not parsed) whether or not the capture's DNS
+ * flows sit on their states. With one shared pool, 2. */
+Test(flow_app, waiting_dns_queries_leave_the_tcp_states_alone)
+{
+    struct run_opts with = {.app_states = 4}, without = {.drop_sport = 53, .app_states = 4};
+    struct pt_app_worker_stats st_a, st_b;
+    struct got a, b;
+
+    run_capture("pcap/mixed/zeek_wikipedia.pcap", &with, &a, &st_a);
+    run_capture("pcap/mixed/zeek_wikipedia.pcap", &without, &b, &st_b);
+    unsigned ha = count_kind(&a, PT_REC_HTTP), hb = count_kind(&b, PT_REC_HTTP);
+    cr_expect_eq(ha, 6);
+    cr_expect_eq(hb, 6);
+    cr_expect_gt(st_b.no_state, st_a.no_state, "the waiting queries fill the DNS pool");
+    free(a.r);
+    free(b.r);
+}
+
 /* tshark -r zeek_pipelined-requests.pcap -T fields -e frame.number
  * -e tcp.srcport -e tcp.len -e http.request.uri: frame 4 is the first request
  * (394 bytes, /style/enhanced.css), frame 5 its response. Dropping frame 4

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/flow/internal.h"
 #include "flow/flow_helpers.h"
 #include "support/support.h"
 
@@ -107,7 +108,7 @@ Test(tcp_health, handshake_rtt_and_its_halves)
     handshake();
     cr_assert_eq(H.hs, PT_TCPH_HS_SYN | PT_TCPH_HS_SYNACK | PT_TCPH_HS_RTT);
     cr_assert_eq(H.rtt_us, 12000);
-    pt_tcp_health_fill(&r, &H, 0, true);
+    pt_tcp_health_fill(&r, &H, &(struct pt_ip_first){0}, 0);
     cr_assert_eq(r.rtt_valid, PT_TCPH_HS_RTT | PT_TCPH_HS_SYNACK);
     cr_assert_eq(r.rtt_ns, 12000000);
     cr_assert_eq(r.syn_synack_ns, 10000000);
@@ -338,7 +339,7 @@ Test(tcp_health, synack_without_window_scale_turns_scaling_off)
     syn_opts(1, 10, 5000, 1001, 1460, -1);
     cr_assert_eq(H.d[0].ws, -2);
     cr_assert_eq(H.d[1].ws, -2);
-    pt_tcp_health_fill(&r, &H, 0, true);
+    pt_tcp_health_fill(&r, &H, &(struct pt_ip_first){0}, 0);
     cr_assert_eq(r.wscale[0], 7, "the option as announced");
     cr_assert_eq(r.wscale[1], -1);
 }
@@ -425,6 +426,7 @@ Test(tcp_health, fragments_and_other_protocols_are_not_analysed)
 
 Test(tcp_health, ttl_and_dscp_first_seen_any_protocol)
 {
+    struct pt_ip_first ip = {0};
     struct pt_l3 l;
     struct pt_flow_health r;
 
@@ -432,11 +434,11 @@ Test(tcp_health, ttl_and_dscp_first_seen_any_protocol)
     l.proto = 17;
     l.ttl = 0; /* a TTL of 0 is a value, not "unset" */
     l.tos = 46 << 2 | 1;
-    pt_tcp_health_ip(&H, 1, &l);
+    pt_ip_first_note(&ip, 1, &l);
     l.ttl = 64;
     l.tos = 0;
-    pt_tcp_health_ip(&H, 1, &l);
-    pt_tcp_health_fill(&r, &H, 1, false);
+    pt_ip_first_note(&ip, 1, &l);
+    pt_tcp_health_fill(&r, NULL, &ip, 1);
     cr_assert(r.valid);
     cr_assert_not(r.tcp);
     cr_assert(r.ip_seen[0]);
@@ -613,6 +615,55 @@ Test(tcp_health_table, udp_flows_carry_ttl_only)
     cr_assert_not(trecs.r[0].health.tcp);
     cr_assert_eq(trecs.r[0].health.ttl[0], 255);
     cr_assert_eq(trecs.r[0].health.dscp[0], 46);
+}
+
+/* The TCP part of a flow lives in the table's side array (tcpx), which UDP
+ * and ICMP flows never write: that keeps its pages untouched, and so a
+ * table of small UDP flows at 200 bytes a flow. A TCP flow writes only the
+ * entry at its own slot index. */
+Test(tcp_health_table, only_tcp_flows_touch_the_tcp_side_array)
+{
+    uint8_t a[16], b[16];
+    struct pt_pkt p;
+    const uint8_t *x = (const uint8_t *)tt->tcpx;
+    size_t one = sizeof *tt->tcpx, all = one * tt->per * tt->cfg.workers, nz = 0;
+
+    v4(a, 10, 0, 0, 1);
+    v4(b, 10, 0, 0, 2);
+    for (uint16_t i = 0; i < 20; i++) {
+        pkt_init(&p, 1000 * SEC + i, 17, a, (uint16_t)(1024 + i), b, 53, 10);
+        pt_flow_process(tw, &p);
+        uint8_t c[16];
+        v4(c, 10, 0, 1, (uint8_t)i); /* one echo flow per peer */
+        pkt_init(&p, 1000 * SEC + i, 1, a, 0, c, 0, 8);
+        p.l3[0].icmp_type = 8;
+        pt_flow_process(tw, &p);
+    }
+    for (size_t i = 0; i < all; i++)
+        nz += x[i] != 0;
+    cr_assert_eq(nz, 0, "%zu bytes of the TCP side array written by UDP/ICMP flows", nz);
+
+    pkt_tcp(&p, 1001 * SEC, a, 40000, b, 80, 0x02, 1000, 0, 0);
+    pt_flow_process(tw, &p);
+    pt_flow_table_expire(tt, 0, true, collect, &trecs);
+    size_t first = all, last = 0;
+    for (size_t i = 0; i < all; i++)
+        if (x[i]) {
+            first = i < first ? i : first;
+            last = i;
+        }
+    cr_assert_lt(first, all, "the TCP flow wrote its part");
+    cr_assert_eq(first / one, last / one, "one entry written");
+    cr_assert_eq(trecs.n, 41, "20 UDP, 20 ICMP and 1 TCP flows");
+    unsigned tcp = 0;
+    for (size_t i = 0; i < trecs.n; i++)
+        if (trecs.r[i].proto == 6) {
+            tcp++;
+            cr_assert_str_eq(trecs.r[i].conn_state, "S0");
+            cr_assert_str_eq(trecs.r[i].history, "S");
+            cr_assert_eq(trecs.r[i].health.mss[0], 0);
+        }
+    cr_assert_eq(tcp, 1);
 }
 
 /* ======================================================================== record text */

@@ -1,5 +1,5 @@
 /* fuzz_tcp.c - libFuzzer target for the TCP health analysis
- * (pt_tcp_health_update, pt_tcp_health_ip, pt_tcp_health_fill).
+ * (pt_tcp_health_update, pt_ip_first_note, pt_tcp_health_fill).
  *
  * DESIGN: input = the seeds' format (2-byte big-endian link type + frame,
  * tests/fuzz/seed.c), decoded with pt_decode() into an exactly-sized heap
@@ -36,7 +36,7 @@ static uint16_t rd16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static void check(const struct pt_tcp_health *h, unsigned n_segs)
+static void check(const struct pt_tcp_health *h, const struct pt_ip_first *ip, unsigned n_segs)
 {
     struct pt_flow_health r;
 
@@ -48,7 +48,7 @@ static void check(const struct pt_tcp_health *h, unsigned n_segs)
             d->zero_win > n_segs || d->dupacks > n_segs)
             abort();
     }
-    pt_tcp_health_fill(&r, h, n_segs & 1, true);
+    pt_tcp_health_fill(&r, h, ip, n_segs & 1);
     if (!r.valid || !r.tcp)
         abort();
     if ((r.rtt_valid & PT_TCPH_HS_SYNACK) && r.syn_synack_ns + r.synack_ack_ns != r.rtt_ns)
@@ -65,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int init;
     struct pt_tcp_health_stats st;
     struct pt_tcp_health h;
+    struct pt_ip_first ip = {0};
     struct pt_pkt p;
     struct pt_l3 base;
     uint8_t *buf;
@@ -94,9 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     base.proto = 6;
     base.flags = PT_L3_L4;
     for (unsigned i = 0; i < p.n_l3 && i < PT_MAX_LAYERS; i++) {
-        pt_tcp_health_ip(&h, i & 1, &p.l3[i]);
+        pt_ip_first_note(&ip, i & 1, &p.l3[i]);
         pt_tcp_health_update(&h, &st, i & 1, &p, &p.l3[i]);
-        check(&h, ++n);
+        check(&h, &ip, ++n);
         if (p.l3[i].proto == 6 && (p.l3[i].flags & PT_L3_L4))
             base = p.l3[i];
     }
@@ -128,9 +129,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ts_us = (c[0] & 0x40) ? ts_us - step : ts_us + step;
         q.ts_ns = (uint64_t)ts_us * 1000;
         if (c[0] & 0x80)
-            pt_tcp_health_ip(&h, side, &l);
+            pt_ip_first_note(&ip, side, &l);
         pt_tcp_health_update(&h, (c[7] & 0x40) ? NULL : &st, side, &q, &l);
-        check(&h, ++n);
+        check(&h, &ip, ++n);
         last_seq[side] = l.tcp_seq + l.l4_len;
     }
     for (unsigned e = 0; e < PT_TCPH_ERR_MAX; e++)
