@@ -50,4 +50,12 @@ void pt_cli_ring_stats_print(FILE *out, const struct pt_ring_stats *st);
 struct pt_app_out;
 void pt_cli_devices_print(FILE *out, const struct pt_app_out *app);
 
+/* Print the app layer's final statistics of a run, as `read` and `run` end:
+ * records written by kind, records lost to full worker queues (when any),
+ * parser states refused, DNS names, TCP gaps, RTP, and every error counter
+ * by name. */
+struct pt_app_worker_stats;
+void pt_cli_app_print(FILE *out, const struct pt_app_worker_stats *a, uint64_t queue_dropped,
+                      const struct pt_app_out *app);
+
 #endif

@@ -108,55 +108,55 @@ static void emit_app(const struct pt_app_rec *rec, void *arg)
     pt_app_out_rec(o->app, rec);
 }
 
-static void print_app_summary(const struct pt_offline_result *res, const struct pt_app_out *app)
+void pt_cli_app_print(FILE *f, const struct pt_app_worker_stats *a, uint64_t queue_dropped,
+                      const struct pt_app_out *app)
 {
-    const struct pt_app_worker_stats *a = &res->app;
     struct pt_app_out_stats os;
     static const char *const kind[] = {"", "dns", "http", "ssl", "dhcp", "arp"};
 
     pt_app_out_stats(app, &os);
-    fprintf(stderr, "app_records:");
+    fprintf(f, "app_records:");
     for (unsigned k = PT_REC_DNS; k <= PT_REC_ARP; k++)
-        fprintf(stderr, " %s %llu", kind[k], (unsigned long long)os.written[k]);
-    fprintf(stderr, "\n");
-    fprintf(stderr, "app_no_parser_state: %llu\n", (unsigned long long)a->no_state);
-    fprintf(stderr, "dns_names: learned %llu hits %llu evicted %llu\n",
+        fprintf(f, " %s %llu", kind[k], (unsigned long long)os.written[k]);
+    fprintf(f, "\n");
+    if (queue_dropped)
+        fprintf(f, "app_records_dropped_queue_full: %llu\n", (unsigned long long)queue_dropped);
+    fprintf(f, "app_no_parser_state: %llu\n", (unsigned long long)a->no_state);
+    fprintf(f, "dns_names: learned %llu hits %llu evicted %llu\n",
             (unsigned long long)os.names_learned, (unsigned long long)os.names_hits,
             (unsigned long long)os.names_evicted);
     if (os.geo_corrupt)
-        fprintf(stderr, "geoip_corrupt_lookups: %llu\n", (unsigned long long)os.geo_corrupt);
-    fprintf(stderr, "app_tcp_gaps: %llu\n", (unsigned long long)a->tcp_gap);
+        fprintf(f, "geoip_corrupt_lookups: %llu\n", (unsigned long long)os.geo_corrupt);
+    fprintf(f, "app_tcp_gaps: %llu\n", (unsigned long long)a->tcp_gap);
     if (a->rtp.pkts || a->rtp.no_state)
-        fprintf(stderr,
+        fprintf(f,
                 "rtp: packets %llu markers %llu ssrc_changes %llu late %llu no_clock %llu "
                 "no_state %llu\n",
                 (unsigned long long)a->rtp.pkts, (unsigned long long)a->rtp.markers,
                 (unsigned long long)a->rtp.ssrc_changes, (unsigned long long)a->rtp.late,
                 (unsigned long long)a->rtp.no_clock, (unsigned long long)a->rtp.no_state);
-    fprintf(stderr, "app_errors:\n");
+    fprintf(f, "app_errors:\n");
     for (unsigned i = 1; i < PT_APPID_ERR_MAX; i++)
         if (a->appid.err[i])
-            fprintf(stderr, "  %s: %llu\n", pt_appid_err_name(i),
-                    (unsigned long long)a->appid.err[i]);
+            fprintf(f, "  %s: %llu\n", pt_appid_err_name(i), (unsigned long long)a->appid.err[i]);
     for (unsigned i = 1; i < PT_DNS_ERR_MAX; i++)
         if (a->dns.err[i])
-            fprintf(stderr, "  %s: %llu\n", pt_dns_err_name(i), (unsigned long long)a->dns.err[i]);
+            fprintf(f, "  %s: %llu\n", pt_dns_err_name(i), (unsigned long long)a->dns.err[i]);
     for (unsigned i = 0; i < PT_HTTP_ERR_MAX; i++)
         if (a->http.err[i])
-            fprintf(stderr, "  %s: %llu\n", pt_http_err_name(i),
-                    (unsigned long long)a->http.err[i]);
+            fprintf(f, "  %s: %llu\n", pt_http_err_name(i), (unsigned long long)a->http.err[i]);
     for (unsigned i = 1; i < PT_TLS_E_MAX; i++)
         if (a->tls.err[i])
-            fprintf(stderr, "  %s: %llu\n", pt_tls_err_name(i), (unsigned long long)a->tls.err[i]);
+            fprintf(f, "  %s: %llu\n", pt_tls_err_name(i), (unsigned long long)a->tls.err[i]);
     for (unsigned i = 1; i < PT_RTP_ERR_MAX; i++)
         if (a->rtp.err[i])
-            fprintf(stderr, "  %s: %llu\n", pt_rtp_err_name(i), (unsigned long long)a->rtp.err[i]);
+            fprintf(f, "  %s: %llu\n", pt_rtp_err_name(i), (unsigned long long)a->rtp.err[i]);
     for (unsigned i = 1; i < PT_DHCP_ERR_MAX; i++)
         if (a->dhcp.err[i] + os.dhcp.err[i])
-            fprintf(stderr, "  %s: %llu\n", pt_dhcp_err_name(i),
+            fprintf(f, "  %s: %llu\n", pt_dhcp_err_name(i),
                     (unsigned long long)(a->dhcp.err[i] + os.dhcp.err[i]));
     if (os.write_errors)
-        fprintf(stderr, "app_write_errors: %llu\n", (unsigned long long)os.write_errors);
+        fprintf(f, "app_write_errors: %llu\n", (unsigned long long)os.write_errors);
 }
 
 void pt_cli_devices_print(FILE *f, const struct pt_app_out *app)
@@ -190,7 +190,7 @@ static void print_summary(const struct pt_offline_result *res, const struct pt_a
     fprintf(stderr, "ip_without_transport_header: %llu\n",
             (unsigned long long)res->flow.no_l4_pkts);
     if (!app_off)
-        print_app_summary(res, app);
+        pt_cli_app_print(stderr, &res->app, 0, app);
     if (res->ifaces_merged)
         fprintf(stderr, "records_of_interfaces_beyond_%d: %llu\n", PT_MAX_IFACES,
                 (unsigned long long)res->ifaces_merged);

@@ -205,17 +205,8 @@ static int on_reload_filter(char *expr, size_t len, void *arg)
 
 static void print_final(const struct run_ctx *c, const struct pt_live_status *st)
 {
-    struct pt_app_out_stats os;
-
     fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
-    pt_app_out_stats(c->app, &os);
-    fprintf(stderr,
-            "app records: dns %llu http %llu ssl %llu dhcp %llu arp %llu; dropped (queue full) "
-            "%llu; no parser state %llu; tcp gaps %llu\n",
-            (unsigned long long)os.written[PT_REC_DNS], (unsigned long long)os.written[PT_REC_HTTP],
-            (unsigned long long)os.written[PT_REC_SSL], (unsigned long long)os.written[PT_REC_DHCP],
-            (unsigned long long)os.written[PT_REC_ARP], (unsigned long long)st->app_dropped,
-            (unsigned long long)st->app.no_state, (unsigned long long)st->app.tcp_gap);
+    pt_cli_app_print(stderr, &st->app, st->app_dropped, c->app);
     if (st->agg)
         fprintf(
             stderr,
