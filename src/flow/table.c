@@ -1044,16 +1044,16 @@ static uint64_t pool_sweep(const struct sweep *sw, unsigned from, unsigned count
             }
             /* a batch (or the last, partial one): the flows are far apart
              * in memory, so fetch the lines flow_ended() reads ahead: the
-             * slot's first lines, then, half the distance later when its
-             * key is likely in cache, a TCP flow's endpoints */
+             * slot's first lines and the TCP endpoints. Whether the flow is
+             * TCP is not known without its lock (a worker may be re-keying
+             * the slot), so every slot's are fetched: a prefetch never
+             * faults, so a UDP flow's untouched page stays untouched. */
             for (unsigned j = 0; j < m; j++) {
                 if (j + SWEEP_PREFETCH < m) {
                     const char *a = (const char *)batch[j + SWEEP_PREFETCH];
+                    const char *x = (const char *)flow_tcpx(t, batch[j + SWEEP_PREFETCH]);
                     for (size_t o = 0; o < offsetof(struct pt_flow, ip_bytes); o += 64)
                         __builtin_prefetch(a + o);
-                }
-                if (j + SWEEP_PREFETCH / 2 < m && batch[j + SWEEP_PREFETCH / 2]->key.proto == 6) {
-                    const char *x = (const char *)flow_tcpx(t, batch[j + SWEEP_PREFETCH / 2]);
                     __builtin_prefetch(x);
                     __builtin_prefetch(x + sizeof(struct flow_tcp_ep) * 2 - 1);
                 }
