@@ -56,6 +56,7 @@
 #define PT_HTTP_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pt/common.h"
@@ -252,6 +253,26 @@ int pt_http_gap(struct pt_http_state *s, unsigned dir, uint64_t len, pt_http_emi
  * @s is finished: pt_http_feed() returns PT_HTTP_STOP. Returns the number of
  * transactions emitted. Thread: owner of @s. */
 unsigned pt_http_flush(struct pt_http_state *s, pt_http_emit_fn emit, void *arg);
+
+/* True when @s holds nothing but its transaction count: a connection known
+ * to be HTTP, between messages in both directions (no partial line, no
+ * body, no request waiting for its response). Its owner may then keep only
+ * pt_http_depth() and give the 10 KB state back, to pt_http_resume() it
+ * when the connection carries bytes again: keep-alive connections idle for
+ * minutes then hold no state. Thread: owner of @s. */
+bool pt_http_idle(const struct pt_http_state *s);
+
+/* Transactions seen so far on the connection of @s (the trans_depth of its
+ * last request). */
+static inline uint32_t pt_http_depth(const struct pt_http_state *s)
+{
+    return s->depth;
+}
+
+/* Set @s up for a connection that was pt_http_idle() after @depth
+ * transactions: it then parses the next message exactly as the idle state
+ * would have. Unlike pt_http_init(), counts no new flow. */
+void pt_http_resume(struct pt_http_state *s, struct pt_http_stats *st, uint32_t depth);
 
 /* Stable dotted name of @err ("app.http.bad_chunk_size"). Never NULL. */
 const char *pt_http_err_name(unsigned err);

@@ -882,6 +882,31 @@ int pt_http_gap(struct pt_http_state *s, unsigned dir, uint64_t len, pt_http_emi
     return status_of(s);
 }
 
+bool pt_http_idle(const struct pt_http_state *s)
+{
+    static const struct pt_http_resp empty;
+
+    if ((s->flags & (SF_HTTP | SF_NOT_HTTP | SF_DONE)) != SF_HTTP || s->n)
+        return false;
+    for (unsigned i = 0; i < 2; i++) {
+        const struct pt_http_dir *d = &s->dir[i];
+        /* what msg_reset() leaves (msg_ts is set again by the next
+         * message's first byte) */
+        if (d->st != DS_START || d->line_len || d->flags || d->fold != FLD_NONE || d->clen != -1 ||
+            d->remain || d->body_len)
+            return false;
+    }
+    return memcmp(&s->resp, &empty, sizeof empty) == 0;
+}
+
+void pt_http_resume(struct pt_http_state *s, struct pt_http_stats *st, uint32_t depth)
+{
+    pt_http_init(s, NULL); /* no st: the connection was counted once */
+    s->stats = st;
+    s->depth = depth;
+    s->flags = SF_HTTP;
+}
+
 unsigned pt_http_flush(struct pt_http_state *s, pt_http_emit_fn emit, void *arg)
 {
     struct pt_http_dir *sv = &s->dir[1];

@@ -404,6 +404,34 @@ static void tcp_parser_stop(struct emit_ctx *c, struct pt_flow *f, struct app_st
     f->app.parser = APP_P_NONE;
 }
 
+/* Between two transactions an HTTP connection needs nothing of its 10 KB
+ * state but the transaction count: keep that in the flow's TCP part and give
+ * the state back, so keep-alive connections idle for minutes (browsers hold
+ * them open) do not use up the pool. */
+static void http_park(struct emit_ctx *c, struct pt_flow *f, struct app_state *s)
+{
+    flow_tcpx(c->t, f)->http_depth = pt_http_depth(&s->http);
+    state_release(c->t, c->w, &f->app);
+    f->app.fl |= APP_F_PARKED;
+}
+
+/* The parked connection @f carries bytes again: a state set up as the
+ * parked one was. False when the pool is empty (counted): the connection is
+ * not parsed any more. */
+static bool http_unpark(struct pt_flow_worker *w, struct pt_flow *f)
+{
+    struct flow_app *fa = &f->app;
+    struct app_state *s;
+
+    fa->fl &= (uint8_t)~APP_F_PARKED;
+    if (!(s = state_take(w, fa))) {
+        fa->parser = APP_P_NONE;
+        return false;
+    }
+    pt_http_resume(&s->http, &w->app.st.http, flow_tcpx(w->t, f)->http_depth);
+    return true;
+}
+
 /* Feed @cap captured bytes of the @len new stream bytes of direction @dir
  * (the rest, len - cap, were cut by the snap length), after @gap missing
  * bytes, to @f's TCP parser. */
@@ -426,6 +454,8 @@ static void tcp_parser_feed(struct emit_ctx *c, struct pt_flow *f, unsigned dir,
             st = pt_http_gap(&s->http, dir, len - cap, http_emit, c);
         if (st != PT_HTTP_OK)
             tcp_parser_stop(c, f, s, st == PT_HTTP_STOP);
+        else if (pt_http_idle(&s->http))
+            http_park(c, f, s);
         break;
     case APP_P_TLS:
         s->tls.stats = &w->app.st.tls;
@@ -486,6 +516,8 @@ static void tcp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pk
     fa->next_seq[dir] = seq + len;
     if (cap > len)
         cap = len;
+    if (fa->fl & APP_F_PARKED)
+        http_unpark(w, f);
     if (gap && fa->st)
         PT_CNT_INC(w->app.st.tcp_gap);
     if (!pt_appid_done(&fa->id) && cap) {
@@ -497,7 +529,7 @@ static void tcp_packet(struct emit_ctx *c, struct pt_flow *f, const struct pt_pk
         tcp_parser_start(w, f);
     if (fa->st)
         tcp_parser_feed(c, f, dir, p->ts_ns, gap, d, cap, len);
-    if (!fa->st && pt_appid_done(&fa->id))
+    if (!fa->st && !(fa->fl & APP_F_PARKED) && pt_appid_done(&fa->id))
         fa->fl |= APP_F_OFF;
 }
 

@@ -105,6 +105,9 @@ struct flow_app {
 #define APP_F_OFF   0x04 /* nothing more to do for this flow: detection done, no parser */
 #define APP_F_SSL   0x08 /* the ssl record was emitted */
 #define APP_F_TRIED 0x10 /* the TCP parser was started (or the pool was empty): never again */
+/* HTTP between messages: its state was given back (st = 0); the parser and
+ * flow_tcp.http_depth are kept and the next bytes resume it */
+#define APP_F_PARKED 0x20
 
 enum { APP_P_NONE = 0, APP_P_DNS, APP_P_DNS_TCP, APP_P_HTTP, APP_P_TLS, APP_P_DHCP };
 
@@ -122,8 +125,10 @@ _Static_assert(sizeof(struct flow_app) == 28, "the app part: 28 bytes");
 struct flow_tcp {
     struct flow_tcp_ep ep[2];    /* by key side */
     struct pt_tcp_health health; /* tcp_health.c */
+    uint32_t http_depth;         /* app.c: transactions of a parked HTTP parser (APP_F_PARKED) */
     uint64_t missed;             /* Zeek's missed_bytes */
 };
+_Static_assert(sizeof(struct flow_tcp) == 176, "struct flow_tcp: 176 bytes, see the docs");
 
 struct pt_flow {
     struct cds_lfht_node node; /* free: node.next links the free list */

@@ -234,10 +234,10 @@ Test(flow_app, empty_state_pool_is_counted)
 /* UDP DNS has a pool of its own: queries left waiting for an answer (here
  * every response is dropped, so each DNS flow holds its state until it
  * ends) do not take the states the TCP parsers need. With 4 states per
- * pool, HTTP gives the same 6 transactions (of the 15 requests tshark -r
+ * pool, HTTP gives the same 10 transactions (of the 15 requests tshark -r
  * zeek_wikipedia.pcap -Y http.request shows; the connections that find the
  * pool empty are counted and not parsed) whether or not the capture's DNS
- * flows sit on their states. With one shared pool, 2. */
+ * flows sit on their states. With one shared pool, 4. */
 Test(flow_app, waiting_dns_queries_leave_the_tcp_states_alone)
 {
     struct run_opts with = {.app_states = 4}, without = {.drop_sport = 53, .app_states = 4};
@@ -247,11 +247,70 @@ Test(flow_app, waiting_dns_queries_leave_the_tcp_states_alone)
     run_capture("pcap/mixed/zeek_wikipedia.pcap", &with, &a, &st_a);
     run_capture("pcap/mixed/zeek_wikipedia.pcap", &without, &b, &st_b);
     unsigned ha = count_kind(&a, PT_REC_HTTP), hb = count_kind(&b, PT_REC_HTTP);
-    cr_expect_eq(ha, 6);
-    cr_expect_eq(hb, 6);
+    cr_expect_eq(ha, 10);
+    cr_expect_eq(hb, 10);
     cr_expect_gt(st_b.no_state, st_a.no_state, "the waiting queries fill the DNS pool");
     free(a.r);
     free(b.r);
+}
+
+/* An HTTP connection between transactions gives its state back (parks)
+ * and takes one again for its next request. zeek_wikipedia.pcap: 8
+ * keep-alive connections to the same servers, 15 requests (tshark -Y
+ * http.request); with a single state per worker, a connection that held its
+ * state until it closed let 1 transaction through; parked between
+ * transactions, the one state serves 4. Each of them equals the record of
+ * a run with states to spare (trans_depth included, which the parked
+ * connection carries over). */
+Test(flow_app, idle_http_connection_parks_its_state)
+{
+    struct run_opts one = {.app_states = 1};
+    struct pt_app_worker_stats st_one, st_all;
+    struct got g1, ga;
+    unsigned n = 0;
+
+    run_capture("pcap/mixed/zeek_wikipedia.pcap", &one, &g1, &st_one);
+    run_capture("pcap/mixed/zeek_wikipedia.pcap", NULL, &ga, &st_all);
+    cr_assert_eq(count_kind(&ga, PT_REC_HTTP), 15);
+    cr_expect_eq(st_all.no_state, 0);
+    for (unsigned i = 0; i < g1.n; i++) {
+        const struct pt_app_rec *a = &g1.r[i], *m = NULL;
+        if (a->kind != PT_REC_HTTP)
+            continue;
+        n++;
+        for (unsigned j = 0; j < ga.n && !m; j++)
+            if (ga.r[j].kind == PT_REC_HTTP && ga.r[j].conn.uid64 == a->conn.uid64 &&
+                ga.r[j].http.req.trans_depth == a->http.req.trans_depth)
+                m = &ga.r[j];
+        cr_assert_not_null(m, "transaction %u of a connection not in the full run",
+                           a->http.req.trans_depth);
+        cr_expect_str_eq(a->http.req.uri, m->http.req.uri);
+        cr_expect_eq(a->http.req.ts_ns, m->http.req.ts_ns);
+        cr_expect_eq(a->http.resp.status_code, m->http.resp.status_code);
+        cr_expect_eq(a->http.resp.body_len, m->http.resp.body_len);
+        cr_expect_str_eq(a->http.req.host, m->http.req.host);
+        cr_expect_str_eq(a->http.req.user_agent, m->http.req.user_agent);
+        cr_expect_str_eq(a->http.resp.status_msg, m->http.resp.status_msg);
+        cr_expect_eq(a->http.flags, m->http.flags);
+    }
+    cr_expect_eq(n, 4);
+    /* and the full run numbers each connection's requests 1, 2, ... in
+     * order, parked between them or not (tshark: 9 connections, 6 of them
+     * with a second request) */
+    unsigned second = 0;
+    for (unsigned i = 0; i < ga.n; i++) {
+        const struct pt_app_rec *a = &ga.r[i];
+        unsigned before = 0;
+        if (a->kind != PT_REC_HTTP)
+            continue;
+        for (unsigned j = 0; j < i; j++)
+            before += ga.r[j].kind == PT_REC_HTTP && ga.r[j].conn.uid64 == a->conn.uid64;
+        cr_expect_eq(a->http.req.trans_depth, before + 1, "%s", a->http.req.uri);
+        second += a->http.req.trans_depth == 2;
+    }
+    cr_expect_eq(second, 6);
+    free(g1.r);
+    free(ga.r);
 }
 
 /* tshark -r zeek_pipelined-requests.pcap -T fields -e frame.number
