@@ -707,7 +707,8 @@ static uint64_t index_detail(const char *ringdir, bool verbose)
             unsigned kind = k.mv_size > 8 ? ((const uint8_t *)k.mv_data)[8] : 0;
             kind = kind < 5 ? kind : 0;
             ent[kind]++;
-            blk[kind] += d.mv_size / 4;
+            for (size_t i = 0; i < d.mv_size; i++) /* varints: one byte without the high bit each */
+                blk[kind] += !(((const uint8_t *)d.mv_data)[i] & 0x80);
             kbytes[kind] += k.mv_size + d.mv_size;
         }
         mdb_cursor_close(cur);

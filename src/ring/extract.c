@@ -241,20 +241,15 @@ static int key_filter(struct ex *x, struct ring_rd *rd, uint64_t seq, uint8_t ki
         *n = 0;
         return rc == MDB_NOTFOUND ? 0 : ring_rd_err(rc);
     }
-    if (d.mv_size % 4) {
-        snprintf(x->msg, x->msglen, "%s/%s: a key list of %zu bytes", x->dir, seg_name(nm, seq),
-                 d.mv_size);
-        return PT_E_BADFILE;
-    }
-    const uint8_t *p = d.mv_data;
-    size_t cnt = d.mv_size / 4;
-    for (size_t i = 0; i < cnt; i++) {
-        uint32_t b = ring_rd_be32(p + 4 * i);
-        if (i && b <= ring_rd_be32(p + 4 * (i - 1))) {
-            snprintf(x->msg, x->msglen, "%s/%s: a key list out of order", x->dir,
-                     seg_name(nm, seq));
+    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    uint32_t b = 0, v;
+    for (size_t i = 0; p < end; i++) {
+        if (!ring_varint_get(&p, end, &v) || (i && (v == 0 || v > UINT32_MAX - b))) {
+            snprintf(x->msg, x->msglen, "%s/%s: a malformed key list (%zu bytes)", x->dir,
+                     seg_name(nm, seq), d.mv_size);
             return PT_E_BADFILE;
         }
+        b = i ? b + v : v;
         if (first) {
             if ((rc = GROW(*list, m, *cap)) < 0)
                 return rc;
@@ -280,7 +275,9 @@ static int plan_keys(struct ex *x, struct ring_rd *rd, const struct seg *s, uint
     int rc = 0;
 
     if (q->by_host) {
-        rc = key_filter(x, rd, s->seq, RING_KEY_HOST, q->host, 16, list, n, cap, first);
+        uint8_t a[16];
+        uint8_t alen = ring_host_key(q->host, a);
+        rc = key_filter(x, rd, s->seq, RING_KEY_HOST, a, alen, list, n, cap, first);
         first = false;
     }
     if (rc == 0 && q->by_port && (first || *n)) {

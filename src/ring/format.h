@@ -12,15 +12,24 @@
  *   segs    u64 BE seq     -> struct ring_seg_rec
  *   blocks  (u64 BE seq, u32 BE block number) -> struct ring_blk_rec
  *   keys    (u64 BE seq, u8 kind, value) -> the segment's block numbers that
- *           hold a packet with this key: u32 BE each, ascending, no repeats
+ *           hold a packet with this key, ascending, no repeats, as a list
+ *           of unsigned LEB128 varints: the first number, then each
+ *           difference to the previous one (>= 1)
  *
  * Key kinds and their value bytes:
- *   RING_KEY_HOST  16: the address (IPv4 as ::ffff:a.b.c.d), any IP layer's
- *                      source or destination
+ *   RING_KEY_HOST  4 or 16: the address, any IP layer's source or
+ *                      destination: an IPv4 address (and an IPv6
+ *                      ::ffff:a.b.c.d) as its 4 bytes, any other IPv6
+ *                      address as its 16 (ring_host_key())
  *   RING_KEY_PORT   2: u16 BE, any TCP/UDP/SCTP layer's source or destination
  *   RING_KEY_VLAN   2: u16 BE VLAN id, any tag of the frame (hw_vlan included)
  *   RING_KEY_FLOW   4: u32 BE pt_flow_hash() of the normalised key of any IP
  *                      layer with a key (pt_flow_key_make())
+ *
+ * Size (docs/PERFORMANCE.md): a commit replaces a segment's whole key
+ * range with its keys in key order (MDB_APPEND when it is the last
+ * range), so pages are full; the varint lists take 1-2 bytes a block
+ * where a u32 took 4.
  *
  * Keys lead with the segment so that recycling a segment deletes one key
  * range per database (in the same transaction as its segs record), and a
@@ -33,13 +42,16 @@
 #ifndef PT_RING_FORMAT_H
 #define PT_RING_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "pt/ring.h"
 
-#define RING_INDEX_VERSION 1u
+/* 2: varint key lists, 4-byte IPv4 host keys (1: u32 BE lists, hosts of
+ * 16 bytes). A reader or writer of one version refuses the others. */
+#define RING_INDEX_VERSION 2u
 #define RING_PCAP_MAGIC_NS 0xa1b23c4du
 #define RING_PCAP_HDR      24u /* file header */
 #define RING_REC_HDR       16u /* record header: ts_sec, ts_nsec, caplen, wirelen (host order) */
@@ -72,6 +84,60 @@ struct ring_blk_rec {
 };
 
 #define RING_SEG_NAME_FMT "seg-%016llx.pcap"
+
+/* The key value of host address @a (16 bytes, IPv4 as ::ffff:a.b.c.d) into
+ * @out: its length, 4 or 16. */
+static inline uint8_t ring_host_key(const uint8_t a[16], uint8_t out[16])
+{
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (!memcmp(a, v4, sizeof v4)) {
+        memcpy(out, a + 12, 4);
+        return 4;
+    }
+    memcpy(out, a, 16);
+    return 16;
+}
+
+/* Bytes of the varint @v. */
+static inline unsigned ring_varint_len(uint32_t v)
+{
+    unsigned n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Write the varint @v at @p: the byte after it. */
+static inline uint8_t *ring_varint_put(uint8_t *p, uint32_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Read a varint from [*@p, @end) into @v, advancing *@p. False when it is
+ * cut by @end or does not fit in 32 bits. */
+static inline bool ring_varint_get(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned shift = 0; *p < end && shift < 35; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = (uint32_t)x;
+            return x <= UINT32_MAX;
+        }
+    }
+    return false;
+}
 
 /* The stored counters: "stats" holds one u64 per slot, in this order. New
  * counters are appended, never inserted, so a ring written by an older

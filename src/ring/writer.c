@@ -729,7 +729,7 @@ static void open_push_all(struct pt_ring *r);
 
 static bool seg_pending(const struct ring_seg *s)
 {
-    return s->close_pending || s->rec_dirty || s->n_pend || s->keys.n_dirty;
+    return s->close_pending || s->rec_dirty || s->n_pend || ring_keys_dirty(&s->keys);
 }
 
 /* The interface names to store; under iflock. */
@@ -780,8 +780,10 @@ static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
         k++;
     if (k && !(p->blk = malloc(k * sizeof *p->blk)))
         return -ENOMEM;
-    if (ring_keys_take(&s->keys, s->c_blocks + k, &p->keys, &p->keys_len, &p->key_ids, &p->n_keys) <
-        0) {
+    /* a key's list is named only up to the blocks this part commits; when
+     * none of those is new, the keys stay as the last commit wrote them */
+    if (ring_keys_dirty(&s->keys) && s->c_blocks + k > s->keys.taken &&
+        ring_keys_take(&s->keys, s->c_blocks + k, &p->keys, &p->keys_len, &p->n_keys) < 0) {
         free(p->blk);
         p->blk = NULL;
         return -ENOMEM;
@@ -917,13 +919,10 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
 /* The txn failed: everything the part held waits for the next commit. */
 static void part_failed(struct pt_ring *r, const struct ring_part *p)
 {
-    uint32_t lost = ring_keys_redirty(&p->seg->keys, p->key_ids, p->n_keys);
-
+    (void)r;
     p->seg->rec_dirty = true;
-    if (lost) {
-        PT_CNT_ADD(r->run.index_lost_keys, lost);
-        index_failed(r, -ENOMEM, "keeping a key for the next commit");
-    }
+    if (p->keys)
+        ring_keys_redirty(&p->seg->keys);
 }
 
 /* A txn that failed for another reason than room (commit_retry): counted
