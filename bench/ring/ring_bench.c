@@ -713,7 +713,7 @@ static uint64_t index_detail(const char *ringdir, bool verbose)
         }
         mdb_cursor_close(cur);
         static const char *const kn[5] = {"other", "host", "port", "vlan", "flow"};
-        printf("index    keys by kind (entries, mean blocks listed, key + list bytes):");
+        printf("index    keys by kind (entries, mean parts listed, key + list bytes):");
         for (int i = 1; i < 5; i++)
             printf(" %s %llu, %.1f, %.2f MB;", kn[i], (unsigned long long)ent[i],
                    ent[i] ? (double)blk[i] / (double)ent[i] : 0.0, (double)kbytes[i] / 1e6);

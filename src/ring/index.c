@@ -4,12 +4,12 @@
  *
  * DESIGN
  * 1. Key map. Each segment the writer has open maps (kind, value) to the
- *    ascending list of its blocks that hold a packet with that key. A block
- *    is indexed when it is written: every record is decoded (pt_decode,
- *    zero-copy over the chunk) and each host, TCP/UDP/SCTP port, VLAN id and
- *    flow-key hash of every IP layer adds the block number to its key. Block
- *    numbers only grow within a segment, so "already there" is a look at the
- *    list's last entry.
+ *    ascending list of the parts of its blocks (format.h "Parts") that hold
+ *    a packet with that key. A block is indexed when it is written: every
+ *    record is decoded (pt_decode, zero-copy over the chunk) and each host,
+ *    TCP/UDP/SCTP port, VLAN id and flow-key hash of every IP layer adds the
+ *    record's part number to its key. Part numbers only grow within a
+ *    segment, so "already there" is a look at the list's last entry.
  * 2. One transaction per commit: blocks, keys, segs records, "stats",
  *    interface names, from a batch the writer built. The closer thread runs
  *    it only once the data it names is in the file (fdatasync first with
@@ -273,7 +273,8 @@ void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, cons
         p.iface = iface;
         p.hw_vlan = PT_VLAN_NONE; /* a stripped tag was written back in band */
         pt_decode(&p, st);
-        pkt_keys(m, &p, bno);
+        uint32_t part = off / RING_PART_SIZE; /* never past the last: blocks hold 256 KiB */
+        pkt_keys(m, &p, bno * RING_PARTS + (part < RING_PARTS ? part : RING_PARTS - 1));
         off += RING_REC_HDR + h[2];
     }
 }
@@ -333,6 +334,7 @@ void ring_keys_redirty(struct ring_keymap *m)
 
 void ring_keys_truncate(struct ring_keymap *m, uint32_t bno)
 {
+    bno *= RING_PARTS; /* the first part to forget */
     m->hi = 0;
     for (uint32_t i = 0; i < m->n; i++) {
         struct ring_key *e = &m->ent[i];
@@ -574,9 +576,14 @@ static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *
 
     be64_put(kb, p->seq);
     for (uint32_t i = 0; i < p->n_blk; i++) {
-        be32_put(kb + 8, p->blk[i].no);
+        const struct ring_blk_pend *b = &p->blk[i];
+        uint8_t v[sizeof b->rec + sizeof b->part_off];
+        size_t np = b->rec.parts > 1 ? b->rec.parts - 1 : 0;
+        memcpy(v, &b->rec, sizeof b->rec);
+        memcpy(v + sizeof b->rec, b->part_off, 4 * np);
+        be32_put(kb + 8, b->no);
         k = mval(kb, 12);
-        d = mval(&p->blk[i].rec, sizeof p->blk[i].rec);
+        d = mval(v, sizeof b->rec + 4 * np);
         if ((rc = mdb_put(txn, ix->blocks, &k, &d, 0)) != 0)
             return rc;
     }

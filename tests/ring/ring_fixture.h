@@ -438,8 +438,9 @@ static inline struct ring_seg_rec rfx_seg_commit(struct rfx *f, struct rfx_seg *
             uint32_t b = s->keys[j].blk;
             if (j > i && s->keys[j - 1].blk == b)
                 continue; /* no repeats */
-            /* LEB128: the first block, then the differences */
-            uint32_t v = j > i ? b - s->keys[j - 1].blk : b;
+            /* LEB128 part numbers (block * 16 + part; these blocks are one
+             * part, part 0): the first, then the differences */
+            uint32_t v = j > i ? 16 * (b - s->keys[j - 1].blk) : 16 * b;
             do {
                 lst[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
                 v >>= 7;
