@@ -707,12 +707,13 @@ static uint64_t index_detail(const char *ringdir, bool verbose)
             unsigned kind = k.mv_size > 8 ? ((const uint8_t *)k.mv_data)[8] : 0;
             kind = kind < 5 ? kind : 0;
             ent[kind]++;
-            blk[kind] += d.mv_size / 4;
+            for (size_t i = 0; i < d.mv_size; i++) /* varints: one byte without the high bit each */
+                blk[kind] += !(((const uint8_t *)d.mv_data)[i] & 0x80);
             kbytes[kind] += k.mv_size + d.mv_size;
         }
         mdb_cursor_close(cur);
         static const char *const kn[5] = {"other", "host", "port", "vlan", "flow"};
-        printf("index    keys by kind (entries, mean blocks listed, key + list bytes):");
+        printf("index    keys by kind (entries, mean parts listed, key + list bytes):");
         for (int i = 1; i < 5; i++)
             printf(" %s %llu, %.1f, %.2f MB;", kn[i], (unsigned long long)ent[i],
                    ent[i] ? (double)blk[i] / (double)ent[i] : 0.0, (double)kbytes[i] / 1e6);

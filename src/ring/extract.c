@@ -4,14 +4,16 @@
  *
  * DESIGN
  * 1. Plan, in one read transaction of the index (read_internal.h): the
- *    segments whose span meets [from, to) (segs); in each, the blocks whose
- *    span meets it, intersected with the key lists of the query's host,
- *    port, VLAN and flow hash (one get per key and segment; the lists are
- *    ascending, so intersecting is a merge). Every block is checked against
- *    its segment's committed valid_len before anything is read, and the
- *    interface names come along for pcapng. The transaction then ends: the
- *    rest reads files only, and the writer is held back no longer than the
- *    plan takes.
+ *    segments whose span meets [from, to) (segs); in each, the parts of
+ *    blocks (format.h "Parts") that the key lists of the query's host,
+ *    port, VLAN and flow hash all name (one get per key and segment; the
+ *    lists are ascending, so intersecting is a merge), in blocks whose span
+ *    meets the range; without a key, every block whose span meets it,
+ *    whole. Each run of neighbouring parts is one read. Every block and its
+ *    parts are checked against the segment's committed valid_len before
+ *    anything is read, and the interface names come along for pcapng. The
+ *    transaction then ends: the rest reads files only, and the writer is
+ *    held back no longer than the plan takes.
  * 2. The filter is compiled once per link type of the planned segments,
  *    with pcap_open_dead() at the largest snaplen, before any output is
  *    written. On a link type where the expression can match nothing,
@@ -19,18 +21,19 @@
  *    expressions do not apply to some link types ("vlan" on raw IP): that
  *    link type's packets are all rejected. An expression that compiles for
  *    none of them is -EINVAL with libpcap's message.
- * 3. Reading. Candidate blocks are sorted by their first packet time and
- *    read one at a time with pread() (never past valid_len), the next ones
- *    (up to 64 blocks or 32 MiB) announced with POSIX_FADV_WILLNEED so that
- *    the disk reads them in parallel while we walk this one. Each record is
- *    bounds-checked against its block (a record that overruns it, a block
- *    whose record count or time span disagrees with the index, a file
- *    shorter than the index says: PT_E_BADFILE / PT_E_TRUNC with a message),
- *    then kept when its time is in range, its decoded layers carry the
- *    query's keys exactly (the index is per block, and flow hashes
- *    collide), and the filter accepts it. A kept packet is a reference
- *    into its block's buffer, which lives until its last kept packet is
- *    written.
+ * 3. Reading. Candidates (blocks, or runs of parts: a part carries its
+ *    block's span, a bound for its packets) are sorted by their first
+ *    packet time and read one at a time with pread() (never past
+ *    valid_len), the next ones (up to 64 or 32 MiB) announced with
+ *    POSIX_FADV_WILLNEED so that the disk reads them in parallel while we
+ *    walk this one. Each record is bounds-checked against what was read (a
+ *    record that overruns it, a time outside the block's span, a whole
+ *    block whose record count disagrees with the index, a file shorter
+ *    than the index says: PT_E_BADFILE / PT_E_TRUNC with a message), then
+ *    kept when its time is in range, its decoded layers carry the query's
+ *    keys exactly (the index is per part, and flow hashes collide), and the
+ *    filter accepts it. A kept packet is a reference into its read buffer,
+ *    which lives until its last kept packet is written.
  * 4. Order: a min-heap of references by (time, segment seq, file offset),
  *    which is write order for ties. After block i is read, every
  *    reference older than block i+1's first time is written: no block not
@@ -81,11 +84,13 @@ struct seg {
     bool gone;        /* recycled under us (DESIGN 6) */
 };
 
+/* What to read: a whole block, or a run of its parts (format.h "Parts"). */
 struct cand {
-    uint64_t first_ns, last_ns, off;
-    uint32_t len, packets, blk;
-    uint32_t seg; /* index in ex.segs */
+    uint64_t first_ns, last_ns, off; /* the block's span (bounds for its parts) */
+    uint32_t len, packets, blk;      /* packets: the block's, checked when whole */
+    uint32_t seg;                    /* index in ex.segs */
     uint16_t iface;
+    bool whole;
 };
 
 /* A block read into memory, kept while references point into it. */
@@ -241,20 +246,15 @@ static int key_filter(struct ex *x, struct ring_rd *rd, uint64_t seq, uint8_t ki
         *n = 0;
         return rc == MDB_NOTFOUND ? 0 : ring_rd_err(rc);
     }
-    if (d.mv_size % 4) {
-        snprintf(x->msg, x->msglen, "%s/%s: a key list of %zu bytes", x->dir, seg_name(nm, seq),
-                 d.mv_size);
-        return PT_E_BADFILE;
-    }
-    const uint8_t *p = d.mv_data;
-    size_t cnt = d.mv_size / 4;
-    for (size_t i = 0; i < cnt; i++) {
-        uint32_t b = ring_rd_be32(p + 4 * i);
-        if (i && b <= ring_rd_be32(p + 4 * (i - 1))) {
-            snprintf(x->msg, x->msglen, "%s/%s: a key list out of order", x->dir,
-                     seg_name(nm, seq));
+    const uint8_t *p = d.mv_data, *end = p + d.mv_size;
+    uint32_t b = 0, v;
+    for (size_t i = 0; p < end; i++) {
+        if (!ring_varint_get(&p, end, &v) || (i && (v == 0 || v > UINT32_MAX - b))) {
+            snprintf(x->msg, x->msglen, "%s/%s: a malformed key list (%zu bytes)", x->dir,
+                     seg_name(nm, seq), d.mv_size);
             return PT_E_BADFILE;
         }
+        b = i ? b + v : v;
         if (first) {
             if ((rc = GROW(*list, m, *cap)) < 0)
                 return rc;
@@ -280,7 +280,9 @@ static int plan_keys(struct ex *x, struct ring_rd *rd, const struct seg *s, uint
     int rc = 0;
 
     if (q->by_host) {
-        rc = key_filter(x, rd, s->seq, RING_KEY_HOST, q->host, 16, list, n, cap, first);
+        uint8_t a[16];
+        uint8_t alen = ring_host_key(q->host, a);
+        rc = key_filter(x, rd, s->seq, RING_KEY_HOST, a, alen, list, n, cap, first);
         first = false;
     }
     if (rc == 0 && q->by_port && (first || *n)) {
@@ -300,43 +302,102 @@ static int plan_keys(struct ex *x, struct ring_rd *rd, const struct seg *s, uint
     return rc;
 }
 
-/* Add block @blk (@d its record) of segment @si when its span meets the
- * range, after checking it lies within the committed bytes. */
-static int plan_block(struct ex *x, size_t si, uint32_t blk, const MDB_val *d)
+/* Block @blk's record @d of segment @si, checked: its span, bytes and parts
+ * within the committed bytes. @part gets the begin offset of each part and
+ * the block's length after the last (parts + 1 entries). */
+static int blk_parse(struct ex *x, size_t si, uint32_t blk, const MDB_val *d,
+                     struct ring_blk_rec *b, uint32_t part[RING_PARTS + 1])
 {
-    struct seg *s = &x->segs[si];
-    struct ring_blk_rec b;
+    const struct seg *s = &x->segs[si];
     char nm[32];
-    int rc;
+    uint32_t np;
 
-    if (d->mv_size != sizeof b) {
-        snprintf(x->msg, x->msglen, "%s/%s: a blocks record of %zu bytes (expected %zu)", x->dir,
-                 seg_name(nm, s->seq), d->mv_size, sizeof b);
-        return PT_E_BADFILE;
-    }
-    memcpy(&b, d->mv_data, sizeof b);
-    if (b.packets == 0 || !span_meets(x->q, b.first_ns, b.last_ns))
-        return 0;
-    if (b.off < RING_PCAP_HDR || b.len < RING_REC_HDR || b.len > BLK_MAX ||
-        b.off > s->r.valid_len || b.len > s->r.valid_len - b.off || blk >= s->r.blocks) {
+    if (d->mv_size < sizeof *b)
+        goto bad_size;
+    memcpy(b, d->mv_data, sizeof *b);
+    np = b->parts ? b->parts : 1;
+    if (np > RING_PARTS || d->mv_size != sizeof *b + 4ull * (np - 1))
+        goto bad_size;
+    if (b->off < RING_PCAP_HDR || b->len < RING_REC_HDR || b->len > BLK_MAX ||
+        b->off > s->r.valid_len || b->len > s->r.valid_len - b->off || blk >= s->r.blocks) {
         snprintf(x->msg, x->msglen,
                  "%s/%s: block %u (%u bytes at %llu) lies beyond the committed %llu bytes of %u "
                  "blocks",
-                 x->dir, seg_name(nm, s->seq), blk, b.len, (unsigned long long)b.off,
+                 x->dir, seg_name(nm, s->seq), blk, b->len, (unsigned long long)b->off,
                  (unsigned long long)s->r.valid_len, s->r.blocks);
         return PT_E_BADFILE;
     }
+    part[0] = 0;
+    memcpy(part + 1, (const uint8_t *)d->mv_data + sizeof *b, 4ull * (np - 1));
+    part[np] = b->len;
+    for (uint32_t i = 1; i <= np; i++) {
+        if (part[i] < part[i - 1] || part[i] > b->len) {
+            snprintf(x->msg, x->msglen, "%s/%s: block %u: part %u begins at %u, out of order",
+                     x->dir, seg_name(nm, s->seq), blk, i, part[i]);
+            return PT_E_BADFILE;
+        }
+    }
+    b->parts = np;
+    return 0;
+bad_size:
+    snprintf(x->msg, x->msglen, "%s/%s: a blocks record of %zu bytes", x->dir, seg_name(nm, s->seq),
+             d->mv_size);
+    return PT_E_BADFILE;
+}
+
+/* Read bytes [@from, @to) of block @b (@blk of segment @si). */
+static int cand_add(struct ex *x, size_t si, uint32_t blk, const struct ring_blk_rec *b,
+                    uint32_t from, uint32_t to)
+{
+    int rc;
+
+    if (to <= from)
+        return 0; /* an empty part */
     if ((rc = GROW(x->cands, x->n_cands, x->cap_cands)) < 0)
         return rc;
-    x->cands[x->n_cands++] = (struct cand){.first_ns = b.first_ns,
-                                           .last_ns = b.last_ns,
-                                           .off = b.off,
-                                           .len = b.len,
-                                           .packets = b.packets,
+    x->cands[x->n_cands++] = (struct cand){.first_ns = b->first_ns,
+                                           .last_ns = b->last_ns,
+                                           .off = b->off + from,
+                                           .len = to - from,
+                                           .packets = b->packets,
                                            .blk = blk,
                                            .seg = (uint32_t)si,
-                                           .iface = b.iface};
-    s->pending++;
+                                           .iface = b->iface,
+                                           .whole = from == 0 && to == b->len};
+    x->segs[si].pending++;
+    return 0;
+}
+
+/* Block @blk of segment @si (@d its record) when its span meets the range:
+ * the parts @units[0 .. @n) (part numbers of this block, ascending), each
+ * run of neighbours one read; all of it when @units is NULL. */
+static int plan_block(struct ex *x, size_t si, uint32_t blk, const MDB_val *d,
+                      const uint32_t *units, size_t n)
+{
+    struct ring_blk_rec b;
+    uint32_t part[RING_PARTS + 1];
+    char nm[32];
+    int rc;
+
+    if ((rc = blk_parse(x, si, blk, d, &b, part)) < 0)
+        return rc;
+    if (b.packets == 0 || !span_meets(x->q, b.first_ns, b.last_ns))
+        return 0;
+    if (!units)
+        return cand_add(x, si, blk, &b, 0, b.len);
+    for (size_t i = 0, j; i < n; i = j) {
+        uint32_t p = units[i] % RING_PARTS;
+        for (j = i + 1; j < n && units[j] == units[j - 1] + 1; j++)
+            ;
+        uint32_t q = units[j - 1] % RING_PARTS; /* the run's last part */
+        if (q >= b.parts) {
+            snprintf(x->msg, x->msglen, "%s/%s: a key names part %u of block %u, of %u parts",
+                     x->dir, seg_name(nm, x->segs[si].seq), q, blk, b.parts);
+            return PT_E_BADFILE;
+        }
+        if ((rc = cand_add(x, si, blk, &b, part[p], part[q + 1])) < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -355,11 +416,15 @@ static int plan_blocks(struct ex *x, struct ring_rd *rd, size_t si)
     if (q->by_host || q->by_port || q->by_vlan || q->by_flow) {
         if ((rc = plan_keys(x, rd, &x->segs[si], &list, &n, &cap)) < 0)
             goto out;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            ring_rd_put32(kb + 8, list[i]);
+        /* the parts of one block are neighbours in the list */
+        for (size_t i = 0, j; i < n && rc == 0; i = j) {
+            uint32_t blk = list[i] / RING_PARTS;
+            for (j = i + 1; j < n && list[j] / RING_PARTS == blk; j++)
+                ;
+            ring_rd_put32(kb + 8, blk);
             mrc = mdb_get(rd->txn, rd->blocks, &k, &d);
             if (mrc == 0)
-                rc = plan_block(x, si, list[i], &d);
+                rc = plan_block(x, si, blk, &d, list + i, j - i);
             else if (mrc != MDB_NOTFOUND) /* a key naming no block: nothing to read */
                 rc = ring_rd_err(mrc);
         }
@@ -375,7 +440,7 @@ static int plan_blocks(struct ex *x, struct ring_rd *rd, size_t si)
          mrc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         if (k.mv_size != 12 || ring_rd_be64(k.mv_data) != seq)
             break;
-        rc = plan_block(x, si, ring_rd_be32((const uint8_t *)k.mv_data + 8), &d);
+        rc = plan_block(x, si, ring_rd_be32((const uint8_t *)k.mv_data + 8), &d, NULL, 0);
     }
     if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = ring_rd_err(mrc);
@@ -874,7 +939,7 @@ static int block_walk(struct ex *x, struct seg *s, const struct cand *c, struct 
         }
         pos += RING_REC_HDR + h[2];
     }
-    if (n != c->packets) {
+    if (c->whole && n != c->packets) { /* parts: their records are not counted */
         snprintf(what, sizeof what, "the block holds %u records, the index says %u", n, c->packets);
         return bad_record(x, s, c, 0, what);
     }

@@ -10,17 +10,38 @@
  *                             wrote this ring, in ring_stats_slot[] order
  *           "iface" u16 BE -> interface name (no NUL): names of blocks' iface
  *   segs    u64 BE seq     -> struct ring_seg_rec
- *   blocks  (u64 BE seq, u32 BE block number) -> struct ring_blk_rec
- *   keys    (u64 BE seq, u8 kind, value) -> the segment's block numbers that
- *           hold a packet with this key: u32 BE each, ascending, no repeats
+ *   blocks  (u64 BE seq, u32 BE block number) -> struct ring_blk_rec, then
+ *           parts - 1 u32 (host order): where parts 1.. of the block begin
+ *   keys    (u64 BE seq, u8 kind, value) -> the parts of the segment's
+ *           blocks that hold a packet with this key, as part numbers
+ *           (block * RING_PARTS + part), ascending, no repeats, as a list
+ *           of unsigned LEB128 varints: the first number, then each
+ *           difference to the previous one (>= 1)
+ *
+ * Parts. A block (at most RING_PARTS * RING_PART_SIZE bytes of whole
+ * records) is cut into parts: a record belongs to part p when it begins
+ * at an offset in [p * RING_PART_SIZE, (p + 1) * RING_PART_SIZE) of the
+ * block. Part p's records are the bytes from its begin offset (0 for part
+ * 0; an empty part begins where the next one does) to the next part's, or
+ * to the block's end. A key names parts, so extraction reads 16 KiB where
+ * the key's packets are rather than the whole block: bench/ring's host of
+ * 1e-4 of the packets lay in 56 blocks (14.4 MB) but in 73 parts (1.2 MB),
+ * for 0.05 % more of the ring in the index.
  *
  * Key kinds and their value bytes:
- *   RING_KEY_HOST  16: the address (IPv4 as ::ffff:a.b.c.d), any IP layer's
- *                      source or destination
+ *   RING_KEY_HOST  4 or 16: the address, any IP layer's source or
+ *                      destination: an IPv4 address (and an IPv6
+ *                      ::ffff:a.b.c.d) as its 4 bytes, any other IPv6
+ *                      address as its 16 (ring_host_key())
  *   RING_KEY_PORT   2: u16 BE, any TCP/UDP/SCTP layer's source or destination
  *   RING_KEY_VLAN   2: u16 BE VLAN id, any tag of the frame (hw_vlan included)
  *   RING_KEY_FLOW   4: u32 BE pt_flow_hash() of the normalised key of any IP
  *                      layer with a key (pt_flow_key_make())
+ *
+ * Size (docs/PERFORMANCE.md): a commit replaces a segment's whole key
+ * range with its keys in key order (MDB_APPEND when it is the last
+ * range), so pages are full; the varint lists take 1-2 bytes a block
+ * where a u32 took 4.
  *
  * Keys lead with the segment so that recycling a segment deletes one key
  * range per database (in the same transaction as its segs record), and a
@@ -33,16 +54,22 @@
 #ifndef PT_RING_FORMAT_H
 #define PT_RING_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "pt/ring.h"
 
-#define RING_INDEX_VERSION 1u
+/* 2: varint lists of parts, 4-byte IPv4 host keys (1: u32 BE lists of
+ * blocks, hosts of 16 bytes). A reader or writer of one version refuses the
+ * others. */
+#define RING_INDEX_VERSION 2u
 #define RING_PCAP_MAGIC_NS 0xa1b23c4du
 #define RING_PCAP_HDR      24u /* file header */
 #define RING_REC_HDR       16u /* record header: ts_sec, ts_nsec, caplen, wirelen (host order) */
+#define RING_PART_SIZE     (16u << 10) /* bytes of a block's part (see Parts) */
+#define RING_PARTS         16u         /* parts of a block at most: blocks hold at most 256 KiB */
 
 enum ring_key_kind {
     RING_KEY_HOST = 1,
@@ -68,10 +95,65 @@ struct ring_blk_rec {
     uint32_t packets;
     uint16_t iface;    /* the run's interface index of its packets (one per block) */
     uint16_t producer; /* the staging area it came from */
-    uint32_t pad;      /* zero */
+    uint32_t parts;    /* 1 .. RING_PARTS (0 reads as 1); the value goes on with the
+                        * begin offsets of parts 1 .. parts - 1 */
 };
 
 #define RING_SEG_NAME_FMT "seg-%016llx.pcap"
+
+/* The key value of host address @a (16 bytes, IPv4 as ::ffff:a.b.c.d) into
+ * @out: its length, 4 or 16. */
+static inline uint8_t ring_host_key(const uint8_t a[16], uint8_t out[16])
+{
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (!memcmp(a, v4, sizeof v4)) {
+        memcpy(out, a + 12, 4);
+        return 4;
+    }
+    memcpy(out, a, 16);
+    return 16;
+}
+
+/* Bytes of the varint @v. */
+static inline unsigned ring_varint_len(uint32_t v)
+{
+    unsigned n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Write the varint @v at @p: the byte after it. */
+static inline uint8_t *ring_varint_put(uint8_t *p, uint32_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Read a varint from [*@p, @end) into @v, advancing *@p. False when it is
+ * cut by @end or does not fit in 32 bits. */
+static inline bool ring_varint_get(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned shift = 0; *p < end && shift < 35; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = (uint32_t)x;
+            return x <= UINT32_MAX;
+        }
+    }
+    return false;
+}
 
 /* The stored counters: "stats" holds one u64 per slot, in this order. New
  * counters are appended, never inserted, so a ring written by an older

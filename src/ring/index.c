@@ -4,19 +4,28 @@
  *
  * DESIGN
  * 1. Key map. Each segment the writer has open maps (kind, value) to the
- *    ascending list of its blocks that hold a packet with that key. A block
- *    is indexed when it is written: every record is decoded (pt_decode,
- *    zero-copy over the chunk) and each host, TCP/UDP/SCTP port, VLAN id and
- *    flow-key hash of every IP layer adds the block number to its key. Block
- *    numbers only grow within a segment, so "already there" is a look at the
- *    list's last entry. A key that gains a block goes on the dirty list;
- *    a commit writes each dirty key's whole list (the value is replaced, so
- *    a commit that failed is simply redone by the next one).
- * 2. One transaction per commit: blocks, dirty keys, segs records, "stats",
- *    interface names, from a batch the writer built (ring_keys_take() copies
- *    the dirty keys' lists). The closer thread runs it only once the data
- *    it names is in the file (fdatasync first with sync), so the index never
- *    names bytes the file does not hold.
+ *    ascending list of the parts of its blocks (format.h "Parts") that hold
+ *    a packet with that key. A block is indexed when it is written: every
+ *    record is decoded (pt_decode, zero-copy over the chunk) and each host,
+ *    TCP/UDP/SCTP port, VLAN id and flow-key hash of every IP layer adds the
+ *    record's part number to its key. Part numbers only grow within a
+ *    segment, so "already there" is a look at the list's last entry.
+ * 2. One transaction per commit: blocks, keys, segs records, "stats",
+ *    interface names, from a batch the writer built. The closer thread runs
+ *    it only once the data it names is in the file (fdatasync first with
+ *    sync), so the index never names bytes the file does not hold. When a
+ *    segment's keys changed, the batch holds all of them (ring_keys_take()
+ *    copies every list), and the txn replaces the segment's key range:
+ *    it deletes it, sorts the keys into LMDB's order and puts them one
+ *    after the other, with MDB_APPEND while the segment is the last one
+ *    with keys (the open segment always is), the lists as varints. Why a
+ *    whole rewrite rather than the keys that changed: a list that grows in
+ *    place splits its page in two half-empty ones, and keys put in hash
+ *    order do the same; the index was 0.84-1.4 % of the ring that way, with
+ *    45 % of its pages empty space. Appended in order, every page is full,
+ *    and a failed commit is simply redone by the next one. The cost is the
+ *    open segment's keys rewritten at each commit (about 1 MB when it is
+ *    nearly full, once a second), on the closer thread.
  * 3. Map size, as the store does it (src/store/env.c DESIGN 3): commits run
  *    with the map at most map_soft = map_max minus a headroom (map_max/16,
  *    128 KiB .. 64 MiB), doubling from the initial size; past map_soft a
@@ -188,14 +197,6 @@ static void km_add(struct ring_keymap *m, uint8_t kind, const uint8_t *val, uint
         goto oom;
     if (e->n && e->blk[e->n - 1] == bno)
         return;
-    if (!e->dirty && m->n_dirty == m->cap_dirty) {
-        uint32_t cap = m->cap_dirty ? m->cap_dirty * 2 : 256;
-        uint32_t *d = realloc(m->dirty, cap * sizeof *d);
-        if (!d)
-            goto oom;
-        m->dirty = d;
-        m->cap_dirty = cap;
-    }
     if (e->n == e->cap) {
         uint32_t cap = e->cap ? e->cap * 2 : 4;
         uint32_t *b = realloc(e->blk, cap * sizeof *b);
@@ -205,10 +206,8 @@ static void km_add(struct ring_keymap *m, uint8_t kind, const uint8_t *val, uint
         e->cap = cap;
     }
     e->blk[e->n++] = bno;
-    if (!e->dirty) {
-        e->dirty = true;
-        m->dirty[m->n_dirty++] = (uint32_t)(e - m->ent);
-    }
+    if (bno >= m->hi)
+        m->hi = bno + 1;
     return;
 oom:
     m->oom++;
@@ -237,8 +236,10 @@ static void pkt_keys(struct ring_keymap *m, const struct pt_pkt *p, uint32_t bno
         bool swapped;
         uint8_t h[4];
 
-        km_add(m, RING_KEY_HOST, l->src, 16, bno);
-        km_add(m, RING_KEY_HOST, l->dst, 16, bno);
+        uint8_t a[16];
+
+        km_add(m, RING_KEY_HOST, a, ring_host_key(l->src, a), bno);
+        km_add(m, RING_KEY_HOST, a, ring_host_key(l->dst, a), bno);
         if (has_ports(l)) {
             km_add16(m, RING_KEY_PORT, l->sport, bno);
             km_add16(m, RING_KEY_PORT, l->dport, bno);
@@ -272,7 +273,8 @@ void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, cons
         p.iface = iface;
         p.hw_vlan = PT_VLAN_NONE; /* a stripped tag was written back in band */
         pt_decode(&p, st);
-        pkt_keys(m, &p, bno);
+        uint32_t part = off / RING_PART_SIZE; /* never past the last: blocks hold 256 KiB */
+        pkt_keys(m, &p, bno * RING_PARTS + (part < RING_PARTS ? part : RING_PARTS - 1));
         off += RING_REC_HDR + h[2];
     }
 }
@@ -287,96 +289,61 @@ static uint32_t key_upto(const struct ring_key *e, uint32_t limit)
     return n;
 }
 
-int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
-                   uint32_t **ids, uint32_t *n)
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len, uint32_t *n)
 {
     size_t sz = 0, off = 0;
-    uint32_t taken = 0, kept = 0;
+    uint32_t taken = 0;
     uint8_t *b;
-    uint32_t *v = NULL;
 
     *buf = NULL;
-    *ids = NULL;
     *len = 0;
     *n = 0;
-    for (uint32_t i = 0; i < m->n_dirty; i++) {
-        const struct ring_key *e = &m->ent[m->dirty[i]];
-        uint32_t k = key_upto(e, limit);
-        sz += k ? 6u + e->vlen + 4ull * k : 0;
+    for (uint32_t i = 0; i < m->n; i++) {
+        uint32_t k = key_upto(&m->ent[i], limit);
+        sz += k ? 6u + m->ent[i].vlen + 4ull * k : 0;
         taken += k > 0;
     }
-    if (!taken)
-        return 0;
-    if (!(b = malloc(sz)) || !(v = malloc(taken * sizeof *v))) {
-        free(b);
+    if (taken && !(b = malloc(sz)))
         return -ENOMEM;
-    }
-    taken = 0;
-    for (uint32_t i = 0; i < m->n_dirty; i++) {
-        struct ring_key *e = &m->ent[m->dirty[i]];
+    for (uint32_t i = 0; taken && i < m->n; i++) {
+        const struct ring_key *e = &m->ent[i];
         uint32_t k = key_upto(e, limit);
-        if (k) {
-            b[off] = e->kind;
-            b[off + 1] = e->vlen;
-            memcpy(b + off + 2, &k, 4);
-            memcpy(b + off + 6, e->val, e->vlen);
-            off += 6u + e->vlen;
-            for (uint32_t j = 0; j < k; j++, off += 4)
-                be32_put(b + off, e->blk[j]);
-            v[taken++] = m->dirty[i];
-        }
-        if (k < e->n) /* blocks past the limit: written by a later commit */
-            m->dirty[kept++] = m->dirty[i];
-        else
-            e->dirty = false;
+        if (!k)
+            continue;
+        b[off] = e->kind;
+        b[off + 1] = e->vlen;
+        memcpy(b + off + 2, &k, 4);
+        memcpy(b + off + 6, e->val, e->vlen);
+        off += 6u + e->vlen;
+        memcpy(b + off, e->blk, 4ull * k);
+        off += 4ull * k;
     }
-    m->n_dirty = kept;
-    *buf = b;
-    *len = sz;
-    *ids = v;
-    *n = taken;
+    m->taken = limit;
+    if (taken) {
+        *buf = b;
+        *len = sz;
+        *n = taken;
+    }
     return 0;
 }
 
-uint32_t ring_keys_redirty(struct ring_keymap *m, const uint32_t *ids, uint32_t n)
+void ring_keys_redirty(struct ring_keymap *m)
 {
-    uint32_t lost = 0;
-
-    for (uint32_t i = 0; i < n; i++) {
-        struct ring_key *e;
-        if (ids[i] >= m->n || (e = &m->ent[ids[i]])->dirty)
-            continue;
-        if (m->n_dirty == m->cap_dirty) {
-            uint32_t cap = m->cap_dirty ? m->cap_dirty * 2 : 256;
-            uint32_t *d = realloc(m->dirty, cap * sizeof *d);
-            if (!d) {
-                lost++;
-                continue;
-            }
-            m->dirty = d;
-            m->cap_dirty = cap;
-        }
-        e->dirty = true;
-        m->dirty[m->n_dirty++] = ids[i];
-    }
-    return lost;
-}
-
-void ring_keys_clean(struct ring_keymap *m)
-{
-    for (uint32_t i = 0; i < m->n_dirty; i++)
-        m->ent[m->dirty[i]].dirty = false;
-    m->n_dirty = 0;
+    m->taken = 0;
 }
 
 void ring_keys_truncate(struct ring_keymap *m, uint32_t bno)
 {
+    bno *= RING_PARTS; /* the first part to forget */
+    m->hi = 0;
     for (uint32_t i = 0; i < m->n; i++) {
         struct ring_key *e = &m->ent[i];
         while (e->n && e->blk[e->n - 1] >= bno)
             e->n--;
+        if (e->n && e->blk[e->n - 1] >= m->hi)
+            m->hi = e->blk[e->n - 1] + 1;
     }
-    ring_keys_clean(m);
+    m->taken = m->hi;
 }
 
 void ring_keys_fini(struct ring_keymap *m)
@@ -385,7 +352,6 @@ void ring_keys_fini(struct ring_keymap *m)
         free(m->ent[i].blk);
     free(m->ent);
     free(m->slot);
-    free(m->dirty);
     memset(m, 0, sizeof *m);
 }
 
@@ -512,34 +478,117 @@ struct commit_arg {
     const struct pt_ring_stats *st;
     const struct ring_ifname *ifn;
     unsigned n_if;
+    const uint8_t ***order; /* per part: its keys' entries in key order, or NULL */
 };
 
-static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p)
+/* Two entries of ring_keys_take()'s format in LMDB's order of their keys
+ * (seq, kind, value): mdb_cmp_memn, memcmp then the shorter first. */
+static int key_cmp(const void *pa, const void *pb)
+{
+    const uint8_t *a = *(const uint8_t *const *)pa, *b = *(const uint8_t *const *)pb;
+    int c;
+
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    if ((c = memcmp(a + 6, b + 6, a[1] < b[1] ? a[1] : b[1])) != 0)
+        return c;
+    return (int)a[1] - (int)b[1];
+}
+
+/* @p's keys in key order (DESIGN 2): an array of pointers into p->keys,
+ * malloc'd; NULL with -ENOMEM in *@rc. */
+static const uint8_t **keys_order(const struct ring_part *p, int *rc)
+{
+    const uint8_t **v = malloc((p->n_keys ? p->n_keys : 1) * sizeof *v);
+    size_t off = 0;
+
+    if (!v) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < p->n_keys; i++) {
+        uint32_t n;
+        v[i] = p->keys + off;
+        memcpy(&n, v[i] + 2, 4);
+        off += 6u + v[i][1] + 4ull * n;
+    }
+    qsort(v, p->n_keys, sizeof *v, key_cmp);
+    return v;
+}
+
+/* The varint list of @n ascending block numbers at @blk (host order,
+ * unaligned) into @out, or its size when @out is NULL. */
+static size_t list_encode(const uint8_t *blk, uint32_t n, uint8_t *out)
+{
+    uint32_t prev = 0, b;
+    size_t sz = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(&b, blk + 4ull * i, 4);
+        uint32_t v = i ? b - prev : b;
+        if (out)
+            out = ring_varint_put(out, v);
+        else
+            sz += ring_varint_len(v);
+        prev = b;
+    }
+    return sz;
+}
+
+/* Replace segment @p->seq's key range with its keys (DESIGN 2). */
+static int keys_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p,
+                    const uint8_t **order)
 {
     uint8_t kb[8 + 1 + RING_KEY_MAX];
+    unsigned flags = MDB_APPEND;
     MDB_val k, d;
     int rc;
 
     be64_put(kb, p->seq);
-    for (uint32_t i = 0; i < p->n_blk; i++) {
-        be32_put(kb + 8, p->blk[i].no);
-        k = mval(kb, 12);
-        d = mval(&p->blk[i].rec, sizeof p->blk[i].rec);
-        if ((rc = mdb_put(txn, ix->blocks, &k, &d, 0)) != 0)
-            return rc;
-    }
-    for (size_t off = 0; off < p->keys_len;) {
-        const uint8_t *e = p->keys + off;
+    if ((rc = del_prefix(txn, ix->keys, kb)) != 0)
+        return rc;
+    for (uint32_t i = 0; i < p->n_keys; i++) {
+        const uint8_t *e = order[i];
         uint32_t n;
         memcpy(&n, e + 2, 4);
         kb[8] = e[0];
         memcpy(kb + 9, e + 6, e[1]);
         k = mval(kb, 9u + e[1]);
-        d = mval(e + 6 + e[1], 4ull * n);
-        if ((rc = mdb_put(txn, ix->keys, &k, &d, 0)) != 0)
+        d = mval(NULL, list_encode(e + 6 + e[1], n, NULL));
+        rc = mdb_put(txn, ix->keys, &k, &d, flags | MDB_RESERVE);
+        if (rc == MDB_KEYEXIST && flags) { /* a later segment has keys already */
+            flags = 0;
+            rc = mdb_put(txn, ix->keys, &k, &d, MDB_RESERVE);
+        }
+        if (rc != 0)
             return rc;
-        off += 6u + e[1] + 4ull * n;
+        list_encode(e + 6 + e[1], n, d.mv_data);
     }
+    return 0;
+}
+
+static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p,
+                   const uint8_t **order)
+{
+    uint8_t kb[8 + 4];
+    MDB_val k, d;
+    int rc;
+
+    be64_put(kb, p->seq);
+    for (uint32_t i = 0; i < p->n_blk; i++) {
+        const struct ring_blk_pend *b = &p->blk[i];
+        uint8_t v[sizeof b->rec + sizeof b->part_off];
+        size_t np = b->rec.parts > 1 ? b->rec.parts - 1 : 0;
+        memcpy(v, &b->rec, sizeof b->rec);
+        memcpy(v + sizeof b->rec, b->part_off, 4 * np);
+        be32_put(kb + 8, b->no);
+        k = mval(kb, 12);
+        d = mval(v, sizeof b->rec + 4 * np);
+        if ((rc = mdb_put(txn, ix->blocks, &k, &d, 0)) != 0)
+            return rc;
+    }
+    if (p->keys && (rc = keys_put(ix, txn, p, order)) != 0)
+        return rc;
     k = mval(kb, 8);
     d = mval(&p->rec, sizeof p->rec);
     return mdb_put(txn, ix->segs, &k, &d, 0);
@@ -552,7 +601,7 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
     int rc;
 
     for (unsigned i = 0; i < a->n; i++)
-        if (a->parts[i].rc == 0 && (rc = seg_put(ix, txn, &a->parts[i])) != 0)
+        if (a->parts[i].rc == 0 && (rc = seg_put(ix, txn, &a->parts[i], a->order[i])) != 0)
             return rc;
     uint64_t sv[RING_STATS_SLOTS];
     ring_stats_encode(a->st, sv);
@@ -579,8 +628,19 @@ int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsi
                       const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if)
 {
     struct commit_arg a = {.parts = parts, .n = n, .st = st, .ifn = ifn, .n_if = n_if};
+    int rc = 0;
 
-    return ix_run(ix, commit_body, &a, ix->map_soft);
+    if (n && !(a.order = calloc(n, sizeof *a.order)))
+        return -ENOMEM;
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        if (parts[i].rc == 0 && parts[i].keys)
+            a.order[i] = keys_order(&parts[i], &rc);
+    if (rc == 0)
+        rc = ix_run(ix, commit_body, &a, ix->map_soft);
+    for (unsigned i = 0; i < n; i++)
+        free(a.order[i]);
+    free(a.order);
+    return rc;
 }
 
 /* ---- open ---- */
@@ -609,8 +669,10 @@ static int open_body(struct ring_index *ix, MDB_txn *txn, void *arg)
         const uint8_t *p = d.mv_data;
         uint32_t v = d.mv_size == 4 ? (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3] : 0;
         if (v != RING_INDEX_VERSION) {
-            snprintf(a->msg, a->msglen, "%s: ring index version %u; this program writes %u",
-                     a->path, v, RING_INDEX_VERSION);
+            snprintf(a->msg, a->msglen,
+                     "%s: ring index version %u, of an %s build; this program writes version %u "
+                     "(move the ring directory away to start a new ring)",
+                     a->path, v, v < RING_INDEX_VERSION ? "older" : "newer", RING_INDEX_VERSION);
             return PT_E_BADFILE;
         }
     } else if (rc != MDB_NOTFOUND) {

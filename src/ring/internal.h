@@ -83,32 +83,42 @@ static inline struct ring_chunk *ring_spsc_pop(struct ring_spsc *q)
 
 /* ---- the open segment's key map (writer thread only) ---- */
 
-/* One key of a segment: the blocks holding a packet with it. */
+/* One key of a segment: the parts of blocks holding a packet with it
+ * (part numbers, format.h: block * RING_PARTS + part). */
 struct ring_key {
     uint8_t kind; /* enum ring_key_kind */
     uint8_t vlen; /* value bytes */
-    bool dirty;   /* gained a block since the last commit */
     uint8_t val[RING_KEY_MAX];
     uint32_t n, cap;
-    uint32_t *blk; /* ascending block numbers, no repeats; owned */
+    uint32_t *blk; /* ascending part numbers, no repeats; owned */
 };
 
-/* Open addressing over a dense array: slot[] holds 0 or an index + 1. */
+/* Open addressing over a dense array: slot[] holds 0 or an index + 1.
+ * A commit writes every key of the segment (index.c DESIGN 1), so what
+ * is dirty is the map, not a key: parts from `taken` on are in no commit
+ * yet, and `hi` is one past the highest part any key lists. */
 struct ring_keymap {
     struct ring_key *ent;
     uint32_t n, cap;
     uint32_t *slot;
-    uint32_t nslot;  /* power of two, >= 2 * cap */
-    uint32_t *dirty; /* indices of the entries with .dirty set */
-    uint32_t n_dirty, cap_dirty;
-    uint64_t oom; /* keys that could not be recorded (no memory) */
+    uint32_t nslot; /* power of two, >= 2 * cap */
+    uint32_t hi;    /* 1 + the highest part number listed, 0 when none */
+    uint32_t taken; /* the limit of the last ring_keys_take() */
+    uint64_t oom;   /* keys that could not be recorded (no memory) */
 };
+
+/* Some key lists a part that no commit has taken yet. */
+static inline bool ring_keys_dirty(const struct ring_keymap *m)
+{
+    return m->hi > m->taken;
+}
 
 /* A block written to the file but not committed to the index yet. */
 struct ring_blk_pend {
     uint32_t no;
     struct ring_blk_rec rec;
-    uint64_t wire; /* its packets' wire bytes */
+    uint32_t part_off[RING_PARTS - 1]; /* begin of parts 1 .. rec.parts - 1 */
+    uint64_t wire;                     /* its packets' wire bytes */
 };
 
 /* A segment the writer has open, or has closed but not yet committed.
@@ -180,9 +190,9 @@ struct ring_part {
     struct ring_seg_rec rec;
     struct ring_blk_pend *blk; /* the uncommitted blocks; owned */
     uint32_t n_blk;
-    uint8_t *keys; /* the dirty keys, ring_keys_take() format; owned */
+    uint8_t *keys; /* every key of the segment, ring_keys_take() format; owned; NULL:
+                    * the keys did not change, the txn leaves them as they are */
     size_t keys_len;
-    uint32_t *key_ids; /* their entries in the segment's map (re-dirtied on failure); owned */
     uint32_t n_keys;
     uint64_t packets, bytes, wire;       /* the segment's written totals at capture */
     uint64_t d_packets, d_bytes, d_wire; /* of those, not committed before */
@@ -252,7 +262,9 @@ int ring_index_reconcile(struct ring_index *ix, const char *dir, struct ring_seg
                          size_t *n, uint64_t *next_seq, uint64_t *cut, char *msg, size_t msglen);
 
 /* One transaction: the blocks, keys and segs record of each of the @n
- * parts whose rc is 0, the counters @st and the dirty interface names.
+ * parts whose rc is 0, the counters @st and the dirty interface names. A
+ * part's keys replace every key of its segment (sorted here, written in
+ * key order).
  * Changes nothing in memory. Returns 0, PT_E_FULL (the map is at its
  * limit), or another error (-ENOSPC, -EIO, ...). */
 int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
@@ -265,29 +277,27 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq);
 
 /* index.c: the key map. */
 
-/* Decode each record of @buf (a block: whole records) and add block @bno
- * to the key of every host, port, VLAN and flow hash it carries. */
+/* Decode each record of @buf (a block: whole records) and add its part of
+ * block @bno (format.h: by the record's offset in @buf) to the key of every
+ * host, port, VLAN and flow hash it carries. */
 void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, const uint8_t *buf,
                          uint32_t len, int linktype, uint16_t iface, uint32_t bno);
 
-/* The dirty keys' lists, cut to the blocks under @limit, serialized into
- * @buf (malloc'd, *@len bytes; NULL when none): per key u8 kind, u8 vlen,
- * u32 n (host order), vlen value bytes, n u32 BE block numbers; @ids
- * (malloc'd) their entries, *@n of them. A key stays dirty only if it holds
- * a block at or over @limit. -ENOMEM leaves the map as it was. */
-int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
-                   uint32_t **ids, uint32_t *n);
+/* Every key's list, cut to the parts under @limit (a part number; keys
+ * with none left out), serialized into @buf (malloc'd, *@len bytes; NULL
+ * when none): per key u8 kind, u8 vlen, u32 n (host order), vlen value
+ * bytes, n u32 part numbers (host order, ascending); *@n keys, in the
+ * map's order. The map is clean up to @limit. -ENOMEM leaves the map as it
+ * was. */
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len, uint32_t *n);
 
-/* A commit of what ring_keys_take() gave failed: keys @ids are dirty again.
- * Returns the number that could not be (no memory). */
-uint32_t ring_keys_redirty(struct ring_keymap *m, const uint32_t *ids, uint32_t n);
+/* A commit of what ring_keys_take() gave failed: the map is dirty again,
+ * so the next commit writes every key. */
+void ring_keys_redirty(struct ring_keymap *m);
 
-/* After a commit: every key is clean. */
-void ring_keys_clean(struct ring_keymap *m);
-
-/* Forget blocks @bno and later: every list loses them, and every key is
- * clean, since what stays is what the last commit wrote (blocks @bno.. were
- * the uncommitted ones). */
+/* Forget the parts of blocks @bno and later: every list loses them, and
+ * the map is clean, since what stays is what the last commit wrote (blocks
+ * @bno.. were the uncommitted ones). */
 void ring_keys_truncate(struct ring_keymap *m, uint32_t bno);
 
 void ring_keys_fini(struct ring_keymap *m);

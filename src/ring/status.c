@@ -10,8 +10,9 @@
  *    0) adopts the file's size before trying again.
  * 2. An index whose environment exists but holds no database yet (a writer
  *    between mdb_env_open() and its first commit) reads as an empty ring.
- *    A "version" newer than RING_INDEX_VERSION is refused: its records may
- *    not mean what format.h says.
+ *    A "version" other than RING_INDEX_VERSION is refused with both
+ *    versions in the message: its records do not mean what format.h says
+ *    (an older build's lists are u32 arrays, its host keys 16 bytes).
  * 3. Status sums the segs records (span, bytes, packets) of the snapshot;
  *    the files' allocated size comes from stat() (st_blocks), so a segment
  *    recycled after the snapshot simply counts 0 there. */
@@ -91,8 +92,9 @@ static int open_dbis(struct ring_rd *rd, const char *path, char *msg, size_t msg
     }
     uint32_t v = ring_rd_be32(d.mv_data);
     if (v != RING_INDEX_VERSION) {
-        snprintf(msg, msglen, "%s: ring index version %u; this program reads version %u", path, v,
-                 RING_INDEX_VERSION);
+        snprintf(msg, msglen,
+                 "%s: ring index version %u, of an %s build; this program reads version %u", path,
+                 v, v < RING_INDEX_VERSION ? "older" : "newer", RING_INDEX_VERSION);
         return PT_E_BADFILE;
     }
     return 0;

@@ -30,9 +30,10 @@
  *       ring does not evict everything else. Idle, or at a close, the
  *       writer waits for the rest;
  *    d. index it: the chunk is cut at record boundaries into blocks of at
- *       most BLOCK_MAX (256 KiB: extraction reads a block whole); their
- *       blocks records wait for a commit, their packets' keys go into the
- *       segment's key map (index.c).
+ *       most BLOCK_MAX (256 KiB), each in parts of 16 KiB (format.h:
+ *       extraction reads the parts a key names); their blocks records wait
+ *       for a commit, their packets' keys go into the segment's key map
+ *       (index.c) by part.
  *    Closing a segment (the writer's side) ends its writes and puts it on
  *    the done list; the cut (ftruncate, the rest of the preallocation
  *    punched out), the fdatasync and the commit that records it closed go
@@ -93,7 +94,7 @@
 #define RETRY_NS        NSEC     /* degraded: try the disk again after this */
 #define LOG_INTERVAL_NS (60ull * NSEC)
 #define PUSH_LAG        (8ull << 20) /* writeback in flight behind the write position */
-#define BLOCK_MAX       (256u << 10) /* bytes of an index block (extract reads it whole) */
+#define BLOCK_MAX       (RING_PARTS * RING_PART_SIZE) /* bytes of an index block: 256 KiB */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
 
@@ -729,7 +730,7 @@ static void open_push_all(struct pt_ring *r);
 
 static bool seg_pending(const struct ring_seg *s)
 {
-    return s->close_pending || s->rec_dirty || s->n_pend || s->keys.n_dirty;
+    return s->close_pending || s->rec_dirty || s->n_pend || ring_keys_dirty(&s->keys);
 }
 
 /* The interface names to store; under iflock. */
@@ -780,8 +781,11 @@ static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
         k++;
     if (k && !(p->blk = malloc(k * sizeof *p->blk)))
         return -ENOMEM;
-    if (ring_keys_take(&s->keys, s->c_blocks + k, &p->keys, &p->keys_len, &p->key_ids, &p->n_keys) <
-        0) {
+    /* a key's list is named only up to the blocks this part commits; when
+     * none of those is new, the keys stay as the last commit wrote them */
+    uint32_t limit = (s->c_blocks + k) * RING_PARTS; /* the first part not committed */
+    if (ring_keys_dirty(&s->keys) && limit > s->keys.taken &&
+        ring_keys_take(&s->keys, limit, &p->keys, &p->keys_len, &p->n_keys) < 0) {
         free(p->blk);
         p->blk = NULL;
         return -ENOMEM;
@@ -917,13 +921,10 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
 /* The txn failed: everything the part held waits for the next commit. */
 static void part_failed(struct pt_ring *r, const struct ring_part *p)
 {
-    uint32_t lost = ring_keys_redirty(&p->seg->keys, p->key_ids, p->n_keys);
-
+    (void)r;
     p->seg->rec_dirty = true;
-    if (lost) {
-        PT_CNT_ADD(r->run.index_lost_keys, lost);
-        index_failed(r, -ENOMEM, "keeping a key for the next commit");
-    }
+    if (p->keys)
+        ring_keys_redirty(&p->seg->keys);
 }
 
 /* A txn that failed for another reason than room (commit_retry): counted
@@ -1319,10 +1320,14 @@ static void block_one(struct pt_ring *r, struct ring_seg *s, const struct ring_c
     b->rec.len = len;
     b->rec.iface = c->iface;
     b->rec.producer = producer;
+    b->rec.parts = 1;
     for (uint32_t o = off; o < off + len;) {
         uint32_t h[4];
         memcpy(h, c->buf + o, sizeof h);
         uint64_t ts = (uint64_t)h[0] * NSEC + h[1];
+        /* format.h "Parts": parts up to this record's begin where it is */
+        while (b->rec.parts <= (o - off) / RING_PART_SIZE && b->rec.parts < RING_PARTS)
+            b->part_off[b->rec.parts++ - 1] = o - off;
         b->rec.first_ns = ts < b->rec.first_ns ? ts : b->rec.first_ns;
         b->rec.last_ns = ts > b->rec.last_ns ? ts : b->rec.last_ns;
         b->rec.packets++;

@@ -271,17 +271,24 @@ static inline void rfx_block(struct rfx_seg *s, uint16_t iface, uint16_t produce
 }
 
 /* Name block @blk under (@kind, @val): for decoys, or keys the decoder does
- * not see. */
+ * not see. A host is given as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
 static inline void rfx_key(struct rfx_seg *s, uint8_t kind, const void *val, uint8_t vlen,
                            uint32_t blk)
 {
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
     cr_assert(s->n_keys < RFX_MAX_KEYS && vlen <= 16);
     struct rfx_key *k = &s->keys[s->n_keys++];
     memset(k, 0, sizeof *k);
     k->kind = kind;
+    k->blk = blk;
+    if (kind == RING_KEY_HOST && vlen == 16 && !memcmp(val, v4, 12)) {
+        k->vlen = 4; /* an IPv4 host key is its 4 address bytes */
+        memcpy(k->val, (const uint8_t *)val + 12, 4);
+        return;
+    }
     k->vlen = vlen;
     memcpy(k->val, val, vlen);
-    k->blk = blk;
 }
 
 static inline void rfx_key16(struct rfx_seg *s, uint8_t kind, uint16_t v, uint32_t blk)
@@ -381,7 +388,7 @@ static inline struct ring_seg_rec rfx_seg_commit(struct rfx *f, struct rfx_seg *
 {
     char path[256];
     MDB_txn *txn;
-    uint8_t kb[8 + 1 + 16], lst[4 * RFX_MAX_BLK];
+    uint8_t kb[8 + 1 + 16], lst[5 * RFX_MAX_BLK];
     MDB_val k, d;
     FILE *fp;
 
@@ -431,14 +438,18 @@ static inline struct ring_seg_rec rfx_seg_commit(struct rfx *f, struct rfx_seg *
             uint32_t b = s->keys[j].blk;
             if (j > i && s->keys[j - 1].blk == b)
                 continue; /* no repeats */
-            lst[4 * n] = (uint8_t)(b >> 24), lst[4 * n + 1] = (uint8_t)(b >> 16);
-            lst[4 * n + 2] = (uint8_t)(b >> 8), lst[4 * n + 3] = (uint8_t)b;
-            n++;
+            /* LEB128 part numbers (block * 16 + part; these blocks are one
+             * part, part 0): the first, then the differences */
+            uint32_t v = j > i ? 16 * (b - s->keys[j - 1].blk) : 16 * b;
+            do {
+                lst[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+            } while (v);
         }
         kb[8] = g->kind;
         memcpy(kb + 9, g->val, g->vlen);
         k = (MDB_val){9u + g->vlen, kb};
-        d = (MDB_val){4 * n, lst};
+        d = (MDB_val){n, lst};
         rfx_mdb_ok(mdb_put(txn, f->keys, &k, &d, 0), "keys put");
     }
     rfx_mdb_ok(mdb_txn_commit(txn), "commit");

@@ -820,6 +820,24 @@ Test(ring_extract, newer_index_version_is_refused)
     cr_assert(strstr(msg, "version"), "%s", msg);
 }
 
+/* A ring of the previous build (index version 1: u32 lists, 16-byte
+ * hosts) is refused with a message naming both versions, not misread. */
+Test(ring_extract, older_index_version_is_refused)
+{
+    struct pt_ring_query q = q_all();
+    struct pt_ring_status rs;
+    uint8_t v[4] = {0, 0, 0, 1};
+    char msg[512] = "";
+
+    ring_times();
+    rfx_meta_put(&fx, "version", 7, v, 4);
+    cr_assert_eq(extract(&q, PT_RING_OUT_PCAP, NULL, msg, sizeof msg), PT_E_BADFILE);
+    cr_assert(strstr(msg, "version 1, of an older build"), "%s", msg);
+    msg[0] = '\0';
+    cr_assert_eq(pt_ring_status_read(fx.ring, &rs, msg, sizeof msg), PT_E_BADFILE);
+    cr_assert(strstr(msg, "reads version 2"), "%s", msg);
+}
+
 /* ---- status ---- */
 
 Test(ring_extract, status_figures)
