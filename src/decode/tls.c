@@ -108,30 +108,42 @@ void pt_tls_stats_merge(struct pt_tls_stats *dst, const struct pt_tls_stats *src
 
 void pt_tls_version_name(uint16_t v, char out[24])
 {
+    /* the names of every version seen in practice are copied, not printed:
+     * one per ssl record (bench/offline) */
+    const char *name = NULL;
+
     switch (v) {
     case 0x0002:
-        snprintf(out, 24, "SSLv2");
-        return;
+        name = "SSLv2";
+        break;
     case 0x0300:
-        snprintf(out, 24, "SSLv3");
-        return;
+        name = "SSLv3";
+        break;
     case 0x0301:
+        name = "TLSv10";
+        break;
     case 0x0302:
+        name = "TLSv11";
+        break;
     case 0x0303:
+        name = "TLSv12";
+        break;
     case 0x0304:
-        snprintf(out, 24, "TLSv1%u", (unsigned)(v & 0xff) - 1);
-        return;
+        name = "TLSv13";
+        break;
     case 0xfeff:
-        snprintf(out, 24, "DTLSv10");
-        return;
+        name = "DTLSv10";
+        break;
     case 0xfefd:
-        snprintf(out, 24, "DTLSv12");
-        return;
+        name = "DTLSv12";
+        break;
     case 0xfefc:
-        snprintf(out, 24, "DTLSv13");
-        return;
+        name = "DTLSv13";
+        break;
     }
-    if (v / 0xff == 0x7f) /* Zeek's test and arithmetic for TLS 1.3 drafts */
+    if (name)
+        memcpy(out, name, strlen(name) + 1);
+    else if (v / 0xff == 0x7f) /* Zeek's test and arithmetic for TLS 1.3 drafts */
         snprintf(out, 24, "TLSv13-draft%u", (unsigned)(v % 0x7f));
     else
         snprintf(out, 24, "unknown-%u", (unsigned)v);
@@ -263,7 +275,7 @@ static bool digest_hex(const EVP_MD *md, const char *s, size_t n, char *out, siz
     out[0] = '\0';
     if (!(dl = pt_digest(md, s, n, d)) || 2 * (size_t)dl < hexlen)
         return false;
-    hex(h, d, dl);
+    hex(h, d, (hexlen + 1) / 2); /* only the digits kept (JA4: 12 of 64) */
     memcpy(out, h, hexlen);
     out[hexlen] = '\0';
     return true;
@@ -344,12 +356,40 @@ static void fp_puts(struct fp *f, const char *t)
         fp_putc(f, *t++);
 }
 
+/* Is there room for @k more characters (and the NUL)? When there is, a
+ * number is written in one go; only a string at FP_CAP (a crafted hello)
+ * takes the character-by-character path, which cuts it where it would have
+ * been cut anyway. */
+static bool fp_room(const struct fp *f, size_t k)
+{
+    return f->n + k <= FP_CAP - 1;
+}
+
 /* Digits by hand: a fingerprint has hundreds of numbers, and snprintf was
  * the largest single cost of the app layer (bench/offline). */
 static void fp_dec(struct fp *f, unsigned v)
 {
-    char t[12], *p = t + sizeof t;
+    unsigned k = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : 0;
 
+    if (k && fp_room(f, k)) {
+        static const char d2[] = "0001020304050607080910111213141516171819"
+                                 "2021222324252627282930313233343536373839"
+                                 "4041424344454647484950515253545556575859"
+                                 "6061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
+        char *d = f->s + f->n + k;
+        f->n += k;
+        for (; v >= 100; v /= 100) {
+            d -= 2;
+            memcpy(d, d2 + 2 * (v % 100), 2);
+        }
+        if (v >= 10)
+            memcpy(d - 2, d2 + 2 * v, 2);
+        else
+            d[-1] = (char)('0' + v);
+        return;
+    }
+    char t[12], *p = t + sizeof t;
     *--p = '\0';
     do
         *--p = (char)('0' + v % 10);
@@ -361,6 +401,15 @@ static void fp_hex4(struct fp *f, unsigned v)
 {
     static const char hex[] = "0123456789abcdef";
 
+    if (fp_room(f, 4)) {
+        char *d = f->s + f->n;
+        d[0] = hex[(v >> 12) & 15];
+        d[1] = hex[(v >> 8) & 15];
+        d[2] = hex[(v >> 4) & 15];
+        d[3] = hex[v & 15];
+        f->n += 4;
+        return;
+    }
     fp_putc(f, hex[(v >> 12) & 15]);
     fp_putc(f, hex[(v >> 8) & 15]);
     fp_putc(f, hex[(v >> 4) & 15]);
@@ -731,9 +780,24 @@ static void ja4_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     else if (!digest_hex(sha256_md, f->s, f->n, c_hash, 12))
         count(s, PT_TLS_E_HASH);
 
-    snprintf(s->res.ja4, sizeof s->res.ja4, "t%s%c%02u%02u%s_%s_%s", ver, v->has_sni ? 'd' : 'i',
-             (unsigned)(n_ciphers > 99 ? 99 : n_ciphers), (unsigned)(n_ext > 99 ? 99 : n_ext), alpn,
-             b_hash, c_hash);
+    /* "t%s%c%02u%02u%s_%s_%s", by hand (snprintf was a tenth of the
+     * ClientHello's cost); the hashes are empty when the digest failed */
+    char *j = s->res.ja4;
+    unsigned nc = (unsigned)(n_ciphers > 99 ? 99 : n_ciphers),
+             ne = (unsigned)(n_ext > 99 ? 99 : n_ext);
+    size_t bl = strlen(b_hash), cl = strlen(c_hash);
+    _Static_assert(sizeof s->res.ja4 >= 1 + 2 + 1 + 4 + 2 + 1 + 12 + 1 + 12 + 1, "JA4 fits");
+    *j++ = 't';
+    memcpy(j, ver, 2), j += 2;
+    *j++ = v->has_sni ? 'd' : 'i';
+    *j++ = (char)('0' + nc / 10), *j++ = (char)('0' + nc % 10);
+    *j++ = (char)('0' + ne / 10), *j++ = (char)('0' + ne % 10);
+    memcpy(j, alpn, 2), j += 2;
+    *j++ = '_';
+    memcpy(j, b_hash, bl), j += bl;
+    *j++ = '_';
+    memcpy(j, c_hash, cl), j += cl;
+    *j = '\0';
 }
 
 /* Parse the ClientHello body in the buffer. */
