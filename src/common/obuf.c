@@ -22,20 +22,36 @@ void pt_obuf_flush(struct pt_obuf *b)
 
 char *pt_fmt_u64(char *p, uint64_t v)
 {
-    char tmp[20], *q = tmp + sizeof tmp;
+    unsigned n = 3;
+    char *e;
+
+    /* Most numbers in a record are small (ports, counts, flags): one or two
+     * digits are stored straight away. Otherwise the length comes first, so
+     * that the digits go in place, two at a time, with no copy (a memcpy of
+     * a variable length was a libc call per number). */
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    if (v < 100) {
+        memcpy(p, digits2 + v * 2, 2);
+        return p + 2;
+    }
+    for (uint64_t t = 1000; n < 20 && v >= t; n++)
+        if (n < 19)
+            t *= 10; /* 10^19 is the last power of ten in 64 bits */
+    e = p + n;
+    p = e;
     while (v >= 100) {
-        q -= 2;
-        memcpy(q, digits2 + (v % 100) * 2, 2);
+        p -= 2;
+        memcpy(p, digits2 + (v % 100) * 2, 2);
         v /= 100;
     }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, digits2 + v * 2, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    memcpy(p, q, (size_t)(tmp + sizeof tmp - q));
-    return p + (tmp + sizeof tmp - q);
+    if (v >= 10)
+        memcpy(p - 2, digits2 + v * 2, 2);
+    else
+        p[-1] = (char)('0' + v);
+    return e;
 }
 
 void pt_obuf_put_u64(struct pt_obuf *b, uint64_t v)

@@ -87,8 +87,7 @@ static void check(const unsigned char *s, size_t n, size_t pre)
     pt_obuf_flush(&b);
     cr_assert_eq(fclose(f), 0);
     wn = ref_json(want, s, n);
-    cr_assert_eq(len, pre + wn, "length %zu (pre %zu): %zu bytes, want %zu", n, pre, len - pre,
-                 wn);
+    cr_assert_eq(len, pre + wn, "length %zu (pre %zu): %zu bytes, want %zu", n, pre, len - pre, wn);
     cr_assert_eq(memcmp(buf + pre, want, wn), 0, "length %zu (pre %zu): %.*s vs %.*s", n, pre,
                  (int)(len - pre), buf + pre, (int)wn, want);
     free(buf);
@@ -117,10 +116,22 @@ Test(obuf, json_every_byte_at_every_offset)
 Test(obuf, json_utf8_across_words)
 {
     static const char *const seq[] = {
-        "\xc3\xa9",         "\xe2\x82\xac",     "\xf0\x9f\x98\x80", "\xc0\xaf",
-        "\xe0\x80\xaf",     "\xed\xa0\x80",     "\xf4\x90\x80\x80", "\xf0\x9f\x98",
-        "\xe2\x82",         "\xc3",             "\x80",             "\xff",
-        "\xef\xbf\xbf",     "\xf4\x8f\xbf\xbf", "\xc2\x80",         "\x7f\x1f\"\\",
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xc0\xaf",
+        "\xe0\x80\xaf",
+        "\xed\xa0\x80",
+        "\xf4\x90\x80\x80",
+        "\xf0\x9f\x98",
+        "\xe2\x82",
+        "\xc3",
+        "\x80",
+        "\xff",
+        "\xef\xbf\xbf",
+        "\xf4\x8f\xbf\xbf",
+        "\xc2\x80",
+        "\x7f\x1f\"\\",
     };
     unsigned char s[32];
 
@@ -155,4 +166,26 @@ Test(obuf, json_random_lengths_and_flushes)
         check(s, n, (round * 131) % PT_OBUF_SIZE);
     }
     free(s);
+}
+
+/* pt_fmt_u64() and its digit count at every power of ten, either side of
+ * it, and at random values, against printf. */
+Test(obuf, fmt_u64_every_length)
+{
+    char got[32], want[32];
+    uint64_t x = 0x2545f4914f6cdd1dull, p = 1;
+
+    for (unsigned k = 0; k <= 20; k++) {
+        uint64_t vals[] = {p - 1, p, p + 1, p * 2 - 1, UINT64_MAX - k, x};
+        for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+            char *e = pt_fmt_u64(got, vals[i]);
+            *e = '\0';
+            snprintf(want, sizeof want, "%llu", (unsigned long long)vals[i]);
+            cr_assert_str_eq(got, want);
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            vals[5] = x >> (x & 63);
+        }
+        if (k < 19)
+            p *= 10;
+    }
 }
