@@ -37,6 +37,16 @@ void pt_flow_uid(char out[20], const struct pt_flow_key *key, uint64_t first_ns)
     pt_uid_format(out, flow_uid64(key, first_ns));
 }
 
+/* @s into @dst (@cap bytes), cut to fit and NUL-terminated, as
+ * snprintf("%s") would, without parsing a format once per record. */
+static void set_str(char *dst, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
 static void base64(char *out, const uint8_t *in, size_t n)
 {
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -160,7 +170,7 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
     if (k->proto == 6) {
         r->orig_bytes = flow_tcp_size(f, o);
         r->resp_bytes = flow_tcp_size(f, s);
-        snprintf(r->conn_state, sizeof r->conn_state, "%s", flow_tcp_conn_state(f));
+        set_str(r->conn_state, sizeof r->conn_state, flow_tcp_conn_state(f));
         r->orig_tcp_flags = f->tcp[o].tcp_flags;
         r->resp_tcp_flags = f->tcp[s].tcp_flags;
     } else {
@@ -169,7 +179,7 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, unsigne
         const char *st = "OTH";
         if (k->proto == 17)
             st = f->pkts[o] ? (f->pkts[s] ? "SF" : "S0") : (f->pkts[s] ? "SHR" : "OTH");
-        snprintf(r->conn_state, sizeof r->conn_state, "%s", st);
+        set_str(r->conn_state, sizeof r->conn_state, st);
     }
     memcpy(r->history, f->hist, f->hist_len);
     r->history[f->hist_len] = '\0';
