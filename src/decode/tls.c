@@ -357,36 +357,48 @@ static void fp_puts(struct fp *f, const char *t)
 }
 
 /* Is there room for @k more characters (and the NUL)? When there is, a
- * number is written in one go; only a string at FP_CAP (a crafted hello)
- * takes the character-by-character path, which cuts it where it would have
- * been cut anyway. */
+ * number and its separator are written in one go; only a string at FP_CAP
+ * (a crafted hello) takes the character-by-character path, which cuts it
+ * where it would have been cut anyway. */
 static bool fp_room(const struct fp *f, size_t k)
 {
     return f->n + k <= FP_CAP - 1;
 }
 
-/* Digits by hand: a fingerprint has hundreds of numbers, and snprintf was
- * the largest single cost of the app layer (bench/offline). */
-static void fp_dec(struct fp *f, unsigned v)
+/* @v (< 100000) in decimal at @p; returns the end. Digits by hand: a
+ * fingerprint has hundreds of numbers, and snprintf was the largest single
+ * cost of the app layer (bench/offline). */
+static inline char *dec5(char *p, unsigned v)
 {
-    unsigned k = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : 0;
+    static const char d2[] = "0001020304050607080910111213141516171819"
+                             "2021222324252627282930313233343536373839"
+                             "4041424344454647484950515253545556575859"
+                             "6061626364656667686970717273747576777879"
+                             "8081828384858687888990919293949596979899";
+    char *e = p + (v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5), *d = e;
 
-    if (k && fp_room(f, k)) {
-        static const char d2[] = "0001020304050607080910111213141516171819"
-                                 "2021222324252627282930313233343536373839"
-                                 "4041424344454647484950515253545556575859"
-                                 "6061626364656667686970717273747576777879"
-                                 "8081828384858687888990919293949596979899";
-        char *d = f->s + f->n + k;
-        f->n += k;
-        for (; v >= 100; v /= 100) {
-            d -= 2;
-            memcpy(d, d2 + 2 * (v % 100), 2);
-        }
-        if (v >= 10)
-            memcpy(d - 2, d2 + 2 * v, 2);
-        else
-            d[-1] = (char)('0' + v);
+    for (; v >= 100; v /= 100) {
+        d -= 2;
+        memcpy(d, d2 + 2 * (v % 100), 2);
+    }
+    if (v >= 10)
+        memcpy(d - 2, d2 + 2 * v, 2);
+    else
+        d[-1] = (char)('0' + v);
+    return e;
+}
+
+/* @v in decimal, after @sep when not 0. With room for the longest (6
+ * characters) it is written through a local cursor and f->n stored once (a
+ * char store may alias f->n: writing through f reloads and stores it for
+ * every character); else character by character, cut at FP_CAP. */
+static void fp_dec(struct fp *f, char sep, unsigned v)
+{
+    if (v < 100000 && fp_room(f, 6)) {
+        char *p = f->s + f->n;
+        if (sep)
+            *p++ = sep;
+        f->n = (size_t)(dec5(p, v) - f->s);
         return;
     }
     char t[12], *p = t + sizeof t;
@@ -394,42 +406,59 @@ static void fp_dec(struct fp *f, unsigned v)
     do
         *--p = (char)('0' + v % 10);
     while ((v /= 10) != 0);
+    if (sep)
+        fp_putc(f, sep);
     fp_puts(f, p);
 }
 
-static void fp_hex4(struct fp *f, unsigned v)
+/* @v as 4 lower-case hex digits, after @sep when not 0. */
+static void fp_hex4(struct fp *f, char sep, unsigned v)
 {
     static const char hex[] = "0123456789abcdef";
 
-    if (fp_room(f, 4)) {
+    if (fp_room(f, 5)) {
         char *d = f->s + f->n;
+        if (sep)
+            *d++ = sep;
         d[0] = hex[(v >> 12) & 15];
         d[1] = hex[(v >> 8) & 15];
         d[2] = hex[(v >> 4) & 15];
         d[3] = hex[v & 15];
-        f->n += 4;
+        f->n = (size_t)(d + 4 - f->s);
         return;
     }
+    if (sep)
+        fp_putc(f, sep);
     fp_putc(f, hex[(v >> 12) & 15]);
     fp_putc(f, hex[(v >> 8) & 15]);
     fp_putc(f, hex[(v >> 4) & 15]);
     fp_putc(f, hex[v & 15]);
 }
 
-/* u16 values of @r (2 bytes each), GREASE dropped, '-' separated, decimal. */
+/* u16 values of @r (2 bytes each), GREASE dropped, '-' separated, decimal:
+ * the cipher and group lists, the longest parts of a JA3 string, through a
+ * local cursor while there is room for a whole entry. */
 static void fp_dec_list16(struct fp *f, struct rd r)
 {
+    char *p = f->s + f->n, *lim = f->s + FP_CAP - 1;
     unsigned v;
     bool first = true;
 
     while (rd_u16(&r, &v)) {
         if (is_grease(v))
             continue;
-        if (!first)
-            fp_putc(f, '-');
-        fp_dec(f, v);
+        if (lim - p >= 6) {
+            if (!first)
+                *p++ = '-';
+            p = dec5(p, v);
+        } else {
+            f->n = (size_t)(p - f->s);
+            fp_dec(f, first ? 0 : '-', v);
+            p = f->s + f->n;
+        }
         first = false;
     }
+    f->n = (size_t)(p - f->s);
 }
 
 static void sort16(uint16_t *a, size_t n)
@@ -608,7 +637,7 @@ static void ja3_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     bool first = true;
 
     f->n = 0;
-    fp_dec(f, v->version);
+    fp_dec(f, 0, v->version);
     fp_putc(f, ',');
     fp_dec_list16(f, v->ciphers);
     fp_putc(f, ',');
@@ -618,9 +647,7 @@ static void ja3_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
             break;
         if (is_grease(type))
             continue;
-        if (!first)
-            fp_putc(f, '-');
-        fp_dec(f, type);
+        fp_dec(f, first ? 0 : '-', type);
         first = false;
     }
     fp_putc(f, ',');
@@ -631,9 +658,7 @@ static void ja3_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
         struct rd p = v->points;
         first = true;
         while (rd_u8(&p, &pf)) {
-            if (!first)
-                fp_putc(f, '-');
-            fp_dec(f, pf);
+            fp_dec(f, first ? 0 : '-', pf);
             first = false;
         }
     }
@@ -736,11 +761,8 @@ static void ja4_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     size_t n_ciphers = n;
     sort16(a, n);
     f->n = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            fp_putc(f, ',');
-        fp_hex4(f, a[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        fp_hex4(f, i ? ',' : 0, a[i]);
     f->s[f->n] = '\0';
     if (n == 0)
         memcpy(b_hash, "000000000000", 13);
@@ -759,20 +781,14 @@ static void ja4_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     }
     sort16(a, n_ext_kept);
     f->n = 0;
-    for (size_t i = 0; i < n_ext_kept; i++) {
-        if (i)
-            fp_putc(f, ',');
-        fp_hex4(f, a[i]);
-    }
+    for (size_t i = 0; i < n_ext_kept; i++)
+        fp_hex4(f, i ? ',' : 0, a[i]);
     if (v->has_sigalgs) {
         size_t k = collect16(v->sigalgs, a, PT_ARRAY_LEN(a));
         if (k)
             fp_putc(f, '_');
-        for (size_t i = 0; i < k; i++) {
-            if (i)
-                fp_putc(f, ',');
-            fp_hex4(f, a[i]);
-        }
+        for (size_t i = 0; i < k; i++)
+            fp_hex4(f, i ? ',' : 0, a[i]);
     }
     f->s[f->n] = '\0';
     if (n_ext_kept == 0)
@@ -870,9 +886,9 @@ static bool server_hello_parse(struct pt_tls_state *s)
     struct rd e = exts;
     bool first = true;
     f.n = 0;
-    fp_dec(&f, ver);
+    fp_dec(&f, 0, ver);
     fp_putc(&f, ',');
-    fp_dec(&f, cipher);
+    fp_dec(&f, 0, cipher);
     fp_putc(&f, ',');
     while (e.n) {
         struct rd body, list, name;
@@ -897,9 +913,7 @@ static bool server_hello_parse(struct pt_tls_state *s)
         }
         if (is_grease(type))
             continue;
-        if (!first)
-            fp_putc(&f, '-');
-        fp_dec(&f, type);
+        fp_dec(&f, first ? 0 : '-', type);
         first = false;
     }
     f.s[f.n] = '\0';
