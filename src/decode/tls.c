@@ -288,7 +288,7 @@ struct rd {
     size_t n;
 };
 
-static bool rd_u8(struct rd *r, unsigned *v)
+static inline bool rd_u8(struct rd *r, unsigned *v)
 {
     if (r->n < 1)
         return false;
@@ -298,7 +298,7 @@ static bool rd_u8(struct rd *r, unsigned *v)
     return true;
 }
 
-static bool rd_u16(struct rd *r, unsigned *v)
+static inline bool rd_u16(struct rd *r, unsigned *v)
 {
     if (r->n < 2)
         return false;
@@ -309,7 +309,7 @@ static bool rd_u16(struct rd *r, unsigned *v)
 }
 
 /* Split off the next @len bytes as their own reader. */
-static bool rd_sub(struct rd *r, size_t len, struct rd *sub)
+static inline bool rd_sub(struct rd *r, size_t len, struct rd *sub)
 {
     if (r->n < len)
         return false;
@@ -321,7 +321,7 @@ static bool rd_sub(struct rd *r, size_t len, struct rd *sub)
 }
 
 /* A vector with a @lb-byte length prefix. */
-static bool rd_vec(struct rd *r, unsigned lb, struct rd *sub)
+static inline bool rd_vec(struct rd *r, unsigned lb, struct rd *sub)
 {
     unsigned len;
 
@@ -461,11 +461,14 @@ static void fp_dec_list16(struct fp *f, struct rd r)
     f->n = (size_t)(p - f->s);
 }
 
+/* Shell sort; a short list (the usual ClientHello has 10 to 40 entries)
+ * goes straight to the final insertion pass, with the gap-1 loop written
+ * out so that it compiles to a plain insertion sort. */
 static void sort16(uint16_t *a, size_t n)
 {
-    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4};
 
-    for (size_t g = 0; g < PT_ARRAY_LEN(gaps); g++) {
+    for (size_t g = 0; n > 16 && g < PT_ARRAY_LEN(gaps); g++) {
         size_t gap = gaps[g];
         for (size_t i = gap; i < n; i++) {
             uint16_t t = a[i];
@@ -474,6 +477,13 @@ static void sort16(uint16_t *a, size_t n)
                 a[j] = a[j - gap];
             a[j] = t;
         }
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint16_t t = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1] > t; j--)
+            a[j] = a[j - 1];
+        a[j] = t;
     }
 }
 
