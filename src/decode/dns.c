@@ -331,7 +331,18 @@ static size_t read_name(struct rd *r, size_t off, size_t limit, char *out, uint1
             *cut = true;
             fault(r, PT_DNS_ERR_NAME_LONG);
         }
-        if (!*cut) {
+        if (!*cut && t.n + 1 + c <= t.cap - 1) {
+            /* the label and its dot fit: lower-case it straight into place */
+            char *o = t.b + t.n;
+            const uint8_t *in = r->b + pos + 1;
+
+            if (t.n)
+                *o++ = '.';
+            for (unsigned i = 0; i < c; i++)
+                o[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+            o[c] = 0;
+            t.n = (size_t)(o + c - t.b);
+        } else if (!*cut) {
             char lab[63];
 
             for (unsigned i = 0; i < c; i++) {
