@@ -236,9 +236,8 @@ static void put_ifaces(struct pt_obuf *b, uint32_t mask, const char *const *ifn,
     char nb[16];
     bool first = true;
 
-    for (unsigned i = 0; i < 32; i++) {
-        if (!(mask & (1u << i)))
-            continue;
+    for (uint32_t m = mask; m; m &= m - 1) { /* the set bits, lowest first */
+        unsigned i = (unsigned)__builtin_ctz(m);
         if (!first)
             pt_obuf_put_c(b, ',');
         const char *s = ifname(i, ifn, nifn, nb);
