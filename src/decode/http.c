@@ -24,8 +24,10 @@
  *     one, a DEAD direction comes back at a segment that starts like a
  *     message (resync), unless both directions are over (STOP).
  *
- * Lines go through line[] (copied, at most PT_HTTP_LINE_MAX - 1 bytes; the
- * rest is dropped and counted); bodies are only counted. Every loop step
+ * A line that arrives whole in one feed (and fits) is parsed where it is;
+ * one split across feeds goes through line[] (copied, at most
+ * PT_HTTP_LINE_MAX - 1 bytes; the rest is dropped and counted), and either
+ * way it is parsed the same. Bodies are only counted. Every loop step
  * consumes at least one input byte, so work is linear in the input. */
 #include <errno.h>
 #include <stdbool.h>
