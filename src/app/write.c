@@ -28,20 +28,48 @@
 #include "pt/flow.h"
 #include "pt/obuf.h"
 
-void pt_uid_format(char out[20], uint64_t v)
+/* The @k base-62 digits of @x (< 62^5: 32-bit arithmetic) ending at @e. */
+static void b62_digits(char *e, uint32_t x, unsigned k)
 {
     static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    char tmp[16];
-    int n = 0;
 
-    do {
-        tmp[n++] = b62[v % 62];
-        v /= 62;
-    } while (v);
+    while (k--) {
+        *--e = b62[x % 62];
+        x /= 62;
+    }
+}
+
+static unsigned b62_len(uint32_t x)
+{
+    unsigned n = 1;
+
+    while (x >= 62)
+        x /= 62, n++;
+    return n;
+}
+
+void pt_uid_format(char out[20], uint64_t v)
+{
+    /* Every record carries a uid. The number is cut into three parts below
+     * 62^5 (the top one below 22), each converted in 32-bit arithmetic,
+     * instead of eleven 64-bit divisions and a pass to reverse the digits. */
+    const uint64_t p5 = 916132832; /* 62^5 */
+    uint32_t lo = (uint32_t)(v % p5), mid = (uint32_t)(v / p5 % p5), hi = (uint32_t)(v / p5 / p5);
+    unsigned n;
+
+    if (hi)
+        n = 10 + b62_len(hi);
+    else if (mid)
+        n = 5 + b62_len(mid);
+    else
+        n = b62_len(lo);
     out[0] = 'C';
-    for (int i = 0; i < n; i++)
-        out[1 + i] = tmp[n - 1 - i];
     out[1 + n] = '\0';
+    b62_digits(out + 1 + n, lo, n < 5 ? n : 5);
+    if (n > 5)
+        b62_digits(out + 1 + n - 5, mid, n < 10 ? n - 5 : 5);
+    if (n > 10)
+        b62_digits(out + 1 + n - 10, hi, n - 10);
 }
 
 /* ---- shared pieces ---- */

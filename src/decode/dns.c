@@ -24,11 +24,11 @@
  * transaction layer follows its set_session/do_reply logic, with a fixed
  * pending table instead of Zeek's unbounded queues (dns.h says where the
  * output differs). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 
 #include "pt/dns.h"
+#include "pt/obuf.h"
 
 _Static_assert(sizeof(struct pt_dns_flow) <= 2304, "per-flow DNS state stays small");
 _Static_assert(PT_DNS_TCP_BUF <= 65535, "tcp buffer offsets are uint16_t");
@@ -257,10 +257,10 @@ static void txt_str(struct txt *t, const char *s)
 
 static void txt_fmt_u(struct txt *t, unsigned v)
 {
-    char tmp[12];
-    int n = snprintf(tmp, sizeof tmp, "%u", v);
+    char tmp[24];
+    size_t n = (size_t)(pt_fmt_u64(tmp, v) - tmp);
 
-    txt_put(t, tmp, (size_t)n);
+    txt_put(t, tmp, n < sizeof tmp ? n : sizeof tmp); /* n <= 10: the bound is for gcc */
 }
 
 /* Read the name at @off. The first run of labels must end before @limit
@@ -331,7 +331,18 @@ static size_t read_name(struct rd *r, size_t off, size_t limit, char *out, uint1
             *cut = true;
             fault(r, PT_DNS_ERR_NAME_LONG);
         }
-        if (!*cut) {
+        if (!*cut && t.n + 1 + c <= t.cap - 1) {
+            /* the label and its dot fit: lower-case it straight into place */
+            char *o = t.b + t.n;
+            const uint8_t *in = r->b + pos + 1;
+
+            if (t.n)
+                *o++ = '.';
+            for (unsigned i = 0; i < c; i++)
+                o[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+            o[c] = 0;
+            t.n = (size_t)(o + c - t.b);
+        } else if (!*cut) {
             char lab[63];
 
             for (unsigned i = 0; i < c; i++) {
@@ -354,18 +365,21 @@ static size_t read_name(struct rd *r, size_t off, size_t limit, char *out, uint1
 
 static void fmt_addr(struct pt_dns_rr *rr, struct txt *t)
 {
-    char buf[64];
+    char buf[64], *e;
+    size_t n;
 
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
     /* Zeek keeps IPv4 as v4-mapped IPv6 and prints any such address as
-     * IPv4, an AAAA ::ffff:a.b.c.d included. */
+     * IPv4, an AAAA ::ffff:a.b.c.d included. The record writers' formatters
+     * print what printf and inet_ntop() print, without their cost (an
+     * answer of every A/AAAA record). */
     if (rr->addr_ver == 4 || memcmp(rr->addr, mapped, 12) == 0)
-        snprintf(buf, sizeof buf, "%u.%u.%u.%u", rr->addr[12], rr->addr[13], rr->addr[14],
-                 rr->addr[15]);
-    else if (!inet_ntop(AF_INET6, rr->addr, buf, sizeof buf))
-        buf[0] = 0;
-    txt_str(t, buf);
+        e = pt_fmt_ipv4(buf, rr->addr + 12);
+    else
+        e = pt_fmt_ipv6(buf, rr->addr);
+    n = (size_t)(e - buf);
+    txt_put(t, buf, n < sizeof buf ? n : sizeof buf); /* n <= 45: the bound is for gcc */
 }
 
 /* A name inside RDATA [off, end), appended to @t. Returns the offset past

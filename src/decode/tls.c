@@ -108,30 +108,42 @@ void pt_tls_stats_merge(struct pt_tls_stats *dst, const struct pt_tls_stats *src
 
 void pt_tls_version_name(uint16_t v, char out[24])
 {
+    /* the names of every version seen in practice are copied, not printed:
+     * one per ssl record (bench/offline) */
+    const char *name = NULL;
+
     switch (v) {
     case 0x0002:
-        snprintf(out, 24, "SSLv2");
-        return;
+        name = "SSLv2";
+        break;
     case 0x0300:
-        snprintf(out, 24, "SSLv3");
-        return;
+        name = "SSLv3";
+        break;
     case 0x0301:
+        name = "TLSv10";
+        break;
     case 0x0302:
+        name = "TLSv11";
+        break;
     case 0x0303:
+        name = "TLSv12";
+        break;
     case 0x0304:
-        snprintf(out, 24, "TLSv1%u", (unsigned)(v & 0xff) - 1);
-        return;
+        name = "TLSv13";
+        break;
     case 0xfeff:
-        snprintf(out, 24, "DTLSv10");
-        return;
+        name = "DTLSv10";
+        break;
     case 0xfefd:
-        snprintf(out, 24, "DTLSv12");
-        return;
+        name = "DTLSv12";
+        break;
     case 0xfefc:
-        snprintf(out, 24, "DTLSv13");
-        return;
+        name = "DTLSv13";
+        break;
     }
-    if (v / 0xff == 0x7f) /* Zeek's test and arithmetic for TLS 1.3 drafts */
+    if (name)
+        memcpy(out, name, strlen(name) + 1);
+    else if (v / 0xff == 0x7f) /* Zeek's test and arithmetic for TLS 1.3 drafts */
         snprintf(out, 24, "TLSv13-draft%u", (unsigned)(v % 0x7f));
     else
         snprintf(out, 24, "unknown-%u", (unsigned)v);
@@ -263,7 +275,7 @@ static bool digest_hex(const EVP_MD *md, const char *s, size_t n, char *out, siz
     out[0] = '\0';
     if (!(dl = pt_digest(md, s, n, d)) || 2 * (size_t)dl < hexlen)
         return false;
-    hex(h, d, dl);
+    hex(h, d, (hexlen + 1) / 2); /* only the digits kept (JA4: 12 of 64) */
     memcpy(out, h, hexlen);
     out[hexlen] = '\0';
     return true;
@@ -276,7 +288,7 @@ struct rd {
     size_t n;
 };
 
-static bool rd_u8(struct rd *r, unsigned *v)
+static inline bool rd_u8(struct rd *r, unsigned *v)
 {
     if (r->n < 1)
         return false;
@@ -286,7 +298,7 @@ static bool rd_u8(struct rd *r, unsigned *v)
     return true;
 }
 
-static bool rd_u16(struct rd *r, unsigned *v)
+static inline bool rd_u16(struct rd *r, unsigned *v)
 {
     if (r->n < 2)
         return false;
@@ -297,7 +309,7 @@ static bool rd_u16(struct rd *r, unsigned *v)
 }
 
 /* Split off the next @len bytes as their own reader. */
-static bool rd_sub(struct rd *r, size_t len, struct rd *sub)
+static inline bool rd_sub(struct rd *r, size_t len, struct rd *sub)
 {
     if (r->n < len)
         return false;
@@ -309,7 +321,7 @@ static bool rd_sub(struct rd *r, size_t len, struct rd *sub)
 }
 
 /* A vector with a @lb-byte length prefix. */
-static bool rd_vec(struct rd *r, unsigned lb, struct rd *sub)
+static inline bool rd_vec(struct rd *r, unsigned lb, struct rd *sub)
 {
     unsigned len;
 
@@ -344,50 +356,119 @@ static void fp_puts(struct fp *f, const char *t)
         fp_putc(f, *t++);
 }
 
-/* Digits by hand: a fingerprint has hundreds of numbers, and snprintf was
- * the largest single cost of the app layer (bench/offline). */
-static void fp_dec(struct fp *f, unsigned v)
+/* Is there room for @k more characters (and the NUL)? When there is, a
+ * number and its separator are written in one go; only a string at FP_CAP
+ * (a crafted hello) takes the character-by-character path, which cuts it
+ * where it would have been cut anyway. */
+static bool fp_room(const struct fp *f, size_t k)
 {
-    char t[12], *p = t + sizeof t;
+    return f->n + k <= FP_CAP - 1;
+}
 
+/* @v (< 100000) in decimal at @p; returns the end. Digits by hand: a
+ * fingerprint has hundreds of numbers, and snprintf was the largest single
+ * cost of the app layer (bench/offline). */
+static inline char *dec5(char *p, unsigned v)
+{
+    static const char d2[] = "0001020304050607080910111213141516171819"
+                             "2021222324252627282930313233343536373839"
+                             "4041424344454647484950515253545556575859"
+                             "6061626364656667686970717273747576777879"
+                             "8081828384858687888990919293949596979899";
+    char *e = p + (v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5), *d = e;
+
+    for (; v >= 100; v /= 100) {
+        d -= 2;
+        memcpy(d, d2 + 2 * (v % 100), 2);
+    }
+    if (v >= 10)
+        memcpy(d - 2, d2 + 2 * v, 2);
+    else
+        d[-1] = (char)('0' + v);
+    return e;
+}
+
+/* @v in decimal, after @sep when not 0. With room for the longest (6
+ * characters) it is written through a local cursor and f->n stored once (a
+ * char store may alias f->n: writing through f reloads and stores it for
+ * every character); else character by character, cut at FP_CAP. */
+static void fp_dec(struct fp *f, char sep, unsigned v)
+{
+    if (v < 100000 && fp_room(f, 6)) {
+        char *p = f->s + f->n;
+        if (sep)
+            *p++ = sep;
+        f->n = (size_t)(dec5(p, v) - f->s);
+        return;
+    }
+    char t[12], *p = t + sizeof t;
     *--p = '\0';
     do
         *--p = (char)('0' + v % 10);
     while ((v /= 10) != 0);
+    if (sep)
+        fp_putc(f, sep);
     fp_puts(f, p);
 }
 
-static void fp_hex4(struct fp *f, unsigned v)
+/* @v as 4 lower-case hex digits, after @sep when not 0. */
+static void fp_hex4(struct fp *f, char sep, unsigned v)
 {
     static const char hex[] = "0123456789abcdef";
 
+    if (fp_room(f, 5)) {
+        char *d = f->s + f->n;
+        if (sep)
+            *d++ = sep;
+        d[0] = hex[(v >> 12) & 15];
+        d[1] = hex[(v >> 8) & 15];
+        d[2] = hex[(v >> 4) & 15];
+        d[3] = hex[v & 15];
+        f->n = (size_t)(d + 4 - f->s);
+        return;
+    }
+    if (sep)
+        fp_putc(f, sep);
     fp_putc(f, hex[(v >> 12) & 15]);
     fp_putc(f, hex[(v >> 8) & 15]);
     fp_putc(f, hex[(v >> 4) & 15]);
     fp_putc(f, hex[v & 15]);
 }
 
-/* u16 values of @r (2 bytes each), GREASE dropped, '-' separated, decimal. */
+/* u16 values of @r (2 bytes each), GREASE dropped, '-' separated, decimal:
+ * the cipher and group lists, the longest parts of a JA3 string, through a
+ * local cursor while there is room for a whole entry. */
 static void fp_dec_list16(struct fp *f, struct rd r)
 {
+    char *p = f->s + f->n, *lim = f->s + FP_CAP - 1;
     unsigned v;
     bool first = true;
 
     while (rd_u16(&r, &v)) {
         if (is_grease(v))
             continue;
-        if (!first)
-            fp_putc(f, '-');
-        fp_dec(f, v);
+        if (lim - p >= 6) {
+            if (!first)
+                *p++ = '-';
+            p = dec5(p, v);
+        } else {
+            f->n = (size_t)(p - f->s);
+            fp_dec(f, first ? 0 : '-', v);
+            p = f->s + f->n;
+        }
         first = false;
     }
+    f->n = (size_t)(p - f->s);
 }
 
+/* Shell sort; a short list (the usual ClientHello has 10 to 40 entries)
+ * goes straight to the final insertion pass, with the gap-1 loop written
+ * out so that it compiles to a plain insertion sort. */
 static void sort16(uint16_t *a, size_t n)
 {
-    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4};
 
-    for (size_t g = 0; g < PT_ARRAY_LEN(gaps); g++) {
+    for (size_t g = 0; n > 16 && g < PT_ARRAY_LEN(gaps); g++) {
         size_t gap = gaps[g];
         for (size_t i = gap; i < n; i++) {
             uint16_t t = a[i];
@@ -396,6 +477,13 @@ static void sort16(uint16_t *a, size_t n)
                 a[j] = a[j - gap];
             a[j] = t;
         }
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint16_t t = a[i];
+        size_t j = i;
+        for (; j > 0 && a[j - 1] > t; j--)
+            a[j] = a[j - 1];
+        a[j] = t;
     }
 }
 
@@ -559,7 +647,7 @@ static void ja3_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     bool first = true;
 
     f->n = 0;
-    fp_dec(f, v->version);
+    fp_dec(f, 0, v->version);
     fp_putc(f, ',');
     fp_dec_list16(f, v->ciphers);
     fp_putc(f, ',');
@@ -569,9 +657,7 @@ static void ja3_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
             break;
         if (is_grease(type))
             continue;
-        if (!first)
-            fp_putc(f, '-');
-        fp_dec(f, type);
+        fp_dec(f, first ? 0 : '-', type);
         first = false;
     }
     fp_putc(f, ',');
@@ -582,9 +668,7 @@ static void ja3_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
         struct rd p = v->points;
         first = true;
         while (rd_u8(&p, &pf)) {
-            if (!first)
-                fp_putc(f, '-');
-            fp_dec(f, pf);
+            fp_dec(f, first ? 0 : '-', pf);
             first = false;
         }
     }
@@ -687,11 +771,8 @@ static void ja4_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     size_t n_ciphers = n;
     sort16(a, n);
     f->n = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            fp_putc(f, ',');
-        fp_hex4(f, a[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        fp_hex4(f, i ? ',' : 0, a[i]);
     f->s[f->n] = '\0';
     if (n == 0)
         memcpy(b_hash, "000000000000", 13);
@@ -710,20 +791,14 @@ static void ja4_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     }
     sort16(a, n_ext_kept);
     f->n = 0;
-    for (size_t i = 0; i < n_ext_kept; i++) {
-        if (i)
-            fp_putc(f, ',');
-        fp_hex4(f, a[i]);
-    }
+    for (size_t i = 0; i < n_ext_kept; i++)
+        fp_hex4(f, i ? ',' : 0, a[i]);
     if (v->has_sigalgs) {
         size_t k = collect16(v->sigalgs, a, PT_ARRAY_LEN(a));
         if (k)
             fp_putc(f, '_');
-        for (size_t i = 0; i < k; i++) {
-            if (i)
-                fp_putc(f, ',');
-            fp_hex4(f, a[i]);
-        }
+        for (size_t i = 0; i < k; i++)
+            fp_hex4(f, i ? ',' : 0, a[i]);
     }
     f->s[f->n] = '\0';
     if (n_ext_kept == 0)
@@ -731,9 +806,24 @@ static void ja4_make(struct pt_tls_state *s, const struct ch_view *v, struct fp 
     else if (!digest_hex(sha256_md, f->s, f->n, c_hash, 12))
         count(s, PT_TLS_E_HASH);
 
-    snprintf(s->res.ja4, sizeof s->res.ja4, "t%s%c%02u%02u%s_%s_%s", ver, v->has_sni ? 'd' : 'i',
-             (unsigned)(n_ciphers > 99 ? 99 : n_ciphers), (unsigned)(n_ext > 99 ? 99 : n_ext), alpn,
-             b_hash, c_hash);
+    /* "t%s%c%02u%02u%s_%s_%s", by hand (snprintf was a tenth of the
+     * ClientHello's cost); the hashes are empty when the digest failed */
+    char *j = s->res.ja4;
+    unsigned nc = (unsigned)(n_ciphers > 99 ? 99 : n_ciphers),
+             ne = (unsigned)(n_ext > 99 ? 99 : n_ext);
+    size_t bl = strlen(b_hash), cl = strlen(c_hash);
+    _Static_assert(sizeof s->res.ja4 >= 1 + 2 + 1 + 4 + 2 + 1 + 12 + 1 + 12 + 1, "JA4 fits");
+    *j++ = 't';
+    memcpy(j, ver, 2), j += 2;
+    *j++ = v->has_sni ? 'd' : 'i';
+    *j++ = (char)('0' + nc / 10), *j++ = (char)('0' + nc % 10);
+    *j++ = (char)('0' + ne / 10), *j++ = (char)('0' + ne % 10);
+    memcpy(j, alpn, 2), j += 2;
+    *j++ = '_';
+    memcpy(j, b_hash, bl), j += bl;
+    *j++ = '_';
+    memcpy(j, c_hash, cl), j += cl;
+    *j = '\0';
 }
 
 /* Parse the ClientHello body in the buffer. */
@@ -806,9 +896,9 @@ static bool server_hello_parse(struct pt_tls_state *s)
     struct rd e = exts;
     bool first = true;
     f.n = 0;
-    fp_dec(&f, ver);
+    fp_dec(&f, 0, ver);
     fp_putc(&f, ',');
-    fp_dec(&f, cipher);
+    fp_dec(&f, 0, cipher);
     fp_putc(&f, ',');
     while (e.n) {
         struct rd body, list, name;
@@ -833,9 +923,7 @@ static bool server_hello_parse(struct pt_tls_state *s)
         }
         if (is_grease(type))
             continue;
-        if (!first)
-            fp_putc(&f, '-');
-        fp_dec(&f, type);
+        fp_dec(&f, first ? 0 : '-', type);
         first = false;
     }
     f.s[f.n] = '\0';

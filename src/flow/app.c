@@ -29,6 +29,7 @@
  *   parser that keeps a pointer to the worker's stats (HTTP, TLS) is pointed
  *   at the stats of whoever feeds it before each call. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -308,7 +309,13 @@ static void dns_emit(void *arg, const struct pt_dns_txn *txn, const struct pt_dn
     if (!rec_begin(c, PT_REC_DNS, txn->ts_ns))
         return;
     d = &c->r->dns;
-    memcpy(&d->txn, txn, sizeof *txn);
+    /* The answers' texts are 16 x 256 bytes of which a record uses a few
+     * dozen: copy each used one with its NUL, not the 4 KiB (the rest of
+     * the arrays is undefined in @txn too; readers stop at answer_len). */
+    memcpy(&d->txn, txn, offsetof(struct pt_dns_txn, answers));
+    for (unsigned i = 0; i < txn->n_answers && i < PT_DNS_MAX_ANSWERS; i++)
+        memcpy(d->txn.answers[i], txn->answers[i],
+               txn->answer_len[i] < PT_DNS_TEXT_MAX ? txn->answer_len[i] + 1u : PT_DNS_TEXT_MAX);
     d->n_addrs = 0;
     for (unsigned i = 0; resp && i < resp->n_rr && d->n_addrs < PT_APP_DNS_ADDRS; i++) {
         const struct pt_dns_rr *rr = &resp->rr[i];

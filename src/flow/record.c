@@ -37,6 +37,16 @@ void pt_flow_uid(char out[20], const struct pt_flow_key *key, uint64_t first_ns)
     pt_uid_format(out, flow_uid64(key, first_ns));
 }
 
+/* @s into @dst (@cap bytes), cut to fit and NUL-terminated, as
+ * snprintf("%s") would, without parsing a format once per record. */
+static void set_str(char *dst, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
 static void base64(char *out, const uint8_t *in, size_t n)
 {
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -161,7 +171,7 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, const s
         r->missed_bytes = x->missed;
         r->orig_bytes = flow_tcp_size(x, o);
         r->resp_bytes = flow_tcp_size(x, s);
-        snprintf(r->conn_state, sizeof r->conn_state, "%s", flow_tcp_conn_state(f, x));
+        set_str(r->conn_state, sizeof r->conn_state, flow_tcp_conn_state(f, x));
         r->orig_tcp_flags = x->ep[o].tcp_flags;
         r->resp_tcp_flags = x->ep[s].tcp_flags;
     } else {
@@ -170,7 +180,7 @@ void flow_record_fill(struct pt_flow_record *r, const struct pt_flow *f, const s
         const char *st = "OTH";
         if (k->proto == 17)
             st = f->pkts[o] ? (f->pkts[s] ? "SF" : "S0") : (f->pkts[s] ? "SHR" : "OTH");
-        snprintf(r->conn_state, sizeof r->conn_state, "%s", st);
+        set_str(r->conn_state, sizeof r->conn_state, st);
     }
     memcpy(r->history, f->hist, PT_FLOW_HIST_MAX); /* NUL-padded */
     r->history[PT_FLOW_HIST_MAX] = '\0';
@@ -227,9 +237,8 @@ static void put_ifaces(struct pt_obuf *b, uint32_t mask, const char *const *ifn,
     char nb[16];
     bool first = true;
 
-    for (unsigned i = 0; i < 32; i++) {
-        if (!(mask & (1u << i)))
-            continue;
+    for (uint32_t m = mask; m; m &= m - 1) { /* the set bits, lowest first */
+        unsigned i = (unsigned)__builtin_ctz(m);
         if (!first)
             pt_obuf_put_c(b, ',');
         const char *s = ifname(i, ifn, nifn, nb);

@@ -1488,3 +1488,46 @@ Test(write_json, write_error_is_eio)
     cr_expect_eq(pt_app_arp_write(f, &ev, NULL), -EIO);
     fclose(f);
 }
+
+/* pt_uid_format() against the plain definition (base-62 digits of the
+ * number, most significant first, after a 'C'), at every power of 62 and
+ * either side of it, at the edges of the parts it converts separately
+ * (62^5, 62^10), and at random values. */
+static void uid_ref(char out[20], uint64_t v)
+{
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    char tmp[16];
+    int n = 0;
+
+    do
+        tmp[n++] = b62[v % 62];
+    while ((v /= 62) != 0);
+    out[0] = 'C';
+    for (int i = 0; i < n; i++)
+        out[1 + i] = tmp[n - 1 - i];
+    out[1 + n] = '\0';
+}
+
+Test(write_uid, base62_every_length)
+{
+    char got[20], want[20];
+    uint64_t p = 1, x = 0x853c49e6748fea9bull;
+
+    for (unsigned k = 0; k <= 11; k++) {
+        uint64_t vals[] = {p - 1, p, p + 1, 2 * p - 1, p * 61, UINT64_MAX - k};
+        for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+            pt_uid_format(got, vals[i]);
+            uid_ref(want, vals[i]);
+            cr_assert_str_eq(got, want, "%llu", (unsigned long long)vals[i]);
+        }
+        if (k < 10)
+            p *= 62;
+    }
+    for (unsigned i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t v = x >> (x & 63);
+        pt_uid_format(got, v);
+        uid_ref(want, v);
+        cr_assert_str_eq(got, want, "%llu", (unsigned long long)v);
+    }
+}

@@ -940,6 +940,53 @@ Test(http_crafted, huge_header_line)
     free(big);
 }
 
+/* The same streams fed whole (a line that arrives in one piece is parsed
+ * where it is) and one byte at a time (every line goes through the line
+ * buffer) give the same transactions and counters, for lines either side of
+ * the longest the buffer keeps (PT_HTTP_LINE_MAX - 1 bytes before the LF),
+ * ended by CRLF or by a bare LF. */
+Test(http_crafted, whole_lines_as_buffered)
+{
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+    size_t cap = PT_HTTP_LINE_MAX + 256;
+    char *req = malloc(cap);
+
+    cr_assert_not_null(req);
+    for (int crlf = 0; crlf < 2; crlf++) {
+        for (size_t len = PT_HTTP_LINE_MAX - 4; len <= PT_HTTP_LINE_MAX + 2; len++) {
+            /* "User-Agent: uuu...[\r]": len bytes before its LF */
+            size_t ua = len - strlen("User-Agent: ") - (size_t)crlf;
+            int n = snprintf(req, cap, "GET / HTTP/1.1\r\nUser-Agent: %*s%s\nHost: h\r\n\r\n",
+                             (int)ua, "", crlf ? "\r" : "");
+            cr_assert_lt((size_t)n, cap);
+            memset(strstr(req, "User-Agent: ") + 12, 'u', ua);
+
+            struct fx a, b;
+            fx_init(&a);
+            fx_init(&b);
+            feed(a.s, 0, req, (size_t)n, &a.l);
+            feed(a.s, 1, resp, strlen(resp), &a.l);
+            for (int i = 0; i < n; i++)
+                feed(b.s, 0, req + i, 1, &b.l);
+            for (size_t i = 0; i < strlen(resp); i++)
+                feed(b.s, 1, resp + i, 1, &b.l);
+            cr_assert_eq(a.l.n, 1, "len %zu", len);
+            cr_assert_eq(b.l.n, 1, "len %zu", len);
+            cr_assert_eq(memcmp(&a.l.v[0], &b.l.v[0], sizeof a.l.v[0]), 0, "len %zu crlf %d", len,
+                         crlf);
+            cr_assert_eq(memcmp(&a.st, &b.st, sizeof a.st), 0, "len %zu crlf %d", len, crlf);
+            expect_str(a.l.v[0].req.host, "h");
+            cr_assert_eq(err(&a, PT_HTTP_ERR_LINE_TOO_LONG), len > PT_HTTP_LINE_MAX - 1, "len %zu",
+                         len);
+            cr_assert_eq(err(&a, PT_HTTP_ERR_BARE_LF), !crlf && len <= PT_HTTP_LINE_MAX - 1,
+                         "len %zu crlf %d (a cut line is counted as too long only)", len, crlf);
+            fx_fini(&a);
+            fx_fini(&b);
+        }
+    }
+    free(req);
+}
+
 Test(http_crafted, wire_bytes_kept)
 {
     static const char req[] = "GET /\x00\xff HTTP/1.1\r\nHost: a\x00z\r\n\r\n";

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "pt/tls.h"
 #include "support/streams.h"
 #include "support/support.h"
@@ -916,6 +918,55 @@ Test(tls_crafted, too_big_and_truncated_strings)
     cr_assert_eq(stats.err[PT_TLS_E_ALPN_TRUNC], 1);
     cr_assert_eq(s.res.ja4[8], 'a', "%s", s.res.ja4); /* first ALPN "aaa...a" */
     cr_assert_eq(s.res.ja4[9], 'a');
+}
+
+/* The longest JA3 strings: a ClientHello filling the buffer with 5-digit
+ * ciphers and 3-digit point formats makes a string longer than the 12,351
+ * characters (3 * PT_TLS_BUF_SIZE + 63) the parser builds, so the MD5 covers
+ * its first 12,351 characters. Making 0 to 7 of the ciphers 4-digit moves
+ * the cut across every place of a "-ddd" point: the writer's fast path
+ * (whole numbers while there is room) must hand over to its
+ * character-by-character path at exactly that length. */
+Test(tls_crafted, ja3_longest_string_cut)
+{
+    enum { CUT = 3 * PT_TLS_BUF_SIZE + 64 - 1, NCS = 1897, NP = 255 };
+    static uint16_t cs[NCS];
+    static char want[16384];
+    struct pt_tls_stats stats = {0};
+    struct pt_tls_state s;
+    struct msg body, rec, e = {.n = 0}, pts = {.n = 0};
+
+    put8(&pts, NP);
+    for (unsigned i = 0; i < NP; i++)
+        put8(&pts, 255 - i % 3 * 50); /* 255, 205, 155 */
+    ext_add(&e, 11, pts.b, pts.n);
+    for (unsigned shift = 0; shift < 8; shift++) {
+        for (size_t i = 0; i < NCS; i++)
+            cs[i] = i < shift ? 0x1001 : 0xfefe; /* 4097, 65278: neither is GREASE */
+        client_hello(&body, cs, NCS, &e);
+        cr_assert_leq(body.n, PT_TLS_BUF_SIZE);
+        records(&rec, 1, &body, 1 << 14);
+        pt_tls_init(&s, &stats);
+        feed(&s, 0, &rec);
+        cr_assert(s.res.flags & PT_TLS_F_CLIENT_HELLO, "shift %u", shift);
+
+        size_t n = (size_t)snprintf(want, sizeof want, "771,");
+        for (size_t i = 0; i < NCS; i++)
+            n += (size_t)snprintf(want + n, sizeof want - n, "%s%u", i ? "-" : "", cs[i]);
+        n += (size_t)snprintf(want + n, sizeof want - n, ",11,,");
+        for (unsigned i = 0; i < NP; i++)
+            n +=
+                (size_t)snprintf(want + n, sizeof want - n, "%s%u", i ? "-" : "", 255 - i % 3 * 50);
+        cr_assert_gt(n, CUT + 8, "shift %u: %zu", shift, n);
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned ml = 0;
+        char hexd[33];
+        cr_assert(EVP_Digest(want, CUT, md, &ml, EVP_md5(), NULL));
+        for (unsigned i = 0; i < 16; i++)
+            snprintf(hexd + 2 * i, 3, "%02x", md[i]);
+        cr_assert_str_eq(s.res.ja3_md5, hexd, "shift %u", shift);
+        cr_assert_eq(strncmp(s.res.ja3, want, sizeof s.res.ja3 - 1), 0, "shift %u", shift);
+    }
 }
 
 /* Loops: thousands of empty records and empty skipped messages make
