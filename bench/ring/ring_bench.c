@@ -3,9 +3,14 @@
  * index size, and extraction of one host against tcpdump.
  *
  * usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED]
- *                   DIR PACKETTRACER
+ *                   [-L] [-D MBPS] [-t SECONDS] [-x FRACTION] DIR PACKETTRACER
  * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 64 (the
- * staging chunks of 1 MiB per producer, as `run` has them), -s 1.
+ * staging chunks of 1 MiB per producer, as `run` has them), -s 1, -t 6.
+ * -L runs the live part only (2): ROUNDS dd runs give its rate, or -D
+ * gives it (no dd at all), so that two builds can be compared at the same
+ * offered rate on a machine whose disk speed varies. -t sets the seconds
+ * of each live run, -x one rate (a fraction of dd) instead of 1.0, 0.5 and
+ * 0.25.
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
  * the defaults it takes about 3 minutes and at most about 11 GB of disk
@@ -76,7 +81,7 @@
 #define MIB          (1ull << 20)
 #define GIB          (1ull << 30)
 #define T0_NS        (1700000000ull * 1000000000ull)
-#define LIVE_S       6.0
+#define LIVE_S       6.0 /* default seconds of a live run (-t) */
 #define LIVE_RING    (2ull << 30)
 #define FLUSH_EVERY  256u /* packets between pt_ring_flush() calls ("a ring block") */
 #define MAX_ROUNDS   9
@@ -92,6 +97,9 @@ struct opts {
     uint64_t write_bytes;
     unsigned rounds, producers, flows, chunks;
     uint64_t seed;
+    bool live_only;         /* -L */
+    double dd_rate, live_s; /* -D (MB/s; 0: measure), -t */
+    double fraction;        /* -x: the one live rate (x dd), 0: 1.0, 0.5 and 0.25 */
 };
 
 /* ---- clocks and processes ---- */
@@ -1006,18 +1014,61 @@ static void index_line(const char *what, const struct run *rn)
            (unsigned long long)rn->status.segments);
 }
 
+/* 2. live: producers that never block (as capture workers), paced at 1.0,
+ * 0.5 and 0.25 x @dd_mbps: lost_full and the live rings' index. */
+static int bench_live(const struct opts *o, double dd_mbps)
+{
+    static const double all[] = {1.0, 0.5, 0.25};
+    const double *fr = o->fraction > 0 ? &o->fraction : all;
+    size_t n = o->fraction > 0 ? 1 : PT_ARRAY_LEN(all);
+    char la[128];
+
+    for (size_t i = 0; i < n; i++) {
+        struct run rn;
+        memset(&rn, 0, sizeof rn);
+        snprintf(rn.datadir, sizeof rn.datadir, "%s/live", o->dir);
+        rn.ring_size = LIVE_RING;
+        rn.rate = dd_mbps * 1e6 * fr[i];
+        rn.bytes = (uint64_t)(rn.rate * o->live_s);
+        rn.wait = false;
+        if (ring_run(o, &rn) < 0)
+            return -1;
+        printf("live     offered %.0f MB/s (%.2f x dd median) for %.1f s, producers never block: "
+               "committed %.0f MB/s, lost_full %llu of %llu packets (%.3f%%) (target 0: %s), "
+               "writer CPU %.2f s/GB\n",
+               rn.rate / 1e6, fr[i], rn.wall, (double)rn.st.bytes / rn.wall / 1e6,
+               (unsigned long long)rn.st.lost_full_pkts, (unsigned long long)rn.packets,
+               100.0 * (double)rn.st.lost_full_pkts / (double)rn.packets,
+               rn.st.lost_full_pkts ? "NOT met" : "met",
+               rn.writer_cpu / ((double)rn.st.bytes / 1e9));
+        loadavg(la, sizeof la);
+        printf("live     load average %s after the run\n", la);
+        char what[64];
+        snprintf(what, sizeof what, "live ring at %.2f x dd", fr[i]);
+        index_line(what, &rn);
+        rm_tree(rn.datadir);
+        fs_sync(o->dir);
+    }
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(
         stderr,
         "usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED] "
-        "DIR PACKETTRACER\n");
+        "[-L] [-D MBPS] [-t SECONDS] [-x FRACTION] DIR PACKETTRACER\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.write_bytes = 5 * GIB, .rounds = 5, .producers = 2, .flows = 2048, .seed = 1};
+    struct opts o = {.write_bytes = 5 * GIB,
+                     .rounds = 5,
+                     .producers = 2,
+                     .flows = 2048,
+                     .seed = 1,
+                     .live_s = LIVE_S};
     double dd_w[MAX_ROUNDS], dd_c[MAX_ROUNDS], rg_w[MAX_ROUNDS], rg_c[MAX_ROUNDS];
     static uint32_t host_pkts[NHOSTS];
     struct run keep;
@@ -1025,7 +1076,7 @@ int main(int argc, char **argv)
     char la[128];
     int c;
 
-    while ((c = getopt(argc, argv, "w:r:p:f:c:s:")) != -1) {
+    while ((c = getopt(argc, argv, "w:r:p:f:c:s:LD:t:x:")) != -1) {
         switch (c) {
         case 'w':
             o.write_bytes = (uint64_t)(atof(optarg) * (double)GIB) / MIB * MIB;
@@ -1045,12 +1096,25 @@ int main(int argc, char **argv)
         case 's':
             o.seed = strtoull(optarg, NULL, 0);
             break;
+        case 'L':
+            o.live_only = true;
+            break;
+        case 'D':
+            o.dd_rate = atof(optarg);
+            break;
+        case 't':
+            o.live_s = atof(optarg);
+            break;
+        case 'x':
+            o.fraction = atof(optarg);
+            break;
         default:
             return usage();
         }
     }
     if (argc - optind != 2 || o.rounds < 1 || o.rounds > MAX_ROUNDS || o.producers < 1 ||
-        o.producers > 16 || o.flows < 1 || o.write_bytes < 2 * SEGMENT + GIB / 2)
+        o.producers > 16 || o.flows < 1 || o.write_bytes < 2 * SEGMENT + GIB / 2 || o.dd_rate < 0 ||
+        o.live_s <= 0)
         return usage();
     o.dir = argv[optind];
     o.ptbin = argv[optind + 1];
@@ -1064,6 +1128,26 @@ int main(int argc, char **argv)
            "producer, sync, commit 1000 ms\n",
            sysconf(_SC_NPROCESSORS_ONLN), la, o.producers, o.flows, (unsigned long long)o.seed,
            o.chunks ? o.chunks : PT_RING_CHUNKS);
+
+    if (o.live_only) {
+        double dd_med = o.dd_rate;
+        if (!dd_med) {
+            for (unsigned i = 0; i < o.rounds; i++) {
+                if (dd_run(&o, &dd_w[i], &dd_c[i]) != 0)
+                    return 1;
+                dd_w[i] = (double)o.write_bytes / dd_w[i] / 1e6;
+                printf("write    dd round %u: %.0f MB/s\n", i + 1, dd_w[i]);
+            }
+            dd_med = median(dd_w, o.rounds);
+        }
+        printf("write    dd rate for the live runs: %.0f MB/s (%s)\n", dd_med,
+               o.dd_rate ? "given with -D" : "median of the dd rounds");
+        if (bench_live(&o, dd_med) < 0)
+            return 1;
+        loadavg(la, sizeof la);
+        printf("setup    load average %s at the end\n", la);
+        return 0;
+    }
 
     /* 1. write: dd, then the ring, round by round */
     for (unsigned i = 0; i < o.rounds; i++) {
@@ -1116,31 +1200,8 @@ int main(int argc, char **argv)
            median(rg_c, o.rounds), median(dd_c, o.rounds));
 
     /* 2. live: producers that never block, paced */
-    static const double fr[] = {1.0, 0.5, 0.25};
-    for (size_t i = 0; i < PT_ARRAY_LEN(fr); i++) {
-        struct run rn;
-        memset(&rn, 0, sizeof rn);
-        snprintf(rn.datadir, sizeof rn.datadir, "%s/live", o.dir);
-        rn.ring_size = LIVE_RING;
-        rn.rate = dd_med * 1e6 * fr[i];
-        rn.bytes = (uint64_t)(rn.rate * LIVE_S);
-        rn.wait = false;
-        if (ring_run(&o, &rn) < 0)
-            return 1;
-        printf("live     offered %.0f MB/s (%.2f x dd median) for %.1f s, producers never block: "
-               "committed %.0f MB/s, lost_full %llu of %llu packets (%.3f%%) (target 0: %s), "
-               "writer CPU %.2f s/GB\n",
-               rn.rate / 1e6, fr[i], rn.wall, (double)rn.st.bytes / rn.wall / 1e6,
-               (unsigned long long)rn.st.lost_full_pkts, (unsigned long long)rn.packets,
-               100.0 * (double)rn.st.lost_full_pkts / (double)rn.packets,
-               rn.st.lost_full_pkts ? "NOT met" : "met",
-               rn.writer_cpu / ((double)rn.st.bytes / 1e9));
-        char what[64];
-        snprintf(what, sizeof what, "live ring at %.2f x dd", fr[i]);
-        index_line(what, &rn);
-        rm_tree(rn.datadir);
-        fs_sync(o.dir);
-    }
+    if (bench_live(&o, dd_med) < 0)
+        return 1;
 
     /* 3. index of the round-1 ring */
     char ringdir[4200];

@@ -2,7 +2,8 @@
 # run.sh BUILD_DIR - build bench/ring/ring_bench against BUILD_DIR/libpt.a and run it in a
 # scratch directory under /var/tmp (removed afterwards), with BUILD_DIR/packettracer for
 # `extract`. See ring_bench.c for what it measures. Extra arguments go to ring_bench
-# (-w GIB written per ring run, -r rounds, -p producers, -f concurrent flows, -s seed).
+# (-w GIB written per ring run, -r rounds, -p producers, -f concurrent flows, -s seed; -L the
+# live part only, at the -D MB/s rate or that of -r dd runs, -t seconds, -x one rate).
 # Needs dd, tcpdump, about 11 GB free on /var/tmp, and about 3 minutes.
 set -eu
 if [ $# -lt 1 ]; then

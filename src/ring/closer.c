@@ -20,7 +20,8 @@
  * 3. Order within a batch, which keeps the index from naming bytes that
  *    may not be on the disk:
  *    a. drops: each recycled segment's index entries in one txn
- *       (ring_index_drop), then its file is unlinked;
+ *       (ring_index_drop), then its file is unlinked (a file the writer
+ *       took for a new segment was renamed already: nothing to unlink);
  *    b. each part: a close cuts the file to its valid length and punches
  *       the rest of the preallocation; with sync the file is fdatasync'ed
  *       (through the closer's own open file description, so a writeback

@@ -45,9 +45,13 @@
  *    header, an interface block per (interface, link type) as they first
  *    appear (if_name from meta "iface", if_tsresol 9), enhanced packet
  *    blocks. Host byte order, like the segments.
- * 6. A segment the writer recycles after the plan (its file gone when we
- *    open it) has lost its packets: skipped, with a warning in the log.
- *    A file opened before the unlink stays readable. */
+ * 6. A segment the writer recycles after the plan has lost its packets:
+ *    skipped, with a warning in the log. Its file is gone when we open it,
+ *    or, opened before, it may be rewritten under us: the writer renames a
+ *    recycled file to the new segment's name before it writes a byte into
+ *    it (writer.c DESIGN 3), so after every read the name is looked up
+ *    again (stat, same inode), and a read is trusted only when the name
+ *    was still there after it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pt/decode.h"
@@ -82,6 +87,8 @@ struct seg {
     uint32_t pending; /* planned blocks not read yet */
     int filt;         /* index in ex.filt, -1 without a filter */
     bool gone;        /* recycled under us (DESIGN 6) */
+    dev_t dev;        /* the file opened (DESIGN 6) */
+    ino_t ino;
 };
 
 /* What to read: a whole block, or a run of its parts (format.h "Parts"). */
@@ -842,25 +849,47 @@ static int drain(struct ex *x, uint64_t wm, bool all)
 
 /* ---- reading (DESIGN 3) ---- */
 
+static void seg_gone(struct ex *x, struct seg *s)
+{
+    char nm[32];
+
+    pt_log(PT_LOG_WARN, "ring: %s/%s was recycled during the extraction: its packets are gone",
+           x->dir, seg_name(nm, s->seq));
+    s->gone = true;
+}
+
 static int seg_open(struct ex *x, struct seg *s)
 {
     char path[PATH_MAX + 32], nm[32];
+    struct stat sb;
 
     snprintf(path, sizeof path, "%s/%s", x->dir, seg_name(nm, s->seq));
     do
         s->fd = open(path, O_RDONLY | O_CLOEXEC);
     while (s->fd < 0 && errno == EINTR);
-    if (s->fd >= 0)
+    if (s->fd >= 0 && fstat(s->fd, &sb) == 0) {
+        s->dev = sb.st_dev;
+        s->ino = sb.st_ino;
         return 0;
-    if (errno == ENOENT) { /* DESIGN 6 */
-        pt_log(PT_LOG_WARN, "ring: %s was recycled during the extraction: its packets are gone",
-               path);
-        s->gone = true;
+    }
+    if (s->fd < 0 && errno == ENOENT) { /* DESIGN 6 */
+        seg_gone(x, s);
         return 0;
     }
     int e = errno;
     snprintf(x->msg, x->msglen, "%s: %s", path, strerror(e));
     return -e;
+}
+
+/* DESIGN 6: is the file read still the segment's? (After a read: the
+ * writer renames a file before it rewrites it.) */
+static bool seg_still(struct ex *x, const struct seg *s)
+{
+    char path[PATH_MAX + 32], nm[32];
+    struct stat sb;
+
+    snprintf(path, sizeof path, "%s/%s", x->dir, seg_name(nm, s->seq));
+    return stat(path, &sb) == 0 && sb.st_dev == s->dev && sb.st_ino == s->ino;
 }
 
 static int block_read(struct ex *x, struct seg *s, const struct cand *c, uint8_t *dst)
@@ -961,8 +990,13 @@ static int block_do(struct ex *x, const struct cand *c)
     if (!(b = malloc(sizeof *b + c->len)))
         return -ENOMEM;
     b->refs = 1; /* ours, while walking */
-    if ((rc = block_read(x, s, c, b->data)) == 0)
+    rc = block_read(x, s, c, b->data);
+    if (!seg_still(x, s)) { /* what was read may be the next segment's: DESIGN 6 */
+        seg_gone(x, s);
+        rc = 0;
+    } else if (rc == 0) {
         rc = block_walk(x, s, c, b);
+    }
     buf_put(b);
 done:
     if (--s->pending == 0 && s->fd >= 0) {

@@ -47,6 +47,15 @@
  * range per database (in the same transaction as its segs record), and a
  * lookup costs one get per segment in the time range.
  *
+ * Reused files. A new segment usually takes the file of the segment the
+ * bound recycles (renamed to the new seq, rewritten in place), so until it
+ * is closed and cut to its length, the file may hold the old segment's
+ * bytes past what was written. The writer keeps RING_STALE_MARK right
+ * after its last record there: a record header no pcap reader accepts
+ * (libpcap stops at it with "invalid packet capture length"), so reading
+ * the open segment never runs into the old packets. Readers of the index
+ * never read past valid_len.
+ *
  * Invariants after every commit: every block of blocks lies within its
  * segment's valid_len; every key's blocks exist in blocks; a segs record
  * exists for every segment file the index names. Files of a seq without a
@@ -70,6 +79,9 @@
 #define RING_REC_HDR       16u /* record header: ts_sec, ts_nsec, caplen, wirelen (host order) */
 #define RING_PART_SIZE     (16u << 10) /* bytes of a block's part (see Parts) */
 #define RING_PARTS         16u         /* parts of a block at most: blocks hold at most 256 KiB */
+#define RING_STALE_MARK                                                                            \
+    0xffffffffu /* every field of the record header after the last record                          \
+                 * of a reused file (see Reused files) */
 
 enum ring_key_kind {
     RING_KEY_HOST = 1,

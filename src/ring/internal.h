@@ -29,8 +29,14 @@
  * of one interface and one link type. Owned by its producer while it is
  * the producer's current chunk or in the free queue, by the writer while it
  * is in the full queue or being written. */
+/* Bytes after each chunk's buffer: the writer appends RING_STALE_MARK
+ * there when it writes the chunk into a reused file (format.h), so that one
+ * pwrite() carries both. A cache line, so buffers stay aligned. */
+#define RING_CHUNK_SLACK 64u
+
 struct ring_chunk {
-    uint8_t *buf;               /* chunk_size bytes, part of the producer's slab */
+    uint8_t *buf;               /* chunk_size bytes, part of the producer's slab, then
+                                 * RING_CHUNK_SLACK that only the writer uses */
     uint32_t len;               /* bytes used: whole records */
     uint32_t packets;           /* records in it */
     uint64_t first_ns, last_ns; /* min and max packet time */
@@ -132,6 +138,8 @@ struct ring_seg {
               * -1 once handed over with the close */
     uint32_t linktype, snaplen;
     uint64_t len;    /* bytes written, the pcap header included */
+    uint64_t stale;  /* a reused file: its size when taken (the old segment's bytes lie in
+                      * [len, stale)); 0 for a new file */
     uint64_t pushed; /* bytes whose writeback the writer has waited for (without error) and
                       * dropped from the page cache: what a commit of the open segment
                       * may name */

@@ -18,9 +18,13 @@
  *    one or more blocks of it:
  *    a. a chunk of another link type, or one that would take the segment
  *       past segment_size, closes the segment first;
- *    b. no open segment: make room (3), create seg-<seq>.pcap, preallocate
- *       segment_size (FALLOC_FL_KEEP_SIZE: the file stays a plain pcap of
- *       what was written; EOPNOTSUPP: go on without), write the header;
+ *    b. no open segment: make room (3), which usually hands over the
+ *       recycled segment's file renamed to seg-<seq>.pcap (rewritten in
+ *       place: the old bytes past what was written stay until the close
+ *       cuts the file, behind RING_STALE_MARK, format.h), else create it;
+ *       preallocate segment_size (FALLOC_FL_KEEP_SIZE: the file stays a
+ *       plain pcap of what was written; EOPNOTSUPP: go on without), write
+ *       the header;
  *    c. pwrite() the chunk at the segment's end (the chunk is the large
  *       buffer: it is written as it is, not copied again), start writeback
  *       of it (sync_file_range WRITE), and wait for the ranges more than
@@ -43,12 +47,15 @@
  *    while the segments' total (closed ones by their length, the open one by
  *    its preallocation) plus segment_size is over ring_size, or while the
  *    free space (statvfs) minus segment_size is under keep_free_pct.
- *    The files therefore never hold more than ring_size. Recycling deletes
- *    a segment's index entries in one txn, then unlinks the file; the open
- *    segment is never recycled. The writer does it itself, after the
- *    answer to the batch in flight (the closer idle). A drop that fails in
- *    a batch (the batch's drop list: only failed drops are queued there)
- *    is tried again with the next one.
+ *    The files therefore never hold more than ring_size. The first
+ *    segment recycled lends its file to the new one: renamed at once, its
+ *    index entries deleted in one txn by the next batch, on the closer
+ *    (recycle_reuse: no wait, no txn, no unlink, no new extents on the
+ *    writer; bench/ring measured it, docs/PERFORMANCE.md). Any further one
+ *    (a smaller bound, a short filesystem) loses its index entries in one
+ *    txn, then its file, on the writer, after the answer to the batch in
+ *    flight (the closer idle). The open segment is never recycled. A drop
+ *    that fails in a batch is tried again with the next one.
  * 4. Faults. ENOSPC, EDQUOT or EIO at preallocation or write: recycle the
  *    oldest segment (segments_early) and try once more. When that fails
  *    too, or there was nothing to recycle, the chunk is dropped (lost_io),
@@ -403,7 +410,7 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
     }
     p->age_ns = (uint64_t)c->commit_ms * 1000000ull / 4;
     p->chunk = calloc(c->chunks, sizeof *p->chunk);
-    p->slab = malloc((size_t)c->chunks * c->chunk_size);
+    p->slab = malloc((size_t)c->chunks * (c->chunk_size + RING_CHUNK_SLACK));
     p->full.slot = calloc(slots, sizeof *p->full.slot);
     p->free.slot = calloc(slots, sizeof *p->free.slot);
     if (!p->chunk || !p->slab || !p->full.slot || !p->free.slot) {
@@ -413,7 +420,7 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
     p->full.cap = p->free.cap = c->chunks;
     p->full.mask = p->free.mask = slots - 1;
     for (unsigned i = 0; i < c->chunks; i++) {
-        p->chunk[i].buf = p->slab + (size_t)i * c->chunk_size;
+        p->chunk[i].buf = p->slab + (size_t)i * (c->chunk_size + RING_CHUNK_SLACK);
         (void)ring_spsc_push(&p->free, &p->chunk[i]);
     }
     return p;
@@ -684,8 +691,56 @@ static int recycle_oldest(struct pt_ring *r, bool early, bool now)
     return 0;
 }
 
-/* keep_free_pct: would the filesystem be under it after one more segment? */
-static bool free_short(const struct pt_ring *r)
+/* DESIGN 3: the oldest segment's file becomes the file of the new segment
+ * @seq. It is renamed at once and rewritten in place (seg_create), and its
+ * index entries go with the next batch, on the closer thread: the writer
+ * neither waits for a batch in flight nor runs a txn, and the disk neither
+ * frees nor allocates nor converts extents (docs/PERFORMANCE.md). Renaming
+ * first is safe: the old seq's file is simply gone for a reader that still
+ * sees its entries (extract skips it, DESIGN 6 there) and for reconcile
+ * after a crash (its entries go). 0, -ENOENT (nothing to recycle) or the
+ * failure (nothing taken). */
+static int recycle_reuse(struct pt_ring *r, uint64_t seq)
+{
+    char from[RING_PATH_MAX], to[RING_PATH_MAX];
+    struct ring_seg **pp, *s;
+    uint64_t old;
+
+    for (;;) {
+        if (!r->n_segs || (r->open && r->segs[0].seq == r->open->seq))
+            return -ENOENT;
+        old = r->segs[0].seq;
+        for (s = r->done; s && s->seq != old; s = s->next)
+            ;
+        if (!s || !s->in_flight)
+            break;
+        flight_wait(r); /* the answer may free or forget it: look again */
+    }
+    if (drops_push(r, old) < 0)
+        return -ENOMEM;
+    ring_seg_path(from, sizeof from, r->cfg.dir, old);
+    ring_seg_path(to, sizeof to, r->cfg.dir, seq);
+    if (rename(from, to) < 0) {
+        int rc = -errno;
+        r->n_drops--;
+        return rc;
+    }
+    segs_remove(r, old);
+    for (pp = &r->done; *pp; pp = &(*pp)->next) {
+        if ((*pp)->seq == old) {
+            s = *pp;
+            *pp = s->next;
+            seg_free(s);
+            break;
+        }
+    }
+    PT_CNT_INC(r->run.segments_recycled);
+    return 0;
+}
+
+/* keep_free_pct: would the filesystem be under it after one more segment,
+ * @credit bytes of which a reused file holds already? */
+static bool free_short(const struct pt_ring *r, uint64_t credit)
 {
     struct statvfs sv;
     unsigned __int128 total, avail, need;
@@ -693,25 +748,34 @@ static bool free_short(const struct pt_ring *r)
     if (!r->cfg.keep_free_pct || statvfs(r->cfg.dir, &sv) < 0)
         return false;
     total = (unsigned __int128)sv.f_blocks * sv.f_frsize;
-    avail = (unsigned __int128)sv.f_bavail * sv.f_frsize;
+    avail = (unsigned __int128)sv.f_bavail * sv.f_frsize + credit;
     need = total * r->cfg.keep_free_pct / 100 + r->cfg.segment_size;
     return avail < need;
 }
 
-/* DESIGN 3. Recycling here is done before the new segment is created (the
- * closer idle), so the files never hold more than ring_size; bench/ring
- * measured the cost (docs/PERFORMANCE.md). */
-static void make_room(struct pt_ring *r)
+/* DESIGN 3. Recycling is done here, before the new segment @seq is created,
+ * so the files never hold more than ring_size. The first segment recycled
+ * lends its file to @seq (recycle_reuse; *reused); any further one, which
+ * only a smaller bound or a short filesystem asks for, is removed at once
+ * (its index entries, then its file), the closer idle. */
+static void make_room(struct pt_ring *r, uint64_t seq, bool *reused)
 {
+    uint64_t credit = 0;
+
+    *reused = false;
     for (;;) {
-        if (r->cfg.ring_size && r->total + r->cfg.segment_size > r->cfg.ring_size) {
-            if (recycle_oldest(r, false, true) < 0)
-                return;
-            continue;
-        }
-        if (!free_short(r))
+        bool over = r->cfg.ring_size && r->total + r->cfg.segment_size > r->cfg.ring_size;
+        if (!over && !free_short(r, credit))
             return;
-        if (r->n_drops) {
+        if (!*reused) {
+            uint64_t size = r->n_segs ? r->segs[0].size : 0;
+            if (recycle_reuse(r, seq) == 0) {
+                *reused = true;
+                credit = size;
+                continue;
+            }
+        }
+        if (!over && r->n_drops) {
             if (drops_flush(r) < 0)
                 return;
             continue;
@@ -1103,11 +1167,42 @@ static int prealloc(struct pt_ring *r, int fd, const char *path)
     }
 }
 
+/* The pcap header; in a reused file, the stale mark after it (format.h). */
 static int seg_header(struct ring_seg *s)
 {
-    uint32_t h[6] = {RING_PCAP_MAGIC_NS, 2u | 4u << 16, 0, 0, s->snaplen, s->linktype};
+    uint32_t h[6 + RING_REC_HDR / 4] = {RING_PCAP_MAGIC_NS, 2u | 4u << 16, 0, 0,
+                                        s->snaplen,         s->linktype};
+    size_t n = s->stale > RING_PCAP_HDR ? sizeof h : RING_PCAP_HDR;
 
-    return pwrite_all(s->fd, (const uint8_t *)h, sizeof h, 0);
+    for (unsigned i = 6; i < PT_ARRAY_LEN(h); i++)
+        h[i] = RING_STALE_MARK;
+    return pwrite_all(s->fd, (const uint8_t *)h, n, 0);
+}
+
+/* The file of a new segment: the recycled one renamed to it (*@stale: its
+ * size), else a new one; @s->seq may move past names already taken. */
+static int seg_file(struct pt_ring *r, struct ring_seg *s, char *path, size_t len)
+{
+    struct stat sb;
+    bool reused;
+    int fd;
+
+    s->seq = r->next_seq++;
+    make_room(r, s->seq, &reused);
+    ring_seg_path(path, len, r->cfg.dir, s->seq);
+    if (reused) {
+        s->stale = UINT64_MAX; /* size unknown: mark after every write */
+        if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+            return -errno;
+        if (fstat(fd, &sb) == 0)
+            s->stale = (uint64_t)sb.st_size;
+        return fd;
+    }
+    while ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 && errno == EEXIST) {
+        s->seq = r->next_seq++;
+        ring_seg_path(path, len, r->cfg.dir, s->seq);
+    }
+    return fd < 0 ? -errno : fd;
 }
 
 static int seg_create(struct pt_ring *r, int linktype)
@@ -1116,20 +1211,15 @@ static int seg_create(struct pt_ring *r, int linktype)
     struct ring_seg *s;
     int rc, fd;
 
-    make_room(r);
     if (!(s = calloc(1, sizeof *s)))
         return -ENOMEM;
     s->cfd = -1;
-    do {
-        s->seq = r->next_seq++;
-        ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    } while (fd < 0 && errno == EEXIST);
-    if (fd < 0) {
-        rc = -errno;
-        write_failed(r, rc, "creating", path);
+    if ((fd = seg_file(r, s, path, sizeof path)) < 0) {
+        write_failed(r, fd, s->stale ? "opening" : "creating", path);
+        if (s->stale)
+            unlink(path); /* no record names it; the queued drop removes the old entries */
         free(s);
-        return rc;
+        return fd;
     }
     s->fd = fd;
     /* the closer's own open file description: see ring_seg.cfd */
@@ -1393,6 +1483,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
 {
     char path[RING_PATH_MAX];
     struct ring_seg *s = r->open;
+    uint32_t len;
     int rc;
 
     if (!c->packets)
@@ -1416,12 +1507,19 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
         chunk_lost(r, c, rc);
         return;
     }
-    rc = pwrite_all(s->fd, c->buf, c->len, s->len);
+    len = c->len;
+    if (s->len + len < s->stale) { /* a reused file: the old bytes follow (format.h) */
+        static const uint32_t mark[RING_REC_HDR / 4] = {RING_STALE_MARK, RING_STALE_MARK,
+                                                        RING_STALE_MARK, RING_STALE_MARK};
+        memcpy(c->buf + len, mark, sizeof mark);
+        len += RING_REC_HDR;
+    }
+    rc = pwrite_all(s->fd, c->buf, len, s->len);
     if (rc < 0) {
         ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
         write_failed(r, rc, "writing", path);
         if (space_err(rc) && recycle_oldest(r, true, true) == 0 &&
-            (rc = pwrite_all(s->fd, c->buf, c->len, s->len)) < 0)
+            (rc = pwrite_all(s->fd, c->buf, len, s->len)) < 0)
             write_failed(r, rc, "writing", path);
     }
     if (rc < 0) {

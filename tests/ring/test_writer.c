@@ -1927,3 +1927,282 @@ Test(ring_writer, index_compact, .timeout = 30)
                 (unsigned long long)xs.blocks_read, (unsigned long long)xs.bytes_read);
     traffic_free(&want);
 }
+
+/* ---- recycled files rewritten in place ---- */
+
+/* The inode of @seq's file; 0 when there is none. */
+static ino_t seg_ino(uint64_t seq)
+{
+    char p[256];
+    struct stat sb;
+
+    seg_path(p, sizeof p, seq);
+    return stat(p, &sb) == 0 ? sb.st_ino : 0;
+}
+
+/* Is @seq's file the one @fd holds open? (Held open, a file that was
+ * deleted keeps its inode number, so a new file cannot take it.) */
+static bool same_file(int fd, uint64_t seq)
+{
+    struct stat sb;
+
+    cr_assert_eq(fstat(fd, &sb), 0);
+    return seg_ino(seq) == sb.st_ino;
+}
+
+/* Put packets @*i, @*i + 1, ... until about @bytes of records. */
+static void put_bytes(struct pt_ring_prod *p, struct traffic *t, size_t *i, uint64_t bytes,
+                      uint32_t snap)
+{
+    for (uint64_t n = 0; n < bytes; (*i)++) {
+        if (t)
+            t->v = realloc(t->v, (t->n + 1) * sizeof *t->v);
+        put_one(p, t, *i, snap, payload_of(*i));
+        n += RING_REC_HDR + 14 + 20 + 8 + payload_of(*i) + 4;
+    }
+    if (p)
+        pt_ring_flush(p, true);
+}
+
+/* The first run of the reuse tests: 3.5 segments into a ring of 4, so the
+ * next segment must recycle seq 1. Returns the packets put; @fd[1..4] get
+ * the files of seqs 1..4, held open. Seq 1's records are then zeroed: a
+ * pcap reader would take those bytes for empty packets, so one that ran
+ * past the new packets into them would show. */
+static size_t ring_of_four(struct pt_ring_config *c, struct traffic *t, int fd[5])
+{
+    static const uint8_t zero[4096];
+    char p[256];
+    struct pt_ring_stats st;
+    uint64_t seqs[64];
+    size_t i = 0;
+
+    c->ring_size = 4 * MIB;
+    c->chunks = 64;
+    c->wait_when_full = true;
+    struct pt_ring *r = rw_open(c, 1);
+    put_bytes(pt_ring_producer(r, 0), t, &i, 7 * MIB / 2, c->snaplen);
+    pt_ring_close(r, &st);
+    cr_assert_eq(st.packets, i);
+    cr_assert_eq(seg_list(seqs, 64), 4);
+    cr_assert_eq(seqs[3], 4);
+    for (uint64_t s = 1; s <= 4; s++) {
+        seg_path(p, sizeof p, s);
+        cr_assert_geq(fd[s] = open(p, O_RDWR | O_CLOEXEC), 0);
+    }
+    uint64_t len1 = file_size(1);
+    for (uint64_t off = RING_PCAP_HDR; off < len1; off += sizeof zero)
+        cr_assert_gt(pwrite(fd[1], zero, sizeof zero, (off_t)off), 0);
+    cr_assert_eq(ftruncate(fd[1], (off_t)len1), 0); /* the last pwrite went past */
+    return i;
+}
+
+static void close_four(int fd[5])
+{
+    for (int s = 1; s <= 4; s++)
+        close(fd[s]);
+}
+
+/* Read @seq's file with libpcap: the packets must be @x[0..n), then the
+ * stale mark must stop the reader (the old segment's bytes follow). */
+static void pcap_reads_then_stops(uint64_t seq, const struct xpkt *x, size_t n)
+{
+    char p[256], err[PCAP_ERRBUF_SIZE];
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    size_t k = 0;
+    int rc;
+
+    seg_path(p, sizeof p, seq);
+    pcap_t *pc = pcap_open_offline_with_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO, err);
+    cr_assert_not_null(pc, "%s", err);
+    while ((rc = pcap_next_ex(pc, &h, &d)) == 1) {
+        cr_assert_lt(k, n, "a packet past the %zu written: the old segment's", n);
+        cr_assert_eq((uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec, x[k].ts);
+        cr_assert_eq(h->caplen, x[k].caplen);
+        cr_assert_eq(memcmp(d, x[k].data, h->caplen), 0, "packet %zu", k);
+        k++;
+    }
+    cr_assert_eq(k, n, "packets read before the mark");
+    cr_assert_eq(rc, -1, "libpcap stops with an error at the mark, not at the end (%d)", rc);
+    cr_assert_not_null(strstr(pcap_geterr(pc), "invalid packet capture length"), "%s",
+                       pcap_geterr(pc));
+    pcap_close(pc);
+}
+
+/* A new segment takes the file of the segment the bound recycles, renamed
+ * and rewritten in place (writer.c DESIGN 3). While it is open, a pcap
+ * reader gets exactly the new packets and stops at the stale mark; once
+ * closed, it is cut to its length: every file and the index then hold
+ * exactly the newest packets, byte for byte. */
+Test(ring_writer, recycled_file_is_rewritten_in_place)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct traffic t = {0};
+    struct pt_ring_stats st;
+    struct ix x;
+    uint64_t seqs[64], fseqs[64];
+    struct ring_seg_rec recs[64];
+    int fd[5];
+    size_t n1 = ring_of_four(&c, &t, fd), i = n1;
+
+    struct pt_ring *r = rw_open(&c, 1);
+    put_bytes(pt_ring_producer(r, 0), &t, &i, MIB / 3, c.snaplen);
+    wait_until(r, i, 0);
+    cr_assert_eq(seg_ino(1), 0, "seq 1 is recycled");
+    cr_assert(same_file(fd[1], 5), "seq 5 is seq 1's file");
+    cr_assert_gt(file_size(5), MIB / 2, "the old bytes are still in the open file");
+    pcap_reads_then_stops(5, t.v + n1, i - n1);
+
+    put_bytes(pt_ring_producer(r, 0), &t, &i, MIB, c.snaplen);
+    pt_ring_close(r, &st);
+    cr_assert_eq(st.packets, i);
+    cr_assert_eq(st.segments_recycled, 2);
+    cr_assert(same_file(fd[2], 6), "seq 6 is seq 2's file");
+    size_t nf = seg_list(fseqs, 64);
+    cr_assert_eq(nf, 4);
+    cr_assert_eq(fseqs[0], 3);
+    files_hold_suffix(&t, c.snaplen);
+    for (size_t j = 0; j < nf; j++) { /* closed: cut, tcpdump reads each to its end */
+        char path[256], cmd[512], *out = NULL;
+        seg_path(path, sizeof path, fseqs[j]);
+        snprintf(cmd, sizeof cmd, "tcpdump -n -r '%s' -w /dev/null 2>&1", path);
+        cr_assert_eq(pt_test_run(cmd, &out, NULL), 0, "tcpdump -r %s: %s", path, out ? out : "");
+        free(out);
+    }
+    ix_open(&x);
+    size_t ns = ix_segs(&x, seqs, recs, 64);
+    cr_assert_eq(ns, nf);
+    for (size_t j = 0; j < ns; j++) {
+        cr_assert_eq(seqs[j], fseqs[j]);
+        cr_assert_eq(file_size(seqs[j]), recs[j].valid_len, "seq %llu cut to its length",
+                     (unsigned long long)seqs[j]);
+        seg_check(&x, seqs[j], &recs[j]);
+    }
+    ix_all_named(&x, x.blocks, seqs, ns);
+    ix_all_named(&x, x.keys, seqs, ns);
+    ix_close(&x);
+    close_four(fd);
+    traffic_free(&t);
+}
+
+/* kill -9 in a child that rewrites a recycled file: after A is committed
+ * (@commit_a) and B is written, or before any commit (A only written).
+ * Returns the packets the child put. */
+static size_t crash_in_reused(const struct pt_ring_config *c, size_t from, bool commit_a)
+{
+    int status;
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char msg[256];
+        int err;
+        size_t i = from;
+        struct pt_ring_stats s = {0};
+        struct pt_ring *r = pt_ring_open(c, 1, &err, msg, sizeof msg);
+        if (!r)
+            _exit(2);
+        put_bytes(pt_ring_producer(r, 0), NULL, &i, MIB / 3, c->snaplen); /* A */
+        for (int k = 0; commit_a && k < 3000 && s.packets < i; k++) {
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
+            pt_ring_stats(r, &s);
+        }
+        if (commit_a && s.packets != i)
+            _exit(3);
+        if (commit_a)
+            put_bytes(pt_ring_producer(r, 0), NULL, &i, MIB / 8, c->snaplen); /* B */
+        struct timespec ts = {0, 100 * 1000000L}; /* written, well before the next commit */
+        nanosleep(&ts, NULL);
+        kill(getpid(), SIGKILL);
+        _exit(4);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %d", status);
+    return 0;
+}
+
+/* Reconcile after a crash in a reused file: the file is cut to what the
+ * index commits (A; B and the old segment's bytes go), the recycled seq's
+ * entries are gone, and every committed packet is there byte for byte. */
+Test(ring_writer, crash_while_rewriting_a_recycled_file)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct traffic t = {0};
+    struct pt_ring_stats st;
+    struct ix x;
+    uint64_t seqs[64], fseqs[64];
+    struct ring_seg_rec recs[64];
+    int fd[5];
+
+    c.commit_ms = 1000;
+    size_t n1 = ring_of_four(&c, &t, fd), i = n1;
+    crash_in_reused(&c, n1, true);
+    cr_assert(same_file(fd[1], 5), "the child rewrote seq 1's file as seq 5");
+    uint64_t crashed = file_size(5);
+
+    struct pt_ring *r = rw_open(&c, 1);
+    pt_ring_stats(r, &st);
+    pt_ring_close(r, NULL);
+    put_bytes(NULL, &t, &i, MIB / 3, c.snaplen); /* A, as the child put it */
+    cr_assert_eq(st.packets, i, "run 1 and A are committed: %llu", (unsigned long long)st.packets);
+    ix_open(&x);
+    size_t ns = ix_segs(&x, seqs, recs, 64);
+    cr_assert_eq(ns, 4);
+    cr_assert_eq(seqs[0], 2, "seq 1's entries are gone");
+    cr_assert_eq(seqs[3], 5);
+    cr_assert_eq(file_size(5), recs[3].valid_len, "cut to the commit");
+    cr_assert_eq(st.reconciled_bytes, crashed - recs[3].valid_len);
+    for (size_t j = 0; j < ns; j++)
+        seg_check(&x, seqs[j], &recs[j]);
+    ix_all_named(&x, x.blocks, seqs, ns);
+    ix_all_named(&x, x.keys, seqs, ns);
+    ix_close(&x);
+    cr_assert_eq(seg_list(fseqs, 64), 4);
+    files_hold_suffix(&t, c.snaplen);
+    close_four(fd);
+    traffic_free(&t);
+}
+
+/* kill -9 after the recycled file was renamed and written, before any
+ * commit: the new seq has no record (its file goes), the old seq has no
+ * file (its entries go), the rest is intact. */
+Test(ring_writer, crash_before_the_first_commit_of_a_reused_file)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct traffic t = {0};
+    struct pt_ring_stats st;
+    struct ix x;
+    uint64_t seqs[64], fseqs[64];
+    struct ring_seg_rec recs[64];
+    int fd[5];
+
+    c.commit_ms = 1000;
+    size_t n1 = ring_of_four(&c, &t, fd);
+    crash_in_reused(&c, n1, false);
+    cr_assert_eq(seg_ino(1), 0);
+    cr_assert(same_file(fd[1], 5), "renamed before the crash");
+
+    struct pt_ring *r = rw_open(&c, 1);
+    pt_ring_stats(r, &st);
+    pt_ring_close(r, NULL);
+    cr_assert_eq(st.packets, n1);
+    cr_assert_eq(seg_ino(5), 0, "no record names seq 5: deleted");
+    size_t nf = seg_list(fseqs, 64);
+    cr_assert_eq(nf, 3);
+    cr_assert_eq(fseqs[0], 2);
+    ix_open(&x);
+    size_t ns = ix_segs(&x, seqs, recs, 64);
+    cr_assert_eq(ns, 3);
+    for (size_t j = 0; j < ns; j++) {
+        cr_assert_eq(seqs[j], fseqs[j]);
+        seg_check(&x, seqs[j], &recs[j]);
+    }
+    ix_all_named(&x, x.blocks, seqs, ns);
+    ix_all_named(&x, x.keys, seqs, ns);
+    ix_close(&x);
+    files_hold_suffix(&t, c.snaplen);
+    close_four(fd);
+    traffic_free(&t);
+}
