@@ -139,7 +139,8 @@ struct pt_offline_result {
     struct pt_decode_stats decode;    /* summed over workers */
     struct pt_flow_worker_stats flow; /* summed over workers (lock_spins included) */
     struct pt_app_worker_stats app;   /* summed over workers and the flow-end flushes */
-    uint64_t app_records;             /* app records handed to opts->emit_app */
+    uint64_t app_dropped; /* app records lost: a worker queue could not grow (no memory) */
+    uint64_t app_records; /* app records handed to opts->emit_app */
     struct pt_iface_table ifaces;
     uint64_t ifaces_merged; /* records whose interface found no slot of its own (table full,
                              * or interface id >= 256): accounted to the last slot */

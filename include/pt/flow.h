@@ -343,10 +343,12 @@ struct pt_app_worker_stats {
      * slots), counted as each completes or is flushed, queued or not */
     uint64_t dns_qtype[PT_DNS_SERIES_QTYPES];
     uint64_t dns_rcode[PT_DNS_SERIES_RCODES];
-    uint64_t no_state; /* app.no_state: a parser was wanted, the state pool was empty */
-    uint64_t tcp_gap;  /* app.tcp_gap: a parsed direction skipped sequence space */
-    uint64_t records;  /* app records queued */
-    uint64_t arp_pkts; /* ARP packets handed to the record thread */
+    uint64_t no_state;    /* app.no_state: a parser was wanted, the state pool was empty */
+    uint64_t parked_lost; /* of those: a parked HTTP connection found its pool empty when it
+                           * carried bytes again, and is not parsed from then on */
+    uint64_t tcp_gap;     /* app.tcp_gap: a parsed direction skipped sequence space */
+    uint64_t records;     /* app records queued */
+    uint64_t arp_pkts;    /* ARP packets handed to the record thread */
     struct pt_appid_stats appid;
     struct pt_dns_stats dns;
     struct pt_http_stats http;
@@ -496,8 +498,8 @@ void pt_flow_uid(char out[20], const struct pt_flow_key *key, uint64_t first_ns)
 /* Flows currently in the table (approximate while workers run). */
 uint64_t pt_flow_table_count(const struct pt_flow_table *t);
 
-/* Bytes of memory reserved per flow slot (pool entry + table node share),
- * for the memory bench and the summary. */
+/* Bytes of memory reserved per flow slot at most: the pool entry, the TCP
+ * part a TCP flow also uses, its shard number and the table node share. */
 size_t pt_flow_slot_size(void);
 
 /* Flows evicted by PT_FLOW_FULL_EVICT so far. Thread: any (approximate). */

@@ -263,7 +263,7 @@ unsigned pt_http_flush(struct pt_http_state *s, pt_http_emit_fn emit, void *arg)
 bool pt_http_idle(const struct pt_http_state *s);
 
 /* Transactions seen so far on the connection of @s (the trans_depth of its
- * last request). */
+ * last request). Thread: owner of @s. */
 static inline uint32_t pt_http_depth(const struct pt_http_state *s)
 {
     return s->depth;
@@ -271,7 +271,8 @@ static inline uint32_t pt_http_depth(const struct pt_http_state *s)
 
 /* Set @s up for a connection that was pt_http_idle() after @depth
  * transactions: it then parses the next message exactly as the idle state
- * would have. Unlike pt_http_init(), counts no new flow. */
+ * would have. Unlike pt_http_init(), counts no new flow. @st as for
+ * pt_http_init() (borrowed). Thread: owner of @s and @st. */
 void pt_http_resume(struct pt_http_state *s, struct pt_http_stats *st, uint32_t depth);
 
 /* Stable dotted name of @err ("app.http.bad_chunk_size"). Never NULL. */

@@ -749,7 +749,7 @@ out:
     if (r.nw > 1)
         rcu_thread_online();
     res->flows_evicted = pt_flow_table_evicted(r.ft);
-    pt_flow_table_app_totals(r.ft, &res->app, NULL);
+    pt_flow_table_app_totals(r.ft, &res->app, &res->app_dropped);
     if (r.ring) {
         pt_ring_flush(r.rprod, true);
         pt_ring_close(r.ring, &res->ring_stats);

@@ -122,6 +122,8 @@ void pt_cli_app_print(FILE *f, const struct pt_app_worker_stats *a, uint64_t que
     if (queue_dropped)
         fprintf(f, "app_records_dropped_queue_full: %llu\n", (unsigned long long)queue_dropped);
     fprintf(f, "app_no_parser_state: %llu\n", (unsigned long long)a->no_state);
+    if (a->parked_lost)
+        fprintf(f, "app_http_parked_lost: %llu\n", (unsigned long long)a->parked_lost);
     fprintf(f, "dns_names: learned %llu hits %llu evicted %llu\n",
             (unsigned long long)os.names_learned, (unsigned long long)os.names_hits,
             (unsigned long long)os.names_evicted);
@@ -190,7 +192,7 @@ static void print_summary(const struct pt_offline_result *res, const struct pt_a
     fprintf(stderr, "ip_without_transport_header: %llu\n",
             (unsigned long long)res->flow.no_l4_pkts);
     if (!app_off)
-        pt_cli_app_print(stderr, &res->app, 0, app);
+        pt_cli_app_print(stderr, &res->app, res->app_dropped, app);
     if (res->ifaces_merged)
         fprintf(stderr, "records_of_interfaces_beyond_%d: %llu\n", PT_MAX_IFACES,
                 (unsigned long long)res->ifaces_merged);

@@ -45,6 +45,7 @@ struct run_ctx {
     char pidpath[4096];
     FILE *out;
     struct pt_app_out *app; /* app records and enrichment (the remover's) */
+    bool app_on;            /* the app layer runs (no --no-app) */
     bool quiet;
     int err;
     const struct pt_live_result *res;
@@ -206,7 +207,8 @@ static int on_reload_filter(char *expr, size_t len, void *arg)
 static void print_final(const struct run_ctx *c, const struct pt_live_status *st)
 {
     fprintf(stderr, "flows: %llu\n", (unsigned long long)st->flows_emitted);
-    pt_cli_app_print(stderr, &st->app, st->app_dropped, c->app);
+    if (c->app_on)
+        pt_cli_app_print(stderr, &st->app, st->app_dropped, c->app);
     if (st->agg)
         fprintf(
             stderr,
@@ -526,6 +528,7 @@ int pt_cli_run(int argc, char **argv)
         .oui_dir = cfg->oui_dir,
     };
     o.flow.app_off = !cfg->app;
+    c.app_on = cfg->app;
     if (!(c.app = pt_app_out_create(c.out, &appcfg, &rc))) {
         fprintf(stderr, "packettracer: %s\n", pt_strerror(rc));
         fclose(c.out);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pt/obuf.h"
 #include "pt/tls.h"
 
 _Static_assert(sizeof(struct pt_tls_result) == 2088, "update the size in tls.h");
@@ -365,29 +366,6 @@ static bool fp_room(const struct fp *f, size_t k)
     return f->n + k <= FP_CAP - 1;
 }
 
-/* @v (< 100000) in decimal at @p; returns the end. Digits by hand: a
- * fingerprint has hundreds of numbers, and snprintf was the largest single
- * cost of the app layer (bench/offline). */
-static inline char *dec5(char *p, unsigned v)
-{
-    static const char d2[] = "0001020304050607080910111213141516171819"
-                             "2021222324252627282930313233343536373839"
-                             "4041424344454647484950515253545556575859"
-                             "6061626364656667686970717273747576777879"
-                             "8081828384858687888990919293949596979899";
-    char *e = p + (v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5), *d = e;
-
-    for (; v >= 100; v /= 100) {
-        d -= 2;
-        memcpy(d, d2 + 2 * (v % 100), 2);
-    }
-    if (v >= 10)
-        memcpy(d - 2, d2 + 2 * v, 2);
-    else
-        d[-1] = (char)('0' + v);
-    return e;
-}
-
 /* @v in decimal, after @sep when not 0. With room for the longest (6
  * characters) it is written through a local cursor and f->n stored once (a
  * char store may alias f->n: writing through f reloads and stores it for
@@ -398,7 +376,7 @@ static void fp_dec(struct fp *f, char sep, unsigned v)
         char *p = f->s + f->n;
         if (sep)
             *p++ = sep;
-        f->n = (size_t)(dec5(p, v) - f->s);
+        f->n = (size_t)(pt_fmt_u64(p, v) - f->s);
         return;
     }
     char t[12], *p = t + sizeof t;
@@ -450,7 +428,7 @@ static void fp_dec_list16(struct fp *f, struct rd r)
         if (lim - p >= 6) {
             if (!first)
                 *p++ = '-';
-            p = dec5(p, v);
+            p = pt_fmt_u64(p, v);
         } else {
             f->n = (size_t)(p - f->s);
             fp_dec(f, first ? 0 : '-', v);

@@ -18,11 +18,16 @@
  *   are missing (app.tcp_gap), and the parser decides: HTTP counts them
  *   into a body of known length and loses sync elsewhere, TLS and DNS over
  *   TCP give that direction up. No out-of-order buffering.
- * - Parser states come from the worker's pool (allocated at start, touched
- *   as used). A worker gives a state back to its own free list; a state of
- *   another worker's pool (the same flow on two workers: two mirror ports)
- *   and every state the remover frees go back through the owner's lock-free
- *   return stack. Pool empty: the flow gets detection only (app.no_state).
+ * - Parser states come from the worker's two pools (allocated at start,
+ *   touched as used): small states for UDP DNS, large ones for the TCP
+ *   parsers; the flow's parser says which pool its state is in. A worker
+ *   gives a state back to its own free list; a state of another worker's
+ *   pool (the same flow on two workers: two mirror ports) and every state
+ *   the remover frees go back through the owner's lock-free return stack.
+ *   Pool empty: the flow gets detection only (app.no_state). An HTTP
+ *   connection between transactions parks (gives its state back, keeps its
+ *   transaction count in the flow's TCP part) and takes a state again with
+ *   its next bytes: see http_park().
  * - Records are copied into the current worker's queue (full: dropped,
  *   counted by the queue). At flow end the remover flushes the parser into
  *   the table's app sink, counting on its own stats (never a worker's). A
@@ -151,6 +156,7 @@ static void add_n(uint64_t *dst, const uint64_t *src, size_t n)
 void pt_app_worker_stats_add(struct pt_app_worker_stats *dst, const struct pt_app_worker_stats *src)
 {
     dst->no_state += PT_CNT_GET(src->no_state);
+    dst->parked_lost += PT_CNT_GET(src->parked_lost);
     dst->tcp_gap += PT_CNT_GET(src->tcp_gap);
     dst->records += PT_CNT_GET(src->records);
     dst->arp_pkts += PT_CNT_GET(src->arp_pkts);
@@ -423,20 +429,22 @@ static void http_park(struct emit_ctx *c, struct pt_flow *f, struct app_state *s
 }
 
 /* The parked connection @f carries bytes again: a state set up as the
- * parked one was. False when the pool is empty (counted): the connection is
- * not parsed any more. */
-static bool http_unpark(struct pt_flow_worker *w, struct pt_flow *f)
+ * parked one was. When the pool is empty (counted: app.no_state, and
+ * parked_lost) the connection is not parsed any more, as a new connection
+ * would not be: resuming later, in the middle of whatever it sent
+ * meanwhile, would parse garbage. */
+static void http_unpark(struct pt_flow_worker *w, struct pt_flow *f)
 {
     struct flow_app *fa = &f->app;
     struct app_state *s;
 
     fa->fl &= (uint8_t)~APP_F_PARKED;
     if (!(s = state_take(w, fa))) {
+        PT_CNT_INC(w->app.st.parked_lost);
         fa->parser = APP_P_NONE;
-        return false;
+        return;
     }
     pt_http_resume(&s->http, &w->app.st.http, flow_tcpx(w->t, f)->http_depth);
-    return true;
 }
 
 /* Feed @cap captured bytes of the @len new stream bytes of direction @dir

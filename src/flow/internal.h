@@ -94,7 +94,7 @@ struct flow_app {
         };
     };
     uint8_t parser; /* APP_P_*: the parser this flow runs (st may be 0 between
-                     * DNS datagrams) */
+                     * DNS datagrams, and while HTTP is APP_F_PARKED) */
     uint8_t fl;     /* APP_F_* */
     uint8_t owner;  /* worker whose pool holds st */
     uint8_t pad;
@@ -239,7 +239,7 @@ struct pt_flow_worker {
     struct flow_rtp_worker rtp;
     struct pt_flow_table *t;
     unsigned id;
-    struct pt_flow *pool; /* owned: cap slots, touched lazily */
+    struct pt_flow *pool; /* borrowed: its cap slots of the table's pool, touched lazily */
     /* owned: cap entries, by slot: the shard of the slot's flow, stored
      * (relaxed) by the worker before the flow goes live, read by the sweep
      * to find a shard's flows without walking its hash table */

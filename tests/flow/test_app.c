@@ -294,6 +294,7 @@ Test(flow_app, idle_http_connection_parks_its_state)
         cr_expect_eq(a->http.flags, m->http.flags);
     }
     cr_expect_eq(n, 4);
+    cr_expect_eq(st_one.parked_lost, 0, "each parked connection found the state free");
     /* and the full run numbers each connection's requests 1, 2, ... in
      * order, parked between them or not (tshark: 9 connections, 6 of them
      * with a second request) */
@@ -311,6 +312,78 @@ Test(flow_app, idle_http_connection_parks_its_state)
     cr_expect_eq(second, 6);
     free(g1.r);
     free(ga.r);
+}
+
+/* One HTTP segment of connection @cport (client 10.0.0.1:@cport, server
+ * 10.0.0.2:80) from the client (@to_server) or the server, at @t ms. */
+static void http_seg(struct pt_flow_worker *fw, unsigned t, uint16_t cport, bool to_server,
+                     uint32_t seq, uint32_t ack, const char *text)
+{
+    uint8_t c[16], sv[16];
+    struct pt_pkt p;
+    size_t n = strlen(text);
+
+    v4(c, 10, 0, 0, 1);
+    v4(sv, 10, 0, 0, 2);
+    if (to_server)
+        pkt_tcp(&p, 1000 * SEC + t * 1000000ull, c, cport, sv, 80, F_ACK | F_PSH, seq, ack,
+                (uint32_t)n);
+    else
+        pkt_tcp(&p, 1000 * SEC + t * 1000000ull, sv, 80, c, cport, F_ACK | F_PSH, seq, ack,
+                (uint32_t)n);
+    p.l3[0].payload = (const uint8_t *)text;
+    p.l3[0].payload_caplen = (uint32_t)n;
+    pt_flow_process(fw, &p);
+}
+
+/* A parked connection that finds the only state taken when it sends its
+ * next request is not parsed any more, and says so: parked_lost (and
+ * no_state). Connection A (port 1001) parks after /a; B (1002) takes the
+ * state with /b and holds it, waiting for its response; A's /c then finds
+ * the pool empty. Records: /a and /b, each trans_depth 1. */
+Test(flow_app, parked_connection_without_a_state_is_counted)
+{
+    static const char req_a[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char req_b[] = "GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char req_c[] = "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    uint32_t la = sizeof req_a - 1, lb = sizeof req_b - 1, lok = sizeof ok - 1;
+    struct pt_flow_config cfg;
+    struct got g = {0};
+    int err = 0;
+
+    pt_flow_config_default(&cfg);
+    cfg.max_flows = 100;
+    cfg.shards = 4;
+    cfg.app_states = 1;
+    cfg.app_queue_grow = true;
+    rcu_register_thread();
+    struct pt_flow_table *tab = pt_flow_table_create(&cfg, &err);
+    cr_assert_not_null(tab, "%d", err);
+    struct pt_flow_worker *fw = pt_flow_worker_get(tab, 0);
+    g.r = calloc(MAXREC, sizeof *g.r);
+
+    http_seg(fw, 0, 1001, true, 100, 500, req_a);
+    http_seg(fw, 1, 1001, false, 500, 100 + la, ok);         /* A parks */
+    http_seg(fw, 2, 1002, true, 200, 700, req_b);            /* B takes the state */
+    http_seg(fw, 3, 1001, true, 100 + la, 500 + lok, req_c); /* A: pool empty */
+    http_seg(fw, 4, 1002, false, 700, 200 + lb, ok);         /* B completes, parks */
+    http_seg(fw, 5, 1001, false, 500 + lok, 100 + la + lb, ok);
+
+    const struct pt_app_worker_stats *st = pt_flow_worker_app_stats(fw);
+    cr_expect_eq(st->parked_lost, 1);
+    cr_expect_eq(st->no_state, 1);
+    pt_flow_table_app_drain(tab, sink, &g);
+    pt_flow_table_expire(tab, UINT64_MAX / 2, true, NULL, NULL);
+    cr_assert_eq(count_kind(&g, PT_REC_HTTP), 2);
+    cr_expect_str_eq(g.r[0].http.req.uri, "/a");
+    cr_expect_str_eq(g.r[1].http.req.uri, "/b");
+    cr_expect_eq(g.r[0].http.req.trans_depth, 1);
+    cr_expect_eq(g.r[1].http.req.trans_depth, 1);
+    rcu_quiescent_state();
+    pt_flow_table_destroy(tab);
+    rcu_unregister_thread();
+    free(g.r);
 }
 
 /* tshark -r zeek_pipelined-requests.pcap -T fields -e frame.number
