@@ -155,10 +155,16 @@ Test(iface, list_reports_name_mtu_mac_and_state)
     cr_expect_eq(vt1->mac[5], 0x08);
     free(v);
 
-    /* peer up: carrier and oper up on both ends */
+    /* peer up: carrier and oper up on both ends. The kernel's link watch
+     * sets the operational state asynchronously (up to about a second
+     * later), so wait for it, bounded: 50 tries 50 ms apart. */
     run_ok("ip -n %s link set vt1 up", bed.a);
     {
         struct pt_iface_info f = get_a("vt0");
+        for (int i = 0; i < 50 && f.oper != PT_IFACE_OPER_UP; i++) {
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+            f = get_a("vt0");
+        }
         cr_expect(f.carrier);
         cr_expect_eq(f.oper, PT_IFACE_OPER_UP, "oper %s", pt_iface_oper_name(f.oper));
     }
