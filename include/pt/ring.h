@@ -138,6 +138,18 @@ void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt);
  * block; the offline reader: at the end). */
 void pt_ring_flush(struct pt_ring_prod *p, bool force);
 
+/* Any thread but the writer's (a producer may call it after its own
+ * pt_ring_flush(p, true)); not concurrently with pt_ring_close(). Commit
+ * now and wait for it: every chunk handed over before the call is written,
+ * the open segment's writeback is waited for, and one commit that names all
+ * of it (and any closed segment not committed yet) has run on the closer
+ * thread. A producer's current chunk is not handed over by this call. For
+ * tests and tools that need a commit at a known point; the writer commits
+ * by itself every commit_ms. Blocks for a writeback and a transaction (with
+ * sync, their fdatasyncs). Returns 0 or the commit's error (a failed sync,
+ * -ENOMEM, an LMDB error: the next commit tries again, as for a timed one). */
+int pt_ring_commit(struct pt_ring *r);
+
 /* Any thread: name interface index @iface (stored in the index, used by
  * pcapng output). Call before its first packet; a later call renames. */
 void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name);
