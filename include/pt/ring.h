@@ -86,6 +86,11 @@ struct pt_ring_stats {
     uint64_t reconciled_bytes; /* cut off at open: past the last commit */
     bool degraded;             /* now dropping for lack of space */
     uint64_t bad_time_pkts;    /* not kept: a time pcap cannot hold (after 2106) */
+    /* what commits cost, this run only (not stored in the index) */
+    uint64_t index_key_bytes;  /* key lists the writer copied into batches */
+    uint64_t index_keys_put;   /* keys the commits' transactions wrote */
+    uint64_t index_txn_ns;     /* time in commit transactions (closer thread), summed */
+    uint64_t index_txn_max_ns; /* the longest of them */
 };
 
 struct pt_ring;

@@ -122,7 +122,9 @@ static void batch_run(struct ring_closer *c, struct ring_batch *b)
             b->st.write_errors++;
         }
     }
-    b->rc = ring_index_commit(c->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if);
+    uint64_t t0 = pt_now_ns();
+    b->rc = ring_index_commit(c->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if, &b->put);
+    b->txn_ns = pt_now_ns() - t0;
 }
 
 static void *closer_main(void *arg)

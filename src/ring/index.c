@@ -625,7 +625,8 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
 }
 
 int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
-                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if)
+                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if,
+                      uint64_t *put)
 {
     struct commit_arg a = {.parts = parts, .n = n, .st = st, .ifn = ifn, .n_if = n_if};
     int rc = 0;
@@ -637,6 +638,9 @@ int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsi
             a.order[i] = keys_order(&parts[i], &rc);
     if (rc == 0)
         rc = ix_run(ix, commit_body, &a, ix->map_soft);
+    *put = 0;
+    for (unsigned i = 0; i < n; i++)
+        *put += parts[i].rc == 0 && parts[i].keys ? parts[i].n_keys : 0;
     for (unsigned i = 0; i < n; i++)
         free(a.order[i]);
     free(a.order);

@@ -220,7 +220,9 @@ struct ring_batch {
     struct pt_ring_stats st; /* to store; the closer moves what failed to sync to lost_io */
     struct ring_ifname *ifn; /* owned */
     unsigned n_if;
-    int rc; /* out: the txn's result */
+    int rc;          /* out: the txn's result */
+    uint64_t txn_ns; /* out: time in ring_index_commit() */
+    uint64_t put;    /* out: keys it wrote */
 };
 
 /* The closer thread and its hand-over: at most one batch at a time, under
@@ -273,10 +275,12 @@ int ring_index_reconcile(struct ring_index *ix, const char *dir, struct ring_seg
  * parts whose rc is 0, the counters @st and the dirty interface names. A
  * part's keys replace every key of its segment (sorted here, written in
  * key order).
+ * *@put gets the number of keys written (the last try's).
  * Changes nothing in memory. Returns 0, PT_E_FULL (the map is at its
  * limit), or another error (-ENOSPC, -EIO, ...). */
 int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
-                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if);
+                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if,
+                      uint64_t *put);
 
 /* One transaction deleting @seq's segs record, blocks and keys (run with
  * the map at its hard limit, so it finds pages to copy into when the map is

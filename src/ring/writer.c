@@ -499,7 +499,11 @@ void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name)
     X(index_errors)                                                                                \
     X(write_errors)                                                                                \
     X(reconciled_bytes)                                                                            \
-    X(bad_time_pkts)
+    X(bad_time_pkts)                                                                               \
+    X(index_key_bytes)                                                                             \
+    X(index_keys_put)                                                                              \
+    X(index_txn_ns)                                                                                \
+    X(index_txn_max_ns)
 
 static void stats_add(struct pt_ring_stats *d, const struct pt_ring_stats *s)
 {
@@ -867,6 +871,7 @@ static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
         p->blk = NULL;
         return -ENOMEM;
     }
+    PT_CNT_ADD(r->run.index_key_bytes, p->keys_len);
     p->packets = s->c_packets;
     p->bytes = s->c_bytes;
     p->wire = s->c_wire;
@@ -1038,7 +1043,9 @@ static void commit_retry(struct pt_ring *r, struct ring_batch *b)
                    (unsigned long long)r->full_quiet);
             r->full_quiet = 0;
         }
-        b->rc = ring_index_commit(&r->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if);
+        uint64_t t0 = pt_now_ns();
+        b->rc = ring_index_commit(&r->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if, &b->put);
+        b->txn_ns += pt_now_ns() - t0;
     }
 }
 
@@ -1056,6 +1063,10 @@ static void batch_answer(struct pt_ring *r, struct ring_batch *b)
         b->parts[i].seg->in_flight = false;
     commit_retry(r, b);
     r->answer_rc = b->rc;
+    PT_CNT_ADD(r->run.index_keys_put, b->put);
+    PT_CNT_ADD(r->run.index_txn_ns, b->txn_ns);
+    if (b->txn_ns > PT_CNT_GET(r->run.index_txn_max_ns))
+        __atomic_store_n(&r->run.index_txn_max_ns, b->txn_ns, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < b->n_parts; i++) {
         const struct ring_part *p = &b->parts[i];
         struct ring_seg *s = p->seg;
