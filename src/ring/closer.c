@@ -56,6 +56,7 @@ void ring_batch_free(struct ring_batch *b)
             close(p->fd);
         free(p->blk);
         free(p->keys);
+        free(p->key_ids);
     }
     free(b->parts);
     free(b->drops);

@@ -862,11 +862,18 @@ static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
         k++;
     if (k && !(p->blk = malloc(k * sizeof *p->blk)))
         return -ENOMEM;
-    /* a key's list is named only up to the blocks this part commits; when
-     * none of those is new, the keys stay as the last commit wrote them */
-    uint32_t limit = (s->c_blocks + k) * RING_PARTS; /* the first part not committed */
-    if (ring_keys_dirty(&s->keys) && limit > s->keys.taken &&
-        ring_keys_take(&s->keys, limit, &p->keys, &p->keys_len, &p->n_keys) < 0) {
+    /* a key's list is named only up to the blocks this part commits. A
+     * closed segment's whole map goes, borrowed (its keys never change
+     * again; the writer leaves an in-flight segment alone): the txn writes
+     * it once, sorted (index.c DESIGN 2). Of the open segment only the
+     * keys that gained a part are copied, so a commit costs what changed
+     * since the last one, not what the segment holds. */
+    p->key_limit = (s->c_blocks + k) * RING_PARTS; /* the first part not committed */
+    if (s->closed)
+        p->all = &s->keys;
+    else if (ring_keys_dirty(&s->keys) &&
+             ring_keys_take(&s->keys, p->key_limit, &p->keys, &p->keys_len, &p->key_ids,
+                            &p->n_keys) < 0) {
         free(p->blk);
         p->blk = NULL;
         return -ENOMEM;
@@ -995,6 +1002,8 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
     s->c_blocks = p->blocks;
     s->c_first_ns = p->rec.first_ns;
     s->c_last_ns = p->rec.last_ns;
+    if (p->all)
+        ring_keys_written(&s->keys, p->key_limit);
     /* blocks written after the capture stay pending */
     memmove(s->pend, s->pend + p->n_blk, (s->n_pend - p->n_blk) * sizeof *s->pend);
     s->n_pend -= p->n_blk;
@@ -1004,9 +1013,9 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
 static void part_failed(struct pt_ring *r, const struct ring_part *p)
 {
     (void)r;
-    p->seg->rec_dirty = true;
+    p->seg->rec_dirty = true; /* a closed segment: its whole map goes again */
     if (p->keys)
-        ring_keys_redirty(&p->seg->keys);
+        ring_keys_redirty(&p->seg->keys, p->key_ids, p->n_keys);
 }
 
 /* A txn that failed for another reason than room (commit_retry): counted

@@ -1942,6 +1942,92 @@ Test(ring_writer, index_compact, .timeout = 60)
     traffic_free(&want);
 }
 
+/* Trains of mix @m until @bytes of records were put through @p (NULL:
+ * only counted). Returns the packets. */
+static size_t mix_put(struct mix *m, struct pt_ring_prod *p, uint64_t bytes, size_t n0)
+{
+    static uint8_t fr[16][1600];
+    size_t len[16], n = 0;
+
+    for (uint64_t b = 0; b < bytes;) {
+        unsigned nt = mix_train(m, fr, len);
+        for (unsigned j = 0; j < nt; j++, n++) {
+            struct pt_ring_pkt pk = {.data = fr[j], .caplen = (uint32_t)len[j]};
+            pk.wirelen = pk.caplen;
+            pk.ts_ns = T0 + (n0 + n) * 10000ull;
+            pk.linktype = 1;
+            if (p)
+                pt_ring_put(p, &pk);
+            b += RING_REC_HDR + len[j];
+        }
+    }
+    return n;
+}
+
+/* A crash after several commits of the open segment. Each of them wrote
+ * only the keys that gained a part since the one before, in place (index.c
+ * DESIGN 2), and reconcile keeps them as they are: every key must still
+ * name exactly the parts of the committed blocks, none of the bytes
+ * written after the last commit. */
+Test(ring_writer, crash_after_commits_of_the_open_segment, .timeout = 30)
+{
+    struct pt_ring_config c = rw_cfg();
+    struct pt_ring_stats st;
+    struct mix mx;
+    size_t n = 0;
+    int status;
+    pid_t pid;
+
+    c.segment_size = 16 * MIB;
+    c.commit_ms = 3600 * 1000; /* only the commits asked for */
+    c.wait_when_full = true;
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char msg[256];
+        int err;
+        struct pt_ring *r = pt_ring_open(&c, 1, &err, msg, sizeof msg);
+        struct pt_ring_prod *p = r ? pt_ring_producer(r, 0) : NULL;
+        if (!r)
+            _exit(2);
+        mix_init(&mx, 2463534242ull);
+        for (int i = 0; i < 5; i++) { /* keys gain parts, new ones appear */
+            n += mix_put(&mx, p, 2 * MIB, n);
+            pt_ring_flush(p, true);
+            if (pt_ring_commit(r) != 0)
+                _exit(3);
+            pt_ring_stats(r, &st);
+            if (st.packets != n || st.segments_created != 1)
+                _exit(4);
+        }
+        n += mix_put(&mx, p, 2 * MIB, n); /* written, never committed */
+        pt_ring_flush(p, true);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(getpid(), SIGKILL);
+        _exit(5);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %d", status);
+    mix_init(&mx, 2463534242ull);
+    for (int i = 0; i < 5; i++)
+        n += mix_put(&mx, NULL, 2 * MIB, n);
+
+    struct pt_ring *r = rw_open(&c, 1);
+    pt_ring_stats(r, &st);
+    cr_assert_eq(st.packets, n, "the five commits' packets: %llu, want %zu",
+                 (unsigned long long)st.packets, n);
+    cr_assert_eq(st.index_commits, 5);
+    pt_ring_close(r, NULL);
+    struct ix x;
+    uint64_t seqs[4];
+    struct ring_seg_rec recs[4];
+    ix_open(&x);
+    cr_assert_eq(ix_segs(&x, seqs, recs, 4), 1);
+    cr_assert_eq(seg_check(&x, seqs[0], &recs[0]), n, "every key exact, every packet there");
+    ix_close(&x);
+}
+
 /* ---- recycled files rewritten in place ---- */
 
 /* The inode of @seq's file; 0 when there is none. */
