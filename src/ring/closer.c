@@ -9,8 +9,9 @@
  *    LMDB txn with sync two more flushes. On the writer thread each of
  *    them stopped the chunk path; producers without a free chunk dropped.
  * 2. Hand-over. The writer builds a batch (ring_batch: copies of the
- *    blocks, keys and segs records to commit, descriptors to sync or
- *    close, seqs to drop) and submits it; at most one is in flight, under
+ *    blocks, the open segment's dirty keys and segs records to commit, a
+ *    closed segment's key map borrowed (index.c DESIGN 2b), descriptors
+ *    to sync or close, seqs to drop) and submits it; at most one is in flight, under
  *    one mutex and condition variable. The closer answers in the same
  *    batch (per-part sync results, per-drop results, the txn's result)
  *    and sets `done`, which the writer polls between chunks without the

@@ -186,7 +186,9 @@ struct ring_ifname {
 /* ---- the closer thread (closer.c) ---- */
 
 /* What one batch does to one segment. Built by the writer from its
- * ring_seg (copies: the closer never touches the writer's structures). */
+ * ring_seg: copies, but for a closed segment's key map, which the part
+ * borrows (it never changes again, and the writer leaves a segment in
+ * flight alone). */
 struct ring_part {
     struct ring_seg *seg; /* the writer's, for the answer; the closer does not use it */
     uint64_t seq;

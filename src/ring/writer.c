@@ -849,7 +849,8 @@ static void ifn_untake(struct pt_ring *r, const struct ring_ifname *v, unsigned 
     pthread_mutex_unlock(&r->iflock);
 }
 
-/* What the next batch does to @s (copies: the closer never reads @s). The
+/* What the next batch does to @s (copies, but for a closed segment's key
+ * map: the closer reads it while the part is in flight, nothing changes it). The
  * segment is marked in flight; its close, if due, goes with the part. Of
  * the open segment only the blocks whose writeback the writer has seen
  * finish go (ring_seg.pushed); a closed one has them all. */
