@@ -3,14 +3,14 @@
  * index size, and extraction of one host against tcpdump.
  *
  * usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED]
- *                   [-L] [-D MBPS] [-t SECONDS] [-x FRACTION] DIR PACKETTRACER
+ *                   [-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] DIR PACKETTRACER
  * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 64 (the
  * staging chunks of 1 MiB per producer, as `run` has them), -s 1, -t 6.
  * -L runs the live part only (2): ROUNDS dd runs give its rate, or -D
  * gives it (no dd at all), so that two builds can be compared at the same
  * offered rate on a machine whose disk speed varies. -t sets the seconds
  * of each live run, -x one rate (a fraction of dd) instead of 1.0, 0.5 and
- * 0.25.
+ * 0.25. -F replaces the mix with a flood (below) in every ring run.
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
  * the defaults it takes about 3 minutes and at most about 11 GB of disk
@@ -28,6 +28,11 @@
  *   bytes, other small flows). The producer picks a flow at random and sends
  *   its next train; an ended flow is replaced at once. Ethernet/[802.1Q]/
  *   IPv4 (header checksum)/TCP or UDP (checksum 0), random payload bytes.
+ *   -F, a flood (a scan or a DNS flood from spoofed sources): every packet
+ *   is a new one-packet flow from a random source address and port, a TCP
+ *   SYN to port 80 or a DNS query to port 53 of one of the ten most popular
+ *   hosts, 60-120 bytes: each adds a host key and a flow key to its
+ *   segment, the worst case of the index's work per commit.
  *   Packet times advance at 1 Gbit/s per producer. The first lines of the
  *   output give the resulting mix.
  *
@@ -54,6 +59,9 @@
  *    ring's files dropped from the page cache (posix_fadvise DONTNEED), then
  *    warm (best of 3 / best of 2). Packet counts: extract's output against
  *    one more tcpdump pass written to a file.
+ * Each ring run also prints what its commits cost (pt_ring_stats): the
+ * time in commit transactions per second of the run, the mean and the
+ * longest, the keys they wrote and the key lists the writer copied.
  *
  * Nothing here runs in `make test`. */
 #include <dirent.h>
@@ -100,6 +108,7 @@ struct opts {
     bool live_only;         /* -L */
     double dd_rate, live_s; /* -D (MB/s; 0: measure), -t */
     double fraction;        /* -x: the one live rate (x dd), 0: 1.0, 0.5 and 0.25 */
+    bool flood;             /* -F */
 };
 
 /* ---- clocks and processes ---- */
@@ -280,6 +289,7 @@ struct flow {
     uint8_t proto, kind;
     uint32_t left, sent; /* packets still to send, sent */
     uint32_t seq_a, seq_b;
+    uint32_t ip_a; /* not 0: a's address (a flood's spoofed source), not host_ip[a] */
 };
 
 struct gen {
@@ -379,7 +389,8 @@ static void mac(uint8_t *m, uint32_t ip)
 static uint32_t frame_build(struct gen *g, struct flow *f, bool from_a, uint32_t len, uint8_t flags)
 {
     uint8_t *e = g->frame, *ip, *l4;
-    uint32_t src = host_ip[from_a ? f->a : f->b], dst = host_ip[from_a ? f->b : f->a];
+    uint32_t ipa = f->ip_a ? f->ip_a : host_ip[f->a];
+    uint32_t src = from_a ? ipa : host_ip[f->b], dst = from_a ? host_ip[f->b] : ipa;
     uint32_t l2 = f->vlan ? 18 : 14, hdr = f->proto == 6 ? 40 : 28, iplen, sum = 0;
     uint32_t *seq = from_a ? &f->seq_a : &f->seq_b;
 
@@ -437,7 +448,7 @@ static void emit(struct gen *g, struct flow *f, bool from_a, uint32_t len, uint8
     g->bytes += 16 + n;
     g->large += n >= 1400;
     if (g->host_pkts) {
-        g->host_pkts[f->a]++;
+        g->host_pkts[f->a] += !f->ip_a;
         g->host_pkts[f->b]++;
     }
     f->left--;
@@ -497,6 +508,30 @@ static void visit(struct gen *g, struct flow *f)
         flow_new(g, f);
 }
 
+/* -F: one packet of a flood, a flow of its own (the header has the mix). */
+static void flood_one(struct gen *g)
+{
+    uint64_t r = rnd(&g->rng);
+    struct flow f;
+
+    memset(&f, 0, sizeof f);
+    f.ip_a = (uint32_t)r | 1;
+    f.a = f.b = (uint32_t)((r >> 32) % 10);
+    f.pa = (uint16_t)(1024 + (r >> 40) % 64512);
+    f.seq_a = (uint32_t)(r >> 8);
+    f.left = 1;
+    if (r >> 63) {
+        f.proto = 6;
+        f.pb = 80;
+        emit(g, &f, true, 66, TCP_SYN);
+    } else {
+        f.proto = 17;
+        f.pb = 53;
+        emit(g, &f, true, rnd_in(&g->rng, 70, 120), 0);
+    }
+    g->flows++;
+}
+
 /* ---- producers and one ring run ---- */
 
 struct prod {
@@ -505,6 +540,7 @@ struct prod {
     uint64_t seed, budget; /* record bytes to offer */
     double rate;           /* bytes/s to offer; 0 = as fast as the ring takes them */
     unsigned flows;
+    bool flood;
     uint32_t *host_pkts;
     uint64_t packets, bytes, large, nflows;
     double cpu;
@@ -529,7 +565,10 @@ static void *prod_main(void *arg)
     for (unsigned i = 0; i < g.nslot; i++)
         flow_new(&g, &g.slot[i]);
     while (g.bytes < pr->budget) {
-        visit(&g, &g.slot[rnd(&g.rng) % g.nslot]);
+        if (pr->flood)
+            flood_one(&g);
+        else
+            visit(&g, &g.slot[rnd(&g.rng) % g.nslot]);
         if (g.packets - mark < FLUSH_EVERY)
             continue;
         mark = g.packets;
@@ -601,6 +640,7 @@ static int ring_run(const struct opts *o, struct run *rn)
         pr[i].budget = rn->bytes / o->producers;
         pr[i].rate = rn->rate / o->producers;
         pr[i].flows = o->flows;
+        pr[i].flood = o->flood;
         if (rn->host_pkts)
             pr[i].host_pkts = counts[i] = calloc(NHOSTS, sizeof(uint32_t));
         if (pthread_create(&pr[i].th, NULL, prod_main, &pr[i]) != 0) {
@@ -1014,6 +1054,20 @@ static void index_line(const char *what, const struct run *rn)
            (unsigned long long)rn->status.segments);
 }
 
+/* What the run's commits cost (pt_ring_stats). */
+static void commit_line(const struct run *rn)
+{
+    const struct pt_ring_stats *s = &rn->st;
+    double n = s->index_commits ? (double)s->index_commits : 1;
+
+    printf("commit   %llu commits in %.1f s: transactions %.0f ms per second of the run, mean "
+           "%.1f ms, longest %.1f ms; %.0f keys written per second, key lists copied %.2f MB "
+           "per second\n",
+           (unsigned long long)s->index_commits, rn->wall, (double)s->index_txn_ns / 1e6 / rn->wall,
+           (double)s->index_txn_ns / 1e6 / n, (double)s->index_txn_max_ns / 1e6,
+           (double)s->index_keys_put / rn->wall, (double)s->index_key_bytes / 1e6 / rn->wall);
+}
+
 /* 2. live: producers that never block (as capture workers), paced at 1.0,
  * 0.5 and 0.25 x @dd_mbps: lost_full and the live rings' index. */
 static int bench_live(const struct opts *o, double dd_mbps)
@@ -1041,6 +1095,7 @@ static int bench_live(const struct opts *o, double dd_mbps)
                100.0 * (double)rn.st.lost_full_pkts / (double)rn.packets,
                rn.st.lost_full_pkts ? "NOT met" : "met",
                rn.writer_cpu / ((double)rn.st.bytes / 1e9));
+        commit_line(&rn);
         loadavg(la, sizeof la);
         printf("live     load average %s after the run\n", la);
         char what[64];
@@ -1057,7 +1112,7 @@ static int usage(void)
     fprintf(
         stderr,
         "usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED] "
-        "[-L] [-D MBPS] [-t SECONDS] [-x FRACTION] DIR PACKETTRACER\n");
+        "[-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] DIR PACKETTRACER\n");
     return 2;
 }
 
@@ -1076,7 +1131,7 @@ int main(int argc, char **argv)
     char la[128];
     int c;
 
-    while ((c = getopt(argc, argv, "w:r:p:f:c:s:LD:t:x:")) != -1) {
+    while ((c = getopt(argc, argv, "w:r:p:f:c:s:LD:t:x:F")) != -1) {
         switch (c) {
         case 'w':
             o.write_bytes = (uint64_t)(atof(optarg) * (double)GIB) / MIB * MIB;
@@ -1108,6 +1163,9 @@ int main(int argc, char **argv)
         case 'x':
             o.fraction = atof(optarg);
             break;
+        case 'F':
+            o.flood = true;
+            break;
         default:
             return usage();
         }
@@ -1125,9 +1183,10 @@ int main(int argc, char **argv)
     loadavg(la, sizeof la);
     printf("setup    %ld cores, load average %s at start; %u producers x %u concurrent flows, "
            "50000 hosts (Zipf s=1), seed %llu; segment 256 MiB, %u staging chunks of 1 MiB per "
-           "producer, sync, commit 1000 ms\n",
+           "producer, sync, commit 1000 ms%s\n",
            sysconf(_SC_NPROCESSORS_ONLN), la, o.producers, o.flows, (unsigned long long)o.seed,
-           o.chunks ? o.chunks : PT_RING_CHUNKS);
+           o.chunks ? o.chunks : PT_RING_CHUNKS,
+           o.flood ? "; FLOOD (-F): every packet a new flow from a random source" : "");
 
     if (o.live_only) {
         double dd_med = o.dd_rate;
@@ -1180,6 +1239,7 @@ int main(int argc, char **argv)
                i + 1, dd_w[i], dd_c[i], rg_w[i], gb, rn.wall, rg_c[i], rn.prod_cpu,
                (unsigned long long)rn.st.lost_full_pkts, (unsigned long long)rn.st.segments_created,
                (unsigned long long)rn.st.segments_recycled);
+        commit_line(&rn);
         if (i > 0) {
             rm_tree(rn.datadir);
             fs_sync(o.dir);

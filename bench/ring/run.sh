@@ -3,7 +3,8 @@
 # scratch directory under /var/tmp (removed afterwards), with BUILD_DIR/packettracer for
 # `extract`. See ring_bench.c for what it measures. Extra arguments go to ring_bench
 # (-w GIB written per ring run, -r rounds, -p producers, -f concurrent flows, -s seed; -L the
-# live part only, at the -D MB/s rate or that of -r dd runs, -t seconds, -x one rate).
+# live part only, at the -D MB/s rate or that of -r dd runs, -t seconds, -x one rate; -F a flood
+# of one-packet flows from random sources instead of the mix).
 # Needs dd, tcpdump, about 11 GB free on /var/tmp, and about 3 minutes.
 set -eu
 if [ $# -lt 1 ]; then

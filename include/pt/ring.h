@@ -86,6 +86,11 @@ struct pt_ring_stats {
     uint64_t reconciled_bytes; /* cut off at open: past the last commit */
     bool degraded;             /* now dropping for lack of space */
     uint64_t bad_time_pkts;    /* not kept: a time pcap cannot hold (after 2106) */
+    /* what commits cost, this run only (not stored in the index) */
+    uint64_t index_key_bytes;  /* key lists the writer copied into batches */
+    uint64_t index_keys_put;   /* keys the commits' transactions wrote */
+    uint64_t index_txn_ns;     /* time in commit transactions (closer thread), summed */
+    uint64_t index_txn_max_ns; /* the longest of them */
 };
 
 struct pt_ring;
@@ -137,6 +142,18 @@ void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt);
  * Call at least a few times a second (a live worker: after each ring
  * block; the offline reader: at the end). */
 void pt_ring_flush(struct pt_ring_prod *p, bool force);
+
+/* Any thread but the writer's (a producer may call it after its own
+ * pt_ring_flush(p, true)); not concurrently with pt_ring_close(). Commit
+ * now and wait for it: every chunk handed over before the call is written,
+ * the open segment's writeback is waited for, and one commit that names all
+ * of it (and any closed segment not committed yet) has run on the closer
+ * thread. A producer's current chunk is not handed over by this call. For
+ * tests and tools that need a commit at a known point; the writer commits
+ * by itself every commit_ms. Blocks for a writeback and a transaction (with
+ * sync, their fdatasyncs). Returns 0 or the commit's error (a failed sync,
+ * -ENOMEM, an LMDB error: the next commit tries again, as for a timed one). */
+int pt_ring_commit(struct pt_ring *r);
 
 /* Any thread: name interface index @iface (stored in the index, used by
  * pcapng output). Call before its first packet; a later call renames. */

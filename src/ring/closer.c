@@ -9,8 +9,9 @@
  *    LMDB txn with sync two more flushes. On the writer thread each of
  *    them stopped the chunk path; producers without a free chunk dropped.
  * 2. Hand-over. The writer builds a batch (ring_batch: copies of the
- *    blocks, keys and segs records to commit, descriptors to sync or
- *    close, seqs to drop) and submits it; at most one is in flight, under
+ *    blocks, the open segment's dirty keys and segs records to commit, a
+ *    closed segment's key map borrowed (index.c DESIGN 2b), descriptors
+ *    to sync or close, seqs to drop) and submits it; at most one is in flight, under
  *    one mutex and condition variable. The closer answers in the same
  *    batch (per-part sync results, per-drop results, the txn's result)
  *    and sets `done`, which the writer polls between chunks without the
@@ -56,6 +57,7 @@ void ring_batch_free(struct ring_batch *b)
             close(p->fd);
         free(p->blk);
         free(p->keys);
+        free(p->key_ids);
     }
     free(b->parts);
     free(b->drops);
@@ -122,7 +124,9 @@ static void batch_run(struct ring_closer *c, struct ring_batch *b)
             b->st.write_errors++;
         }
     }
-    b->rc = ring_index_commit(c->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if);
+    uint64_t t0 = pt_now_ns();
+    b->rc = ring_index_commit(c->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if, &b->put);
+    b->txn_ns = pt_now_ns() - t0;
 }
 
 static void *closer_main(void *arg)

@@ -9,23 +9,34 @@
  *    record is decoded (pt_decode, zero-copy over the chunk) and each host,
  *    TCP/UDP/SCTP port, VLAN id and flow-key hash of every IP layer adds the
  *    record's part number to its key. Part numbers only grow within a
- *    segment, so "already there" is a look at the list's last entry.
+ *    segment, so "already there" is a look at the list's last entry. A key
+ *    that gains a part goes on the map's dirty list.
  * 2. One transaction per commit: blocks, keys, segs records, "stats",
  *    interface names, from a batch the writer built. The closer thread runs
  *    it only once the data it names is in the file (fdatasync first with
- *    sync), so the index never names bytes the file does not hold. When a
- *    segment's keys changed, the batch holds all of them (ring_keys_take()
- *    copies every list), and the txn replaces the segment's key range:
- *    it deletes it, sorts the keys into LMDB's order and puts them one
- *    after the other, with MDB_APPEND while the segment is the last one
- *    with keys (the open segment always is), the lists as varints. Why a
- *    whole rewrite rather than the keys that changed: a list that grows in
- *    place splits its page in two half-empty ones, and keys put in hash
- *    order do the same; the index was 0.84-1.4 % of the ring that way, with
- *    45 % of its pages empty space. Appended in order, every page is full,
- *    and a failed commit is simply redone by the next one. The cost is the
- *    open segment's keys rewritten at each commit (about 1 MB when it is
- *    nearly full, once a second), on the closer thread.
+ *    sync), so the index never names bytes the file does not hold. Keys:
+ *    a. open segment: the batch holds the dirty keys only (ring_keys_take()
+ *       copies their lists, cut to the blocks the batch commits), and the
+ *       txn replaces those keys' values. The work of a commit is what
+ *       changed since the last one, whatever the segment holds: a flood of
+ *       one-packet flows from spoofed sources puts millions of keys in a
+ *       256 MiB segment, and rewriting all of them every second (as the
+ *       previous version did) took seconds per commit (docs/PERFORMANCE.md).
+ *       A failed txn marks its keys dirty again (the ids in the batch), so
+ *       the next commit writes them;
+ *    b. closed segment (the batch that closes it, or a retry of it): the
+ *       txn deletes the segment's key range and writes its whole map once,
+ *       sorted into LMDB's order and put one after the other with
+ *       MDB_APPEND while the segment is the last one with keys (the next
+ *       segment commits after it, so in practice always), the lists as
+ *       varints. The batch borrows the map (a closed segment's keys never
+ *       change, and the writer leaves a segment in flight alone); the sort
+ *       runs on the closer. Why: lists grown in place split their pages
+ *       into half-empty ones, and keys put in hash order do the same; the
+ *       index was 0.84-1.4 % of the ring that way, 45 % of its pages empty
+ *       space. Appended in order, every page is full. So the open segment's
+ *       keys sit in such pages until its close, and a segment left open by
+ *       a crash keeps them (reconcile does not rewrite it).
  * 3. Map size, as the store does it (src/store/env.c DESIGN 3): commits run
  *    with the map at most map_soft = map_max minus a headroom (map_max/16,
  *    128 KiB .. 64 MiB), doubling from the initial size; past map_soft a
@@ -164,10 +175,13 @@ static struct ring_key *km_get(struct ring_keymap *m, uint8_t kind, const uint8_
     uint32_t j;
 
     if (m->n == m->cap) {
-        uint32_t cap = m->cap ? m->cap * 2 : 256;
+        uint32_t cap = m->cap ? m->cap * 2 : 256, *d;
         if (!(e = realloc(m->ent, cap * sizeof *e)))
             return NULL;
-        m->ent = e;
+        m->ent = e; /* cap grows once both have room */
+        if (!(d = realloc(m->dirty, cap * sizeof *d)))
+            return NULL;
+        m->dirty = d;
         m->cap = cap;
     }
     if (2 * (uint64_t)(m->n + 1) > m->nslot &&
@@ -206,8 +220,10 @@ static void km_add(struct ring_keymap *m, uint8_t kind, const uint8_t *val, uint
         e->cap = cap;
     }
     e->blk[e->n++] = bno;
-    if (bno >= m->hi)
-        m->hi = bno + 1;
+    if (!e->dirty) {
+        e->dirty = true;
+        m->dirty[m->n_dirty++] = (uint32_t)(e - m->ent);
+    }
     return;
 oom:
     m->oom++;
@@ -289,61 +305,91 @@ static uint32_t key_upto(const struct ring_key *e, uint32_t limit)
     return n;
 }
 
-int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len, uint32_t *n)
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
+                   uint32_t **ids, uint32_t *n)
 {
     size_t sz = 0, off = 0;
-    uint32_t taken = 0;
-    uint8_t *b;
+    uint32_t taken = 0, kept = 0, *v = NULL;
+    uint8_t *b = NULL;
 
     *buf = NULL;
+    *ids = NULL;
     *len = 0;
     *n = 0;
-    for (uint32_t i = 0; i < m->n; i++) {
-        uint32_t k = key_upto(&m->ent[i], limit);
-        sz += k ? 6u + m->ent[i].vlen + 4ull * k : 0;
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        const struct ring_key *e = &m->ent[m->dirty[i]];
+        uint32_t k = key_upto(e, limit);
+        sz += k ? 6u + e->vlen + 4ull * k : 0;
         taken += k > 0;
     }
-    if (taken && !(b = malloc(sz)))
+    if (!taken)
+        return 0;
+    if (!(b = malloc(sz)) || !(v = malloc(taken * sizeof *v))) {
+        free(b);
         return -ENOMEM;
-    for (uint32_t i = 0; taken && i < m->n; i++) {
-        const struct ring_key *e = &m->ent[i];
+    }
+    taken = 0;
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        struct ring_key *e = &m->ent[m->dirty[i]];
         uint32_t k = key_upto(e, limit);
-        if (!k)
-            continue;
-        b[off] = e->kind;
-        b[off + 1] = e->vlen;
-        memcpy(b + off + 2, &k, 4);
-        memcpy(b + off + 6, e->val, e->vlen);
-        off += 6u + e->vlen;
-        memcpy(b + off, e->blk, 4ull * k);
-        off += 4ull * k;
+        if (k) {
+            b[off] = e->kind;
+            b[off + 1] = e->vlen;
+            memcpy(b + off + 2, &k, 4);
+            memcpy(b + off + 6, e->val, e->vlen);
+            off += 6u + e->vlen;
+            memcpy(b + off, e->blk, 4ull * k);
+            off += 4ull * k;
+            v[taken++] = m->dirty[i];
+        }
+        if (k < e->n) /* parts past the limit: a later commit writes them */
+            m->dirty[kept++] = m->dirty[i];
+        else
+            e->dirty = false;
     }
-    m->taken = limit;
-    if (taken) {
-        *buf = b;
-        *len = sz;
-        *n = taken;
-    }
+    m->n_dirty = kept;
+    *buf = b;
+    *len = sz;
+    *ids = v;
+    *n = taken;
     return 0;
 }
 
-void ring_keys_redirty(struct ring_keymap *m)
+void ring_keys_redirty(struct ring_keymap *m, const uint32_t *ids, uint32_t n)
 {
-    m->taken = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct ring_key *e;
+        if (ids[i] >= m->n || (e = &m->ent[ids[i]])->dirty)
+            continue;
+        e->dirty = true;
+        m->dirty[m->n_dirty++] = ids[i]; /* room for every entry: ring_keymap */
+    }
+}
+
+void ring_keys_written(struct ring_keymap *m, uint32_t limit)
+{
+    uint32_t kept = 0;
+
+    for (uint32_t i = 0; i < m->n_dirty; i++) {
+        struct ring_key *e = &m->ent[m->dirty[i]];
+        if (e->n && e->blk[e->n - 1] >= limit)
+            m->dirty[kept++] = m->dirty[i];
+        else
+            e->dirty = false;
+    }
+    m->n_dirty = kept;
 }
 
 void ring_keys_truncate(struct ring_keymap *m, uint32_t bno)
 {
     bno *= RING_PARTS; /* the first part to forget */
-    m->hi = 0;
     for (uint32_t i = 0; i < m->n; i++) {
         struct ring_key *e = &m->ent[i];
         while (e->n && e->blk[e->n - 1] >= bno)
             e->n--;
-        if (e->n && e->blk[e->n - 1] >= m->hi)
-            m->hi = e->blk[e->n - 1] + 1;
+        e->dirty = false;
     }
-    m->taken = m->hi;
+    m->n_dirty = 0;
 }
 
 void ring_keys_fini(struct ring_keymap *m)
@@ -352,6 +398,7 @@ void ring_keys_fini(struct ring_keymap *m)
         free(m->ent[i].blk);
     free(m->ent);
     free(m->slot);
+    free(m->dirty);
     memset(m, 0, sizeof *m);
 }
 
@@ -472,13 +519,22 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq)
 
 /* ---- commit (DESIGN 2) ---- */
 
+/* A part's keys in LMDB's order: entries of its ring_keys_take() buffer,
+ * or, for a closed segment, the map's keys that list a part under the
+ * limit. */
+struct part_keys {
+    const uint8_t **order;
+    const struct ring_key **all;
+    uint32_t n_all;
+};
+
 struct commit_arg {
     const struct ring_part *parts;
     unsigned n;
     const struct pt_ring_stats *st;
     const struct ring_ifname *ifn;
     unsigned n_if;
-    const uint8_t ***order; /* per part: its keys' entries in key order, or NULL */
+    struct part_keys *pk; /* per part: its keys in key order */
 };
 
 /* Two entries of ring_keys_take()'s format in LMDB's order of their keys
@@ -516,6 +572,36 @@ static const uint8_t **keys_order(const struct ring_part *p, int *rc)
     return v;
 }
 
+static int rkey_cmp(const void *pa, const void *pb)
+{
+    const struct ring_key *a = *(const struct ring_key *const *)pa;
+    const struct ring_key *b = *(const struct ring_key *const *)pb;
+    int c;
+
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if ((c = memcmp(a->val, b->val, a->vlen < b->vlen ? a->vlen : b->vlen)) != 0)
+        return c;
+    return (int)a->vlen - (int)b->vlen;
+}
+
+/* The keys of closed segment @p in key order (DESIGN 2) into @pk: those
+ * that list a part under the limit. 0 or -ENOMEM. */
+static int map_order(const struct ring_part *p, struct part_keys *pk)
+{
+    const struct ring_keymap *m = p->all;
+    uint32_t n = 0;
+
+    if (!(pk->all = malloc((m->n ? m->n : 1) * sizeof *pk->all)))
+        return -ENOMEM;
+    for (uint32_t i = 0; i < m->n; i++)
+        if (m->ent[i].n && m->ent[i].blk[0] < p->key_limit)
+            pk->all[n++] = &m->ent[i];
+    qsort(pk->all, n, sizeof *pk->all, rkey_cmp);
+    pk->n_all = n;
+    return 0;
+}
+
 /* The varint list of @n ascending block numbers at @blk (host order,
  * unaligned) into @out, or its size when @out is NULL. */
 static size_t list_encode(const uint8_t *blk, uint32_t n, uint8_t *out)
@@ -535,40 +621,66 @@ static size_t list_encode(const uint8_t *blk, uint32_t n, uint8_t *out)
     return sz;
 }
 
-/* Replace segment @p->seq's key range with its keys (DESIGN 2). */
-static int keys_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p,
-                    const uint8_t **order)
+/* One key of segment @seq: its list of @n parts at @blk (host order,
+ * maybe unaligned) as varints. */
+static int key_put(struct ring_index *ix, MDB_txn *txn, uint64_t seq, uint8_t kind,
+                   const uint8_t *val, uint8_t vlen, const uint8_t *blk, uint32_t n,
+                   unsigned *flags)
 {
     uint8_t kb[8 + 1 + RING_KEY_MAX];
-    unsigned flags = MDB_APPEND;
     MDB_val k, d;
     int rc;
 
-    be64_put(kb, p->seq);
-    if ((rc = del_prefix(txn, ix->keys, kb)) != 0)
-        return rc;
+    be64_put(kb, seq);
+    kb[8] = kind;
+    memcpy(kb + 9, val, vlen);
+    k = mval(kb, 9u + vlen);
+    d = mval(NULL, list_encode(blk, n, NULL));
+    rc = mdb_put(txn, ix->keys, &k, &d, *flags | MDB_RESERVE);
+    if (rc == MDB_KEYEXIST && *flags) { /* a later segment has keys already */
+        *flags = 0;
+        rc = mdb_put(txn, ix->keys, &k, &d, MDB_RESERVE);
+    }
+    if (rc == 0)
+        list_encode(blk, n, d.mv_data);
+    return rc;
+}
+
+/* DESIGN 2: an open segment's dirty keys replace their values; a closed
+ * segment's whole map replaces its key range, appended in key order. */
+static int keys_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p,
+                    const struct part_keys *pk)
+{
+    uint8_t kb[8];
+    unsigned flags = 0;
+    int rc;
+
+    if (p->all) {
+        be64_put(kb, p->seq);
+        if ((rc = del_prefix(txn, ix->keys, kb)) != 0)
+            return rc;
+        flags = MDB_APPEND;
+        for (uint32_t i = 0; i < pk->n_all; i++) {
+            const struct ring_key *e = pk->all[i];
+            uint32_t n = key_upto(e, p->key_limit);
+            if ((rc = key_put(ix, txn, p->seq, e->kind, e->val, e->vlen, (const uint8_t *)e->blk, n,
+                              &flags)) != 0)
+                return rc;
+        }
+        return 0;
+    }
     for (uint32_t i = 0; i < p->n_keys; i++) {
-        const uint8_t *e = order[i];
+        const uint8_t *e = pk->order[i];
         uint32_t n;
         memcpy(&n, e + 2, 4);
-        kb[8] = e[0];
-        memcpy(kb + 9, e + 6, e[1]);
-        k = mval(kb, 9u + e[1]);
-        d = mval(NULL, list_encode(e + 6 + e[1], n, NULL));
-        rc = mdb_put(txn, ix->keys, &k, &d, flags | MDB_RESERVE);
-        if (rc == MDB_KEYEXIST && flags) { /* a later segment has keys already */
-            flags = 0;
-            rc = mdb_put(txn, ix->keys, &k, &d, MDB_RESERVE);
-        }
-        if (rc != 0)
+        if ((rc = key_put(ix, txn, p->seq, e[0], e + 6, e[1], e + 6 + e[1], n, &flags)) != 0)
             return rc;
-        list_encode(e + 6 + e[1], n, d.mv_data);
     }
     return 0;
 }
 
 static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *p,
-                   const uint8_t **order)
+                   const struct part_keys *pk)
 {
     uint8_t kb[8 + 4];
     MDB_val k, d;
@@ -587,7 +699,7 @@ static int seg_put(struct ring_index *ix, MDB_txn *txn, const struct ring_part *
         if ((rc = mdb_put(txn, ix->blocks, &k, &d, 0)) != 0)
             return rc;
     }
-    if (p->keys && (rc = keys_put(ix, txn, p, order)) != 0)
+    if ((p->keys || p->all) && (rc = keys_put(ix, txn, p, pk)) != 0)
         return rc;
     k = mval(kb, 8);
     d = mval(&p->rec, sizeof p->rec);
@@ -601,7 +713,7 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
     int rc;
 
     for (unsigned i = 0; i < a->n; i++)
-        if (a->parts[i].rc == 0 && (rc = seg_put(ix, txn, &a->parts[i], a->order[i])) != 0)
+        if (a->parts[i].rc == 0 && (rc = seg_put(ix, txn, &a->parts[i], &a->pk[i])) != 0)
             return rc;
     uint64_t sv[RING_STATS_SLOTS];
     ring_stats_encode(a->st, sv);
@@ -625,21 +737,30 @@ static int commit_body(struct ring_index *ix, MDB_txn *txn, void *arg)
 }
 
 int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
-                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if)
+                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if,
+                      uint64_t *put)
 {
     struct commit_arg a = {.parts = parts, .n = n, .st = st, .ifn = ifn, .n_if = n_if};
     int rc = 0;
 
-    if (n && !(a.order = calloc(n, sizeof *a.order)))
+    *put = 0;
+    if (n && !(a.pk = calloc(n, sizeof *a.pk)))
         return -ENOMEM;
-    for (unsigned i = 0; i < n && rc == 0; i++)
-        if (parts[i].rc == 0 && parts[i].keys)
-            a.order[i] = keys_order(&parts[i], &rc);
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        if (parts[i].rc != 0)
+            continue;
+        if (parts[i].all && (rc = map_order(&parts[i], &a.pk[i])) == 0)
+            *put += a.pk[i].n_all;
+        else if (parts[i].keys && (a.pk[i].order = keys_order(&parts[i], &rc)) != NULL)
+            *put += parts[i].n_keys;
+    }
     if (rc == 0)
         rc = ix_run(ix, commit_body, &a, ix->map_soft);
-    for (unsigned i = 0; i < n; i++)
-        free(a.order[i]);
-    free(a.order);
+    for (unsigned i = 0; i < n; i++) {
+        free(a.pk[i].order);
+        free(a.pk[i].all);
+    }
+    free(a.pk);
     return rc;
 }
 

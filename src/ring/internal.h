@@ -94,29 +94,30 @@ static inline struct ring_chunk *ring_spsc_pop(struct ring_spsc *q)
 struct ring_key {
     uint8_t kind; /* enum ring_key_kind */
     uint8_t vlen; /* value bytes */
+    bool dirty;   /* on the map's dirty list */
     uint8_t val[RING_KEY_MAX];
     uint32_t n, cap;
     uint32_t *blk; /* ascending part numbers, no repeats; owned */
 };
 
 /* Open addressing over a dense array: slot[] holds 0 or an index + 1.
- * A commit writes every key of the segment (index.c DESIGN 1), so what
- * is dirty is the map, not a key: parts from `taken` on are in no commit
- * yet, and `hi` is one past the highest part any key lists. */
+ * dirty[] lists the entries that gained a part since a commit took them
+ * (index.c DESIGN 1); it has room for every entry (cap), so marking a key
+ * dirty again never allocates. */
 struct ring_keymap {
     struct ring_key *ent;
     uint32_t n, cap;
     uint32_t *slot;
-    uint32_t nslot; /* power of two, >= 2 * cap */
-    uint32_t hi;    /* 1 + the highest part number listed, 0 when none */
-    uint32_t taken; /* the limit of the last ring_keys_take() */
-    uint64_t oom;   /* keys that could not be recorded (no memory) */
+    uint32_t nslot;  /* power of two, >= 2 * cap */
+    uint32_t *dirty; /* indices into ent, cap of them allocated */
+    uint32_t n_dirty;
+    uint64_t oom; /* keys that could not be recorded (no memory) */
 };
 
-/* Some key lists a part that no commit has taken yet. */
+/* Some key gained a part that no commit has taken yet. */
 static inline bool ring_keys_dirty(const struct ring_keymap *m)
 {
-    return m->hi > m->taken;
+    return m->n_dirty > 0;
 }
 
 /* A block written to the file but not committed to the index yet. */
@@ -185,7 +186,9 @@ struct ring_ifname {
 /* ---- the closer thread (closer.c) ---- */
 
 /* What one batch does to one segment. Built by the writer from its
- * ring_seg (copies: the closer never touches the writer's structures). */
+ * ring_seg: copies, but for a closed segment's key map, which the part
+ * borrows (it never changes again, and the writer leaves a segment in
+ * flight alone). */
 struct ring_part {
     struct ring_seg *seg; /* the writer's, for the answer; the closer does not use it */
     uint64_t seq;
@@ -198,10 +201,16 @@ struct ring_part {
     struct ring_seg_rec rec;
     struct ring_blk_pend *blk; /* the uncommitted blocks; owned */
     uint32_t n_blk;
-    uint8_t *keys; /* every key of the segment, ring_keys_take() format; owned; NULL:
-                    * the keys did not change, the txn leaves them as they are */
+    /* the keys (index.c DESIGN 2), one of: */
+    uint8_t *keys;     /* open segment: the dirty keys' lists, ring_keys_take() format;
+                        * owned; NULL: none, the txn leaves the keys as they are */
+    uint32_t *key_ids; /* their entries in the segment's map (re-marked if the txn fails) */
     size_t keys_len;
     uint32_t n_keys;
+    const struct ring_keymap *all;       /* closed segment: its whole map, borrowed (the writer
+                                          * leaves an in-flight closed segment's map alone);
+                                          * the txn rewrites its key range, sorted */
+    uint32_t key_limit;                  /* the first part number the txn may not name */
     uint64_t packets, bytes, wire;       /* the segment's written totals at capture */
     uint64_t d_packets, d_bytes, d_wire; /* of those, not committed before */
     uint32_t blocks;                     /* blocks at capture */
@@ -220,7 +229,9 @@ struct ring_batch {
     struct pt_ring_stats st; /* to store; the closer moves what failed to sync to lost_io */
     struct ring_ifname *ifn; /* owned */
     unsigned n_if;
-    int rc; /* out: the txn's result */
+    int rc;          /* out: the txn's result */
+    uint64_t txn_ns; /* out: time in ring_index_commit() */
+    uint64_t put;    /* out: keys it wrote */
 };
 
 /* The closer thread and its hand-over: at most one batch at a time, under
@@ -271,12 +282,14 @@ int ring_index_reconcile(struct ring_index *ix, const char *dir, struct ring_seg
 
 /* One transaction: the blocks, keys and segs record of each of the @n
  * parts whose rc is 0, the counters @st and the dirty interface names. A
- * part's keys replace every key of its segment (sorted here, written in
- * key order).
+ * part's dirty keys replace those keys' values; a closed segment's whole
+ * map replaces its key range (sorted here, appended in key order).
+ * *@put gets the number of keys written (the last try's).
  * Changes nothing in memory. Returns 0, PT_E_FULL (the map is at its
  * limit), or another error (-ENOSPC, -EIO, ...). */
 int ring_index_commit(struct ring_index *ix, const struct ring_part *parts, unsigned n,
-                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if);
+                      const struct pt_ring_stats *st, const struct ring_ifname *ifn, unsigned n_if,
+                      uint64_t *put);
 
 /* One transaction deleting @seq's segs record, blocks and keys (run with
  * the map at its hard limit, so it finds pages to copy into when the map is
@@ -291,21 +304,26 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq);
 void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, const uint8_t *buf,
                          uint32_t len, int linktype, uint16_t iface, uint32_t bno);
 
-/* Every key's list, cut to the parts under @limit (a part number; keys
- * with none left out), serialized into @buf (malloc'd, *@len bytes; NULL
- * when none): per key u8 kind, u8 vlen, u32 n (host order), vlen value
- * bytes, n u32 part numbers (host order, ascending); *@n keys, in the
- * map's order. The map is clean up to @limit. -ENOMEM leaves the map as it
- * was. */
-int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len, uint32_t *n);
+/* The dirty keys' lists, cut to the parts under @limit (a part number;
+ * keys with none there left out), serialized into @buf (malloc'd, *@len
+ * bytes; NULL when none): per key u8 kind, u8 vlen, u32 n (host order),
+ * vlen value bytes, n u32 part numbers (host order, ascending); @ids
+ * (malloc'd) their entries, *@n of them. A key stays dirty only if it
+ * lists a part at or over @limit. -ENOMEM leaves the map as it was. */
+int ring_keys_take(struct ring_keymap *m, uint32_t limit, uint8_t **buf, size_t *len,
+                   uint32_t **ids, uint32_t *n);
 
-/* A commit of what ring_keys_take() gave failed: the map is dirty again,
- * so the next commit writes every key. */
-void ring_keys_redirty(struct ring_keymap *m);
+/* A commit of what ring_keys_take() gave failed: keys @ids are dirty
+ * again (never allocates). */
+void ring_keys_redirty(struct ring_keymap *m, const uint32_t *ids, uint32_t n);
+
+/* A commit wrote the whole map up to part @limit: every key that lists no
+ * part at or over it is clean. */
+void ring_keys_written(struct ring_keymap *m, uint32_t limit);
 
 /* Forget the parts of blocks @bno and later: every list loses them, and
- * the map is clean, since what stays is what the last commit wrote (blocks
- * @bno.. were the uncommitted ones). */
+ * every key is clean, since what stays is what the last commit wrote
+ * (blocks @bno.. were the uncommitted ones). */
 void ring_keys_truncate(struct ring_keymap *m, uint32_t bno);
 
 void ring_keys_fini(struct ring_keymap *m);

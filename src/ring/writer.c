@@ -77,6 +77,10 @@
  *    txn. PT_E_FULL (the map at its limit) or ENOSPC recycles the oldest
  *    segment and the next batch, at once, tries again; any other failure
  *    counts index_errors and leaves everything pending for the next one.
+ *    pt_ring_commit() asks for one more at a known point: after the drain
+ *    pass that follows the request, the writer waits for the open
+ *    segment's writeback and for the batch in flight, commits, waits for
+ *    that answer and wakes the caller (tests use it instead of sleeping).
  * 6. Counters. Producers' and the writer's are written by their owner with
  *    relaxed stores and read by pt_ring_stats() with relaxed loads. The
  *    index keeps the sum over every run ("stats"); packets, bytes and
@@ -141,6 +145,14 @@ struct pt_ring {
     bool started;
     bool stop; /* atomic: set by pt_ring_close() */
 
+    /* pt_ring_commit(): any thread asks (req, then waits on cv), the
+     * writer answers (done, rc) */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    uint64_t commit_req;  /* atomic: requests made */
+    uint64_t commit_done; /* under cmu: requests answered */
+    int commit_rc;        /* under cmu: the result of the last answered one */
+
     /* interface names: any thread, under iflock */
     pthread_mutex_t iflock;
     struct ring_ifname *ifn;
@@ -167,6 +179,7 @@ struct pt_ring {
     bool commit_now;           /* a segment closed, or a retry: commit at the next chance */
     struct ring_batch *flight; /* handed to the closer, answer not taken (only a flag here:
                                 * the closer owns it meanwhile) */
+    int answer_rc;             /* the last answer: its txn's error, else a part's sync error */
     uint64_t *drops;           /* recycled seqs for the next batch to drop */
     unsigned n_drops, cap_drops;
     struct pt_decode_stats *dst;
@@ -486,7 +499,11 @@ void pt_ring_iface_name(struct pt_ring *r, uint16_t iface, const char *name)
     X(index_errors)                                                                                \
     X(write_errors)                                                                                \
     X(reconciled_bytes)                                                                            \
-    X(bad_time_pkts)
+    X(bad_time_pkts)                                                                               \
+    X(index_key_bytes)                                                                             \
+    X(index_keys_put)                                                                              \
+    X(index_txn_ns)                                                                                \
+    X(index_txn_max_ns)
 
 static void stats_add(struct pt_ring_stats *d, const struct pt_ring_stats *s)
 {
@@ -832,7 +849,8 @@ static void ifn_untake(struct pt_ring *r, const struct ring_ifname *v, unsigned 
     pthread_mutex_unlock(&r->iflock);
 }
 
-/* What the next batch does to @s (copies: the closer never reads @s). The
+/* What the next batch does to @s (copies, but for a closed segment's key
+ * map: the closer reads it while the part is in flight, nothing changes it). The
  * segment is marked in flight; its close, if due, goes with the part. Of
  * the open segment only the blocks whose writeback the writer has seen
  * finish go (ring_seg.pushed); a closed one has them all. */
@@ -845,15 +863,23 @@ static int part_fill(struct pt_ring *r, struct ring_seg *s, struct ring_part *p)
         k++;
     if (k && !(p->blk = malloc(k * sizeof *p->blk)))
         return -ENOMEM;
-    /* a key's list is named only up to the blocks this part commits; when
-     * none of those is new, the keys stay as the last commit wrote them */
-    uint32_t limit = (s->c_blocks + k) * RING_PARTS; /* the first part not committed */
-    if (ring_keys_dirty(&s->keys) && limit > s->keys.taken &&
-        ring_keys_take(&s->keys, limit, &p->keys, &p->keys_len, &p->n_keys) < 0) {
+    /* a key's list is named only up to the blocks this part commits. A
+     * closed segment's whole map goes, borrowed (its keys never change
+     * again; the writer leaves an in-flight segment alone): the txn writes
+     * it once, sorted (index.c DESIGN 2). Of the open segment only the
+     * keys that gained a part are copied, so a commit costs what changed
+     * since the last one, not what the segment holds. */
+    p->key_limit = (s->c_blocks + k) * RING_PARTS; /* the first part not committed */
+    if (s->closed)
+        p->all = &s->keys;
+    else if (ring_keys_dirty(&s->keys) &&
+             ring_keys_take(&s->keys, p->key_limit, &p->keys, &p->keys_len, &p->key_ids,
+                            &p->n_keys) < 0) {
         free(p->blk);
         p->blk = NULL;
         return -ENOMEM;
     }
+    PT_CNT_ADD(r->run.index_key_bytes, p->keys_len);
     p->packets = s->c_packets;
     p->bytes = s->c_bytes;
     p->wire = s->c_wire;
@@ -977,6 +1003,8 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
     s->c_blocks = p->blocks;
     s->c_first_ns = p->rec.first_ns;
     s->c_last_ns = p->rec.last_ns;
+    if (p->all)
+        ring_keys_written(&s->keys, p->key_limit);
     /* blocks written after the capture stay pending */
     memmove(s->pend, s->pend + p->n_blk, (s->n_pend - p->n_blk) * sizeof *s->pend);
     s->n_pend -= p->n_blk;
@@ -986,9 +1014,9 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
 static void part_failed(struct pt_ring *r, const struct ring_part *p)
 {
     (void)r;
-    p->seg->rec_dirty = true;
+    p->seg->rec_dirty = true; /* a closed segment: its whole map goes again */
     if (p->keys)
-        ring_keys_redirty(&p->seg->keys);
+        ring_keys_redirty(&p->seg->keys, p->key_ids, p->n_keys);
 }
 
 /* A txn that failed for another reason than room (commit_retry): counted
@@ -1025,7 +1053,9 @@ static void commit_retry(struct pt_ring *r, struct ring_batch *b)
                    (unsigned long long)r->full_quiet);
             r->full_quiet = 0;
         }
-        b->rc = ring_index_commit(&r->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if);
+        uint64_t t0 = pt_now_ns();
+        b->rc = ring_index_commit(&r->ix, b->parts, b->n_parts, &b->st, b->ifn, b->n_if, &b->put);
+        b->txn_ns += pt_now_ns() - t0;
     }
 }
 
@@ -1042,11 +1072,18 @@ static void batch_answer(struct pt_ring *r, struct ring_batch *b)
     for (unsigned i = 0; i < b->n_parts; i++)
         b->parts[i].seg->in_flight = false;
     commit_retry(r, b);
+    r->answer_rc = b->rc;
+    PT_CNT_ADD(r->run.index_keys_put, b->put);
+    PT_CNT_ADD(r->run.index_txn_ns, b->txn_ns);
+    if (b->txn_ns > PT_CNT_GET(r->run.index_txn_max_ns))
+        __atomic_store_n(&r->run.index_txn_max_ns, b->txn_ns, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < b->n_parts; i++) {
         const struct ring_part *p = &b->parts[i];
         struct ring_seg *s = p->seg;
         if (p->rc == PART_GONE)
             continue;
+        if (p->rc < 0 && r->answer_rc == 0)
+            r->answer_rc = p->rc;
         if (p->rc < 0) { /* not synced, so not committed: given up (DESIGN 4) */
             s->rec_dirty = true;
             seg_rollback(r, s, p->rc, "syncing");
@@ -1095,7 +1132,40 @@ static void commit_start(struct pt_ring *r, bool force)
     if ((b = batch_build(r, force)) != NULL) {
         r->flight = b;
         ring_closer_submit(&r->closer, b);
+    } else if (force) {
+        r->answer_rc = -ENOMEM; /* force builds a batch unless memory is short */
     }
+}
+
+/* pt_ring_commit() asked for commit @req (DESIGN 5): the chunks handed over
+ * before it are written (the caller's drain pass took them), so wait for
+ * the open segment's writeback, take the answer in flight, commit
+ * everything and wait for that answer too, then wake the callers. */
+static void commit_answer(struct pt_ring *r, uint64_t req)
+{
+    open_push_all(r);
+    flight_wait(r);
+    commit_start(r, true);
+    flight_wait(r);
+    pthread_mutex_lock(&r->cmu);
+    r->commit_done = req;
+    r->commit_rc = r->answer_rc;
+    pthread_cond_broadcast(&r->ccv);
+    pthread_mutex_unlock(&r->cmu);
+}
+
+int pt_ring_commit(struct pt_ring *r)
+{
+    uint64_t req;
+    int rc;
+
+    pthread_mutex_lock(&r->cmu);
+    req = __atomic_add_fetch(&r->commit_req, 1, __ATOMIC_RELEASE);
+    while (r->commit_done < req)
+        pthread_cond_wait(&r->ccv, &r->cmu);
+    rc = r->commit_rc;
+    pthread_mutex_unlock(&r->cmu);
+    return rc;
 }
 
 /* Between chunks: take an answer if there is one; start the next batch
@@ -1577,8 +1647,14 @@ static void *writer_main(void *arg)
     r->last_commit = pt_now_ns();
     for (;;) {
         bool stop = __atomic_load_n(&r->stop, __ATOMIC_ACQUIRE);
+        /* read before the drain: a pass takes every chunk queued when it
+         * starts (a queue holds at most cap), so after it the chunks handed
+         * over before a pt_ring_commit() are written */
+        uint64_t req = __atomic_load_n(&r->commit_req, __ATOMIC_ACQUIRE);
         unsigned n = drain(r);
 
+        if (req != r->commit_done)
+            commit_answer(r, req);
         if (!n && r->open && r->open->pushed < r->open->len)
             open_push_all(r); /* idle: let the next commit name everything */
         commit_tick(r);
@@ -1595,6 +1671,11 @@ static void *writer_main(void *arg)
         commit_start(r, true);
         flight_wait(r);
     }
+    pthread_mutex_lock(&r->cmu); /* a request after the last pass: answered by the end */
+    r->commit_done = __atomic_load_n(&r->commit_req, __ATOMIC_ACQUIRE);
+    r->commit_rc = r->answer_rc;
+    pthread_cond_broadcast(&r->ccv);
+    pthread_mutex_unlock(&r->cmu);
     return NULL;
 }
 
@@ -1666,6 +1747,8 @@ static void ring_free(struct pt_ring *r)
     free(r->ifn);
     free(r->dst);
     pthread_mutex_destroy(&r->iflock);
+    pthread_cond_destroy(&r->ccv);
+    pthread_mutex_destroy(&r->cmu);
     free(r);
 }
 
@@ -1688,6 +1771,8 @@ struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers,
     r->lock_fd = -1;
     r->commit_ns = (uint64_t)c->commit_ms * 1000000ull;
     pthread_mutex_init(&r->iflock, NULL);
+    pthread_mutex_init(&r->cmu, NULL);
+    pthread_cond_init(&r->ccv, NULL);
     if ((rc = mkdir_p(c->dir)) < 0) {
         snprintf(msg, msglen, "%s: %s", c->dir, strerror(-rc));
         goto err_free;
