@@ -188,7 +188,8 @@ enum pt_ring_out_format {
 };
 
 struct pt_ring_extract_stats {
-    uint64_t blocks_read, bytes_read; /* what the index led the extractor to read */
+    uint64_t blocks_read, bytes_read; /* what the index led the extractor to read: reads (one
+                                       * per run of adjacent parts or whole block) and bytes */
     uint64_t packets;                 /* packets written */
     uint64_t skipped_linktype;        /* pcap output: packets of another link type than the first */
 };

@@ -386,7 +386,7 @@ int pt_cli_extract(int argc, char **argv)
         rc = rc == -EINVAL ? 2 : 1;
         goto done;
     }
-    fprintf(stderr, "packettracer extract: %llu packets written (%llu blocks, %llu bytes read)\n",
+    fprintf(stderr, "packettracer extract: %llu packets written (%llu reads, %llu bytes read)\n",
             (unsigned long long)st.packets, (unsigned long long)st.blocks_read,
             (unsigned long long)st.bytes_read);
     if (st.skipped_linktype)

@@ -602,7 +602,7 @@ static int map_order(const struct ring_part *p, struct part_keys *pk)
     return 0;
 }
 
-/* The varint list of @n ascending block numbers at @blk (host order,
+/* The varint list of @n ascending part numbers at @blk (host order,
  * unaligned) into @out, or its size when @out is NULL. */
 static size_t list_encode(const uint8_t *blk, uint32_t n, uint8_t *out)
 {

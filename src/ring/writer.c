@@ -1011,9 +1011,8 @@ static void part_committed(struct pt_ring *r, const struct ring_part *p)
 }
 
 /* The txn failed: everything the part held waits for the next commit. */
-static void part_failed(struct pt_ring *r, const struct ring_part *p)
+static void part_failed(const struct ring_part *p)
 {
-    (void)r;
     p->seg->rec_dirty = true; /* a closed segment: its whole map goes again */
     if (p->keys)
         ring_keys_redirty(&p->seg->keys, p->key_ids, p->n_keys);
@@ -1090,7 +1089,7 @@ static void batch_answer(struct pt_ring *r, struct ring_batch *b)
             if (s->closed && !s->c_blocks)
                 seg_forget(r, s);
         } else if (b->rc < 0) {
-            part_failed(r, p);
+            part_failed(p);
         } else {
             part_committed(r, p);
         }
