@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pcap/pcap.h>
 #include <urcu-qsbr.h>
 
 #include "pt/flow.h"
@@ -76,6 +77,21 @@ static inline void collect(const struct pt_flow_record *rec, void *arg)
     if (l->n < 64)
         l->r[l->n] = *rec;
     l->n++;
+}
+
+/* @p for the frame @h/@d read from @pc, not yet decoded. @sub_ns: nanoseconds
+ * per unit of h->ts.tv_usec (1000, or 1 for a capture opened with
+ * nanosecond precision). */
+static inline void pkt_from_pcap(struct pt_pkt *p, pcap_t *pc, const struct pcap_pkthdr *h,
+                                 const u_char *d, uint64_t sub_ns)
+{
+    memset(p, 0, sizeof *p);
+    p->data = d;
+    p->caplen = h->caplen;
+    p->wirelen = h->len;
+    p->ts_ns = (uint64_t)h->ts.tv_sec * SEC + (uint64_t)h->ts.tv_usec * sub_ns;
+    p->linktype = pcap_datalink(pc);
+    p->hw_vlan = PT_VLAN_NONE;
 }
 
 static inline struct pt_flow_table *table_new(uint64_t max_flows, unsigned workers)

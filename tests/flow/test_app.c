@@ -69,13 +69,9 @@ static void run_capture(const char *rel, const struct run_opts *o, struct got *g
     rcu_register_thread();
     while (pcap_next_ex(pc, &h, &d) == 1) {
         struct pt_pkt p;
-        memset(&p, 0, sizeof p);
-        p.data = d;
-        p.caplen = o && o->snaplen && h->caplen > o->snaplen ? o->snaplen : h->caplen;
-        p.wirelen = h->len;
-        p.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
-        p.linktype = pcap_datalink(pc);
-        p.hw_vlan = PT_VLAN_NONE;
+        pkt_from_pcap(&p, pc, h, d, 1000);
+        if (o && o->snaplen && p.caplen > o->snaplen)
+            p.caplen = o->snaplen;
         pt_decode(&p, &ds);
         if (o && o->drop_first_data && !dropped && p.n_l3 && p.l3[0].proto == 6 &&
             p.l3[0].l4_len > 0) {
@@ -461,13 +457,7 @@ static void run_dns(const char *rel, uint32_t slots, bool drain, struct dns_got 
     rcu_register_thread();
     while (pcap_next_ex(pc, &h, &d) == 1) {
         struct pt_pkt p;
-        memset(&p, 0, sizeof p);
-        p.data = d;
-        p.caplen = h->caplen;
-        p.wirelen = h->len;
-        p.ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
-        p.linktype = pcap_datalink(pc);
-        p.hw_vlan = PT_VLAN_NONE;
+        pkt_from_pcap(&p, pc, h, d, 1000);
         pt_decode(&p, &ds);
         pt_flow_process(fw, &p);
         if (drain)

@@ -488,13 +488,7 @@ static void run_table(const char *path, struct rec_list *recs, struct pt_rtp_sta
     memset(recs, 0, sizeof *recs);
     while (pcap_next_ex(pc, &h, &d) == 1) {
         struct pt_pkt p;
-        memset(&p, 0, sizeof p);
-        p.data = d;
-        p.caplen = h->caplen;
-        p.wirelen = h->len;
-        p.ts_ns = (uint64_t)h->ts.tv_sec * SEC + (uint64_t)h->ts.tv_usec; /* nano precision */
-        p.linktype = pcap_datalink(pc);
-        p.hw_vlan = PT_VLAN_NONE;
+        pkt_from_pcap(&p, pc, h, d, 1); /* opened with nanosecond precision */
         pt_decode(&p, &ds);
         pt_flow_process(fw, &p);
     }
