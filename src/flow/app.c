@@ -176,9 +176,16 @@ void pt_app_worker_stats_add(struct pt_app_worker_stats *dst, const struct pt_ap
 
 /* ---- the state pool ----------------------------------------------------------- */
 
+/* State @i (index + 1) of pool @a. */
+static inline void *state_at(const struct flow_app_pool *a, uint32_t i)
+{
+    return a->mem + (size_t)(i - 1) * a->stride;
+}
+
+/* Its free list link: every state starts with it. */
 static inline uint32_t *state_next(struct flow_app_pool *a, uint32_t i)
 {
-    return (uint32_t *)(void *)(a->mem + (size_t)(i - 1) * a->stride);
+    return state_at(a, i);
 }
 
 static uint32_t state_get(struct flow_app_pool *a)
@@ -230,13 +237,12 @@ static void *state_take(struct pt_flow_worker *w, struct flow_app *fa)
     }
     fa->st = i;
     fa->owner = (uint8_t)w->id;
-    return a->mem + (size_t)(i - 1) * a->stride;
+    return state_at(a, i);
 }
 
 static inline void *state_of(struct pt_flow_table *t, const struct flow_app *fa)
 {
-    struct flow_app_pool *a = pool_of(&t->w[fa->owner].app, fa);
-    return a->mem + (size_t)(fa->st - 1) * a->stride;
+    return state_at(pool_of(&t->w[fa->owner].app, fa), fa->st);
 }
 
 /* Release @f's state; @w is the worker calling, NULL for the remover. */

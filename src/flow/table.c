@@ -437,12 +437,18 @@ static uint64_t idle_of(const struct pt_flow_config *c, const struct pt_flow_key
     return c->idle_other_ns;
 }
 
+/* @f's TCP part for a TCP flow, NULL otherwise (flow_ended, flow_record_fill). */
+static const struct flow_tcp *tcp_part(const struct pt_flow_table *t, const struct pt_flow *f)
+{
+    return f->key.proto == 6 ? flow_tcpx(t, f) : NULL;
+}
+
 /* Why @f (locked) has ended at @now, or -1. */
 static int flow_ended(const struct pt_flow_table *t, const struct pt_flow *f, uint64_t now)
 {
     const struct pt_flow_config *c = &t->cfg;
 
-    const struct flow_tcp *x = f->key.proto == 6 ? flow_tcpx(t, f) : NULL;
+    const struct flow_tcp *x = tcp_part(t, f);
 
     if (x && f->pkts[0] + f->pkts[1] && flow_tcp_closed(x) && now >= f->last_ns + c->close_delay_ns)
         return PT_FLOW_END_CLOSED;
@@ -614,12 +620,6 @@ uint64_t pt_flow_process(struct pt_flow_worker *w, const struct pt_pkt *p)
 static struct pt_flow_worker *slot_owner(struct pt_flow_table *t, const struct pt_flow *f)
 {
     return &t->w[(uint64_t)(f - t->pool) / t->per];
-}
-
-/* @f's TCP part for a TCP flow, NULL otherwise (flow_record_fill). */
-static const struct flow_tcp *tcp_part(const struct pt_flow_table *t, const struct pt_flow *f)
-{
-    return f->key.proto == 6 ? flow_tcpx(t, f) : NULL;
 }
 
 static unsigned age_bucket(uint64_t now, uint64_t last)
