@@ -186,10 +186,12 @@ const char *pt_geo_loc_type(const struct pt_geo *g);
 const char *pt_geo_asn_type(const struct pt_geo *g);
 
 /* A cache of @n_entries answers (a power of two, 0 = no caching: every
- * external lookup goes to the databases), direct-mapped on pt_addr_hash()
- * of the address; a colliding address replaces the previous one. Size:
- * 192 bytes per entry plus a 128-byte header and counters, e.g. 4096
- * entries = 768 KiB, allocated here once and never grown.
+ * external lookup goes to the databases), direct-mapped; an entry answers
+ * for the address cut to /16, /24 or /32 (IPv6: /32, /48, /128), the widest
+ * of those inside the networks the databases answered for, so one entry
+ * may serve a whole /24 of a provider; a colliding key replaces the previous
+ * one. Size: 196 bytes per entry plus a 128-byte header and counters, e.g.
+ * 4096 entries = 784 KiB, allocated here once and never grown.
  * The cache is not tied to one pt_geo: when it is used with a different
  * handle than before (a reload), it empties itself first (counted).
  * Returns NULL with *@err = -EINVAL (@n_entries not a power of two or above

@@ -20,8 +20,16 @@
  *    from its ::a.b.c.d start node in an IPv6 database) and MMDB_aget_value
  *    with NULL-terminated path arrays (MMDB_get_value would calloc the path
  *    on each call). No allocation, syscall or lock.
- * 3. Cache. Keyed by the full address, slot = pt_addr_hash() & mask; an
- *    all-zero address marks an empty slot (:: is internal, so never cached).
+ * 3. Cache. Every database answer holds for a whole network (the netmask
+ *    MMDB_lookup_sockaddr returns), so an answer is kept for the widest
+ *    network that lies inside both databases' networks and is one of three
+ *    levels: /16, /24 or the full address for IPv4, /32, /48 or the full
+ *    address for IPv6. The key is the address cut to that level, with the
+ *    level beside it; slot = hash of both & mask. A lookup probes the three
+ *    levels; since an address's networks are fixed for one pt_geo, at most
+ *    one level can hold it. So one miss answers a whole /24 of a provider
+ *    and the 4,096 slots cover far more than 4,096 addresses. Level 0 marks
+ *    an empty slot.
  *    Each cache remembers the id of the pt_geo it last served and empties
  *    itself when used with another one, so a reload cannot serve stale
  *    answers. Failed (corrupt) answers are not cached. */
@@ -51,11 +59,17 @@ struct pt_geo {
 };
 
 struct cache_ent {
-    uint8_t addr[16]; /* all zero = empty */
+    uint8_t addr[16]; /* the address cut to @bits */
     struct pt_geo_info info;
+    uint8_t bits; /* the level, in bits of the 128-bit form (IPv4: 96 + n); 0 = empty */
 };
 
-_Static_assert(sizeof(struct cache_ent) == 192, "cache entry size is documented in enrich.h");
+_Static_assert(sizeof(struct cache_ent) == 196, "cache entry size is documented in enrich.h");
+
+/* Cache levels of DESIGN 3, in bits of the 128-bit form, widest first. */
+static const uint8_t v4_levels[] = {96 + 16, 96 + 24, 128};
+static const uint8_t v6_levels[] = {32, 48, 128};
+enum { N_LEVELS = 3 };
 
 struct pt_geo_cache {
     /* owned by the thread that looks up */
@@ -192,32 +206,108 @@ enum pt_geo_scope pt_geo_addr_scope(const uint8_t a[16])
 
 /* ---- open ------------------------------------------------------------ */
 
+/* Record @side (0 left, 1 right) of the node at @p, for record size @rs
+ * (24, 28 or 32 bits; the spec's layouts: big-endian, and for 28 bits the
+ * middle byte holds the top nibble of each record, the left one high). */
+static inline uint32_t tree_record(const uint8_t *p, unsigned rs, int side)
+{
+    switch (rs) {
+    case 24:
+        p += 3 * side;
+        return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    case 28:
+        if (side)
+            return (uint32_t)(p[3] & 0x0f) << 24 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 8 |
+                   p[6];
+        return (uint32_t)(p[3] & 0xf0) << 20 | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    default:
+        p += 4 * side;
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    }
+}
+
+/* A record that is neither a node, the "empty" marker (== @nodes), nor
+ * @nodes + 16 + an offset inside the data section (below that wraps). */
+static inline bool record_bad(uint64_t rec, uint64_t nodes, uint64_t dss)
+{
+    return (rec > nodes) & (rec - nodes - 16 >= dss);
+}
+
+/* Whether any record of nodes [@from, @to) is bad: no branch per record, so
+ * a 1 M-node tree takes about a millisecond. */
+static bool span_bad(const uint8_t *tree, unsigned rs, uint64_t from, uint64_t to, uint64_t nodes,
+                     uint64_t dss)
+{
+    bool bad = false;
+
+    switch (rs) {
+    case 24:
+        for (uint64_t i = from; i < to; i++) {
+            const uint8_t *p = tree + i * 6;
+            bad |= record_bad(tree_record(p, 24, 0), nodes, dss) |
+                   record_bad(tree_record(p, 24, 1), nodes, dss);
+        }
+        break;
+    case 28:
+        for (uint64_t i = from; i < to; i++) {
+            const uint8_t *p = tree + i * 7;
+            bad |= record_bad(tree_record(p, 28, 0), nodes, dss) |
+                   record_bad(tree_record(p, 28, 1), nodes, dss);
+        }
+        break;
+    default:
+        for (uint64_t i = from; i < to; i++) {
+            const uint8_t *p = tree + i * 8;
+            bad |= record_bad(tree_record(p, 32, 0), nodes, dss) |
+                   record_bad(tree_record(p, 32, 1), nodes, dss);
+        }
+    }
+    return bad;
+}
+
 /* Step 1 of DESIGN: every record of every node must be a node, empty, or
- * point into the data section. Returns 0 or fills @why. */
+ * point into the data section. The tree is read in place, in spans of 4,096
+ * nodes; a span with a bad record is walked again to name it (MMDB_read_node
+ * per node took 13 ms on the 6 MB ASN database, most of a short run's
+ * start). Returns 0 or fills @why. */
 static int verify_tree(const MMDB_s *m, char *why, size_t whylen)
 {
-    uint64_t nodes = m->metadata.node_count;
+    uint64_t nodes = m->metadata.node_count, dss = m->data_section_size;
+    unsigned rs = m->metadata.record_size, nb = rs / 4;
+    /* libmaxminddb's data_section_size runs to the end of the file; the
+     * data ends where the metadata marker (14 bytes) begins */
+    const size_t marker = 14;
+    const uint8_t *tree = m->file_content;
 
-    for (uint64_t i = 0; i < nodes; i++) {
-        MMDB_search_node_s n;
-        int rc = MMDB_read_node(m, (uint32_t)i, &n);
+    if (m->metadata_section >= m->data_section + marker &&
+        (uint64_t)(m->metadata_section - marker - m->data_section) < dss)
+        dss = (uint64_t)(m->metadata_section - marker - m->data_section);
+    if (rs != 24 && rs != 28 && rs != 32) {
+        snprintf(why, whylen, "corrupt: record size %u", rs);
+        return -1;
+    }
+    /* MMDB_open placed the data section after the tree and its separator */
+    if (nodes * nb + 16 > (uint64_t)(m->data_section - tree)) {
+        snprintf(why, whylen, "corrupt: search tree of %llu nodes overlaps the data section",
+                 (unsigned long long)nodes);
+        return -1;
+    }
+    for (uint64_t from = 0; from < nodes; from += 4096) {
+        uint64_t to = nodes - from > 4096 ? from + 4096 : nodes;
 
-        if (rc != MMDB_SUCCESS) {
-            snprintf(why, whylen, "cannot read search tree node %llu: %s", (unsigned long long)i,
-                     MMDB_strerror(rc));
-            return -1;
-        }
-        uint64_t rec[2] = {n.left_record, n.right_record};
-        for (int s = 0; s < 2; s++) {
-            if (rec[s] <= nodes)
-                continue;
-            if (rec[s] >= nodes + 16 && rec[s] - nodes - 16 < m->data_section_size)
-                continue;
-            snprintf(why, whylen,
-                     "corrupt: search tree record %llu of node %llu points outside the "
-                     "data section",
-                     (unsigned long long)rec[s], (unsigned long long)i);
-            return -1;
+        if (likely(!span_bad(tree, rs, from, to, nodes, dss)))
+            continue;
+        for (uint64_t i = from; i < to; i++) {
+            for (int side = 0; side < 2; side++) {
+                uint64_t rec = tree_record(tree + i * nb, rs, side);
+                if (!record_bad(rec, nodes, dss))
+                    continue;
+                snprintf(why, whylen,
+                         "corrupt: search tree record %llu of node %llu points outside the "
+                         "data section",
+                         (unsigned long long)rec, (unsigned long long)i);
+                return -1;
+            }
         }
     }
     return 0;
@@ -465,28 +555,43 @@ static bool fill_asn(struct pt_geo_cache *c, MMDB_entry_s *e, struct pt_geo_info
     return corrupt;
 }
 
-/* Search one database. Returns 1 found, 0 not found, -1 corrupt. */
+/* Search one database. Returns 1 found, 0 not found, -1 corrupt. Raises
+ * *@net_bits to the prefix length, in the 128-bit form, of the network the
+ * answer (found or not) holds for. */
 static int db_search(const struct geo_db *db, struct pt_geo_cache *c, const struct sockaddr *sa,
-                     MMDB_entry_s *entry)
+                     MMDB_entry_s *entry, unsigned *net_bits)
 {
     int mmdb_err = MMDB_SUCCESS;
     MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&db->mmdb, sa, &mmdb_err);
+    unsigned bits;
 
     if (mmdb_err == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR) {
+        /* holds for all of IPv6 outside ::ffff:0:0/96; keep it exact */
+        *net_bits = 128;
         PT_CNT_INC(c->st.c[PT_GEO_ST_V6_IN_V4_DB]);
         return 0;
     }
     if (mmdb_err != MMDB_SUCCESS)
         return -1;
+    /* IPv4 in an IPv6 tree: libmaxminddb counts from ::/0, so 96 + n
+     * (less when the tree ends above ::a.b.c.d); in an IPv4 tree: n */
+    bits = r.netmask;
+    if (sa->sa_family == AF_INET)
+        bits = db->mmdb.metadata.ip_version == 6 ? (bits > 96 ? bits : 96) : 96 + bits;
+    if (bits > 128)
+        bits = 128;
+    if (bits > *net_bits)
+        *net_bits = bits;
     if (!r.found_entry)
         return 0;
     *entry = r.entry;
     return 1;
 }
 
-/* Step 2 of DESIGN, without the cache. Returns true when corrupt. */
+/* Step 2 of DESIGN, without the cache. *@net_bits: as db_search(), over
+ * both databases. Returns true when corrupt. */
 static bool lookup_dbs(const struct pt_geo *g, struct pt_geo_cache *c, const uint8_t a[16],
-                       struct pt_geo_info *out)
+                       struct pt_geo_info *out, unsigned *net_bits)
 {
     static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     struct sockaddr_in sin;
@@ -508,7 +613,7 @@ static bool lookup_dbs(const struct pt_geo *g, struct pt_geo_cache *c, const uin
         sa = (const struct sockaddr *)&sin6;
     }
     if (g->loc.open) {
-        hit = db_search(&g->loc, c, sa, &e);
+        hit = db_search(&g->loc, c, sa, &e, net_bits);
         if (hit > 0) {
             out->flags |= PT_GEO_F_LOC;
             PT_CNT_INC(c->st.c[PT_GEO_ST_LOC_FOUND]);
@@ -519,7 +624,7 @@ static bool lookup_dbs(const struct pt_geo *g, struct pt_geo_cache *c, const uin
         corrupt |= hit < 0;
     }
     if (g->asn.open) {
-        hit = db_search(&g->asn, c, sa, &e);
+        hit = db_search(&g->asn, c, sa, &e, net_bits);
         if (hit > 0) {
             out->flags |= PT_GEO_F_ASN;
             PT_CNT_INC(c->st.c[PT_GEO_ST_ASN_FOUND]);
@@ -532,10 +637,40 @@ static bool lookup_dbs(const struct pt_geo *g, struct pt_geo_cache *c, const uin
     return corrupt;
 }
 
+/* Two 16-byte keys, as two word compares (memcmp was a call per probe). */
+static inline bool key_eq(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t a0, a1, b0, b1;
+
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+/* @a cut to its first @bits bits into @key; the slot of that key at that
+ * level. */
+static struct cache_ent *cache_slot(struct pt_geo_cache *c, const uint8_t a[16], unsigned bits,
+                                    uint8_t key[16])
+{
+    unsigned whole = bits / 8, rest = bits % 8;
+
+    memcpy(key, a, 16);
+    if (whole < 16) {
+        key[whole] &= (uint8_t)(0xff00 >> rest);
+        memset(key + whole + 1, 0, 15 - whole);
+    }
+    return &c->e[(pt_addr_hash(key) + bits * 0x9e3779b97f4a7c15ull) & c->mask];
+}
+
 int pt_geo_lookup(const struct pt_geo *g, struct pt_geo_cache *c, const uint8_t addr[16],
                   struct pt_geo_info *out)
 {
-    struct cache_ent *slot = NULL;
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const uint8_t *levels;
+    unsigned net_bits = 0;
+    uint8_t key[16];
 
     memset(out, 0, sizeof *out);
     PT_CNT_INC(c->st.c[PT_GEO_ST_LOOKUPS]);
@@ -546,6 +681,7 @@ int pt_geo_lookup(const struct pt_geo *g, struct pt_geo_cache *c, const uint8_t 
     }
     if (!g || (!g->loc.open && !g->asn.open))
         return 0;
+    levels = memcmp(addr, v4mapped, 12) ? v6_levels : v4_levels;
     if (c->n) {
         if (unlikely(c->geo_id != g->id)) {
             if (c->geo_id)
@@ -553,21 +689,28 @@ int pt_geo_lookup(const struct pt_geo *g, struct pt_geo_cache *c, const uint8_t 
             memset(c->e, 0, (size_t)c->n * sizeof c->e[0]);
             c->geo_id = g->id;
         }
-        slot = &c->e[pt_addr_hash(addr) & c->mask];
-        if (!memcmp(slot->addr, addr, 16)) {
-            PT_CNT_INC(c->st.c[PT_GEO_ST_CACHE_HIT]);
-            *out = slot->info;
-            return 0;
+        for (int l = 0; l < N_LEVELS; l++) {
+            struct cache_ent *slot = cache_slot(c, addr, levels[l], key);
+            if (slot->bits == levels[l] && key_eq(slot->addr, key)) {
+                PT_CNT_INC(c->st.c[PT_GEO_ST_CACHE_HIT]);
+                *out = slot->info;
+                return 0;
+            }
         }
     }
     PT_CNT_INC(c->st.c[PT_GEO_ST_CACHE_MISS]);
-    if (unlikely(lookup_dbs(g, c, addr, out))) {
+    if (unlikely(lookup_dbs(g, c, addr, out, &net_bits))) {
         out->flags |= PT_GEO_F_CORRUPT;
         PT_CNT_INC(c->st.c[PT_GEO_ST_CORRUPT]);
         return -EBADMSG;
     }
-    if (slot) {
-        memcpy(slot->addr, addr, 16);
+    if (c->n) {
+        int l = 0;
+        while (levels[l] < net_bits) /* the last level is 128: always ends */
+            l++;
+        struct cache_ent *slot = cache_slot(c, addr, levels[l], key);
+        memcpy(slot->addr, key, 16);
+        slot->bits = levels[l];
         slot->info = *out;
     }
     return 0;

@@ -393,6 +393,96 @@ Test(geoip, cache_hits_collisions_and_reload)
     pt_geo_destroy(g);
 }
 
+/* One miss answers the network it found, cut to /16 or /24 (IPv4), /32 or
+ * /48 (IPv6): ASN-Test has 1.128.0.0/11, 71.134.76.0/23 (AS7018) beside
+ * 71.134.78.0/23 (AS7132), and 2001:1700::/27. */
+Test(geoip, cache_answers_whole_networks)
+{
+    struct pt_geo *g = open_ok(NULL, MMDB("GeoLite2-ASN-Test.mmdb"));
+    struct pt_geo_cache *c = pt_geo_cache_create(4096, NULL);
+    static const struct {
+        const char *addr;
+        uint32_t asn;
+        bool hit;
+    } seq[] = {
+        {"1.130.0.1", 1221, false},     {"1.130.200.7", 1221, true},   /* same /16 */
+        {"1.140.0.1", 1221, false},     {"1.140.9.9", 1221, true},     /* next /16 */
+        {"71.134.78.1", 7132, false},   {"71.134.78.200", 7132, true}, /* /23: kept per /24 */
+        {"71.134.79.1", 7132, false},   {"71.134.76.1", 7018, false},  /* the /23 beside */
+        {"71.134.77.255", 7018, false}, {"71.134.76.9", 7018, true},
+        {"2001:1700::1", 6730, false},  {"2001:1700:ffff::1", 6730, true}, /* same /32 */
+        {"2001:1710::1", 6730, false},  {"2001:1710:0:1::", 6730, true},
+    };
+    uint64_t hits = 0;
+
+    for (size_t i = 0; i < PT_ARRAY_LEN(seq); i++) {
+        struct pt_geo_info in;
+        uint8_t a[16];
+        addr_of(seq[i].addr, a);
+        cr_assert_eq(pt_geo_lookup(g, c, a, &in), 0);
+        cr_assert_eq(in.asn, seq[i].asn, "%s", seq[i].addr);
+        hits += seq[i].hit;
+        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_HIT), hits, "%s", seq[i].addr);
+        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_MISS), i + 1 - hits, "%s", seq[i].addr);
+    }
+    pt_geo_cache_destroy(c);
+    pt_geo_destroy(g);
+}
+
+/* On the full 2018 databases (dense trees, networks of every size, both
+ * at once so the narrower network decides): clusters of addresses in
+ * random /16s and IPv6 /32s, each answer through the cache equal to the
+ * answer without one, and most answers from the cache. */
+Test(geoip, cached_answers_equal_uncached_on_full_databases)
+{
+    struct pt_geo *g = open_ok(MMDB("GeoLite2-Country.mmdb"), MMDB("GeoLite2-ASN.mmdb"));
+    struct pt_geo_cache *c = pt_geo_cache_create(4096, NULL), *none = pt_geo_cache_create(0, NULL);
+    uint64_t x = 0x9e3779b97f4a7c15ull, found = 0;
+    const unsigned clusters = 600, per = 40;
+
+    for (unsigned k = 0; k < clusters; k++) {
+        uint8_t base[16] = {0};
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        bool v6 = k % 4 == 3;
+        if (v6) {
+            base[0] = (uint8_t)(0x20 | ((x >> 60) & 0x1)); /* 2000::/7 */
+            base[1] = (uint8_t)(x >> 40);
+            base[2] = (uint8_t)(x >> 32);
+            base[3] = (uint8_t)(x >> 24);
+        } else {
+            base[10] = base[11] = 0xff;
+            base[12] = (uint8_t)(1 + (x >> 56) % 223);
+            base[13] = (uint8_t)(x >> 48);
+        }
+        for (unsigned j = 0; j < per; j++) {
+            uint8_t a[16];
+            struct pt_geo_info in, ref;
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            memcpy(a, base, 16);
+            if (v6) {
+                a[4] = (uint8_t)(x >> 56);
+                a[5] = j % 2 ? (uint8_t)(x >> 48) : 0; /* inside and across /48s */
+                a[15] = (uint8_t)x;
+            } else {
+                a[14] = (uint8_t)(x >> 56);
+                a[15] = (uint8_t)(x >> 48);
+            }
+            int rc = pt_geo_lookup(g, c, a, &in);
+            cr_assert_eq(rc, pt_geo_lookup(g, none, a, &ref));
+            cr_assert_eq(memcmp(&in, &ref, sizeof in), 0, "cluster %u address %u: %s/%u vs %s/%u",
+                         k, j, in.cc, in.asn, ref.cc, ref.asn);
+            found += (ref.flags & (PT_GEO_F_LOC | PT_GEO_F_ASN)) != 0;
+        }
+    }
+    cr_assert_gt(found, clusters * per / 2, "%llu", (unsigned long long)found);
+    cr_assert_gt(stat_of(c, PT_GEO_ST_CACHE_HIT), stat_of(c, PT_GEO_ST_LOOKUPS) / 2, "%llu of %llu",
+                 (unsigned long long)stat_of(c, PT_GEO_ST_CACHE_HIT),
+                 (unsigned long long)stat_of(c, PT_GEO_ST_LOOKUPS));
+    pt_geo_cache_destroy(none);
+    pt_geo_cache_destroy(c);
+    pt_geo_destroy(g);
+}
+
 /* ---- missing, unreadable, broken ------------------------------------------ */
 
 Test(geoip, missing_and_unreadable_are_errors)
@@ -610,13 +700,34 @@ static void put_uint(struct img *im, unsigned type, uint64_t v, size_t bytes)
         put_byte(im, (uint8_t)(v >> (8 * i)));
 }
 
-/* An IPv4 database with one node whose two records both lead to @data:
- * every IPv4 address finds it. */
-static void write_db(const char *path, const struct img *data)
+/* An IPv4 database of one node with records @left and @right (node_count 1,
+ * so 17 + offset points into @data), records of @rs bits laid out as the
+ * spec says. */
+static void write_db_tree(const char *path, const struct img *data, unsigned rs, uint32_t left,
+                          uint32_t right)
 {
     struct img im = {.n = 0};
 
-    put(&im, "\x00\x00\x11\x00\x00\x11", 6); /* node 0: both records = 1 + 16 + offset 0 */
+    switch (rs) {
+    case 24:
+        for (int i = 2; i >= 0; i--)
+            put_byte(&im, (uint8_t)(left >> (8 * i)));
+        for (int i = 2; i >= 0; i--)
+            put_byte(&im, (uint8_t)(right >> (8 * i)));
+        break;
+    case 28:
+        for (int i = 2; i >= 0; i--)
+            put_byte(&im, (uint8_t)(left >> (8 * i)));
+        put_byte(&im, (uint8_t)((left >> 24 & 0x0f) << 4 | (right >> 24 & 0x0f)));
+        for (int i = 2; i >= 0; i--)
+            put_byte(&im, (uint8_t)(right >> (8 * i)));
+        break;
+    default:
+        for (int i = 3; i >= 0; i--)
+            put_byte(&im, (uint8_t)(left >> (8 * i)));
+        for (int i = 3; i >= 0; i--)
+            put_byte(&im, (uint8_t)(right >> (8 * i)));
+    }
     for (int i = 0; i < 16; i++)
         put_byte(&im, 0);
     put(&im, data->b, data->n);
@@ -625,7 +736,7 @@ static void write_db(const char *path, const struct img *data)
     put_str(&im, "node_count");
     put_uint(&im, 6, 1, 1);
     put_str(&im, "record_size");
-    put_uint(&im, 5, 24, 1);
+    put_uint(&im, 5, rs, 1);
     put_str(&im, "ip_version");
     put_uint(&im, 5, 4, 1);
     put_str(&im, "database_type");
@@ -641,6 +752,73 @@ static void write_db(const char *path, const struct img *data)
     put_str(&im, "description");
     put_ctrl(&im, 7, 0);
     write_file(path, im.b, im.n);
+}
+
+/* Both records lead to @data: every IPv4 address finds it. */
+static void write_db(const char *path, const struct img *data)
+{
+    write_db_tree(path, data, 24, 17, 17);
+}
+
+/* The search tree is read in place for each record size: a record inside
+ * the data section opens, one past it, one between the node count and the
+ * data (17 = 1 + 16 is the first data offset), and one whose top nibble is
+ * set (28 bits: kept in the shared middle byte) are named in the error. */
+Test(geoip, tree_records_checked_for_each_record_size, .init = tmp_init, .fini = tmp_fini)
+{
+    static const unsigned sizes[] = {24, 28, 32};
+    struct img d = {.n = 0};
+    char path[128], e1[PT_GEO_ERR_MAX], want[128];
+
+    put_ctrl(&d, 7, 1);
+    put_str(&d, "autonomous_system_number");
+    put_uint(&d, 6, 64500, 2);
+    snprintf(path, sizeof path, "%s/rs.mmdb", tmpdir);
+    for (size_t i = 0; i < PT_ARRAY_LEN(sizes); i++) {
+        unsigned rs = sizes[i];
+        /* high bits set over a valid low part: lost high bits would open */
+        uint32_t top = rs == 24 ? 0xabcdefu : 0xabcdef1u,
+                 hi = (rs == 24 ? 0x800000u : 0x1000000u) | 17;
+        struct {
+            uint32_t left, right, bad; /* bad: the record named, 0 = opens */
+        } cases[] = {
+            {17, 1, 0},
+            {1, (uint32_t)(17 + d.n - 1), 0},
+            {17, (uint32_t)(17 + d.n), (uint32_t)(17 + d.n)},
+            {5, 17, 5},
+            {top, 17, top},
+            {17, top, top},
+            {hi, 17, hi},
+            {17, hi, hi},
+        };
+        for (size_t k = 0; k < PT_ARRAY_LEN(cases); k++) {
+            write_db_tree(path, &d, rs, cases[k].left, cases[k].right);
+            struct pt_geo *g = pt_geo_create(NULL, path, NULL, e1);
+            if (!cases[k].bad) {
+                cr_assert(pt_geo_has_asn(g), "rs %u case %zu: %s", rs, k, e1);
+            } else {
+                cr_assert_not(pt_geo_has_asn(g), "rs %u case %zu", rs, k);
+                snprintf(want, sizeof want, "corrupt: search tree record %u of node 0 points",
+                         cases[k].bad);
+                cr_assert(strstr(e1, want), "rs %u case %zu: %s", rs, k, e1);
+            }
+            pt_geo_destroy(g);
+        }
+        /* and the sound one answers on its data side only */
+        write_db_tree(path, &d, rs, 1, 17);
+        struct pt_geo *g = pt_geo_create(NULL, path, NULL, e1);
+        struct pt_geo_cache *c = pt_geo_cache_create(0, NULL);
+        struct pt_geo_info in;
+        uint8_t a[16];
+        addr_of("8.8.8.8", a);
+        cr_assert_eq(pt_geo_lookup(g, c, a, &in), 0);
+        cr_assert_eq(in.flags, 0, "rs %u: left half is empty", rs);
+        addr_of("200.1.2.3", a);
+        cr_assert_eq(pt_geo_lookup(g, c, a, &in), 0);
+        cr_assert_eq(in.asn, 64500, "rs %u", rs);
+        pt_geo_cache_destroy(c);
+        pt_geo_destroy(g);
+    }
 }
 
 Test(geoip, long_strings_cut_on_utf8_and_bad_types, .init = tmp_init, .fini = tmp_fini)
