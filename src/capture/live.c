@@ -132,6 +132,7 @@ struct live {
     struct pt_agg_stats agg_st;
     struct pt_ring *ring; /* the pcap ring, NULL without one; worker k is producer k */
     struct pt_ring_stats ring_st;
+    bool ring_closed; /* ring_st holds the closed ring's final figures */
 };
 
 static uint64_t realtime_ns(void)
@@ -617,7 +618,7 @@ static void report(struct live *L, bool final)
         .active_flows = pt_flow_table_count(L->ft),
         .flows_emitted = L->emitted,
         .agg = L->agg ? &L->agg_st : NULL,
-        .ring = L->ring ? &L->ring_st : NULL,
+        .ring = L->ring || L->ring_closed ? &L->ring_st : NULL,
     };
 
     pt_flow_table_app_totals(L->ft, &st.app, &st.app_dropped);
@@ -870,6 +871,7 @@ static void ring_close(struct live *L)
         pt_ring_flush(pt_ring_producer(L->ring, i), true);
     pt_ring_close(L->ring, &L->ring_st);
     L->ring = NULL;
+    L->ring_closed = true; /* the final report prints them */
 }
 
 static void teardown(struct live *L)

@@ -360,6 +360,9 @@ static void replay_matches_read(const char *tag, const char *rel)
     cr_expect_eq(stat_after(final, " kernel_packets "), file_pkts, "%s", err);
     cr_expect_eq(stat_after(final, " kernel_drops "), 0, "%s", err);
     cr_expect_eq(stat_after(final, " decode_errors "), 0, "%s", err);
+    /* the pcap ring kept every one of them, and says so at the end */
+    cr_expect_eq(stat_after(err, "\nring_packets: "), file_pkts, "%s", err);
+    cr_expect_eq(stat_after(err, "\nring_lost_full_packets: "), 0, "%s", err);
 
     /* Records: one-to-one by flow id, every comparable field equal. */
     livejson = slurp("flows.json");
