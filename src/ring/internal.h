@@ -97,6 +97,7 @@ struct ring_key {
     bool dirty;   /* on the map's dirty list */
     uint8_t val[RING_KEY_MAX];
     uint32_t n, cap;
+    uint32_t last; /* blk[n - 1] when n: read without touching blk */
     uint32_t *blk; /* ascending part numbers, no repeats; owned */
 };
 
