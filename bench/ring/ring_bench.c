@@ -4,8 +4,9 @@
  *
  * usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED]
  *                   [-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] DIR PACKETTRACER
- * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 64 (the
- * staging chunks of 1 MiB per producer, as `run` has them), -s 1, -t 6.
+ * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 256 (the
+ * staging chunks of 1 MiB per producer, as `run` has them: ring_buffer
+ * 256M), -s 1, -t 6.
  * -L runs the live part only (2): ROUNDS dd runs give its rate, or -D
  * gives it (no dd at all), so that two builds can be compared at the same
  * offered rate on a machine whose disk speed varies. -t sets the seconds
@@ -1123,6 +1124,7 @@ int main(int argc, char **argv)
                      .producers = 2,
                      .flows = 2048,
                      .seed = 1,
+                     .chunks = 256, /* run's ring_buffer default */
                      .live_s = LIVE_S};
     double dd_w[MAX_ROUNDS], dd_c[MAX_ROUNDS], rg_w[MAX_ROUNDS], rg_c[MAX_ROUNDS];
     static uint32_t host_pkts[NHOSTS];

@@ -104,6 +104,8 @@ static const struct centry table[] = {
     {"snaplen", "--snaplen", T_UINT, FIELD(snaplen), 64, 262144, .def = "262144"},
     {"flow_cutoff", "--flow-cutoff", T_SIZE, FIELD(flow_cutoff), 0, 1ull << 50, .def = "0",
      .zero = "0 (every packet of every flow)"},
+    {"ring_buffer", "--ring-buffer", T_SIZE, FIELD(ring_buffer), 4u << 20, 1ull << 40,
+     .def = "256M"},
     /* application layer and enrichment */
     {"app", "--no-app", T_BOOL, FIELD(app), .def = "true"},
     {"app_states", NULL, T_UINT, FIELD(live.flow.app_states), 16, 1u << 20, .def = "4096"},

@@ -26,7 +26,7 @@
 #include "pt/capture.h"
 
 #define PT_CONFIG_DEFAULT_PATH "/etc/packettracer/packettracer.yaml"
-#define PT_CONFIG_MAX_KEYS     40
+#define PT_CONFIG_MAX_KEYS     48
 #define PT_CONFIG_IFNAME_LEN   64
 
 /* Where a setting's value came from. */
@@ -54,6 +54,7 @@ struct pt_config {
     unsigned ring_keep_free; /* percent of the filesystem kept free */
     unsigned snaplen;        /* bytes kept per packet */
     uint64_t flow_cutoff;    /* keep the first N bytes of each flow in the ring; 0 = all */
+    uint64_t ring_buffer;    /* staging bytes per capture worker, in 1 MiB chunks */
     bool app;                /* application layer: detection, parsers, app records */
     uint32_t dns_names;      /* IP -> name cache entries */
     uint32_t devices;        /* device table entries (with the store) */

@@ -360,6 +360,8 @@ static void replay_matches_read(const char *tag, const char *rel)
     cr_expect_eq(stat_after(final, " kernel_packets "), file_pkts, "%s", err);
     cr_expect_eq(stat_after(final, " kernel_drops "), 0, "%s", err);
     cr_expect_eq(stat_after(final, " decode_errors "), 0, "%s", err);
+    /* staging per worker as configured (ring_buffer 256M by default) */
+    cr_expect_not_null(strstr(err, "1 producers x 256 chunks of 1024 KiB"), "%s", err);
     /* the pcap ring kept every one of them, and says so at the end */
     cr_expect_eq(stat_after(err, "\nring_packets: "), file_pkts, "%s", err);
     cr_expect_eq(stat_after(err, "\nring_lost_full_packets: "), 0, "%s", err);

@@ -206,20 +206,23 @@ Test(config, ring_keys)
     cr_expect_eq(cfg.segment_size, 256ull << 20);
     cr_expect_eq(cfg.ring_keep_free, 10);
     cr_expect_eq(cfg.snaplen, 262144);
+    cr_expect_eq(cfg.ring_buffer, 256ull << 20);
     cr_assert_eq(load_text(&cfg, "ring: no\nring_size: 200G\nsegment_size: 64M\n"
-                                 "ring_keep_free: 25%\nsnaplen: 128\n"),
+                                 "ring_keep_free: 25%\nsnaplen: 128\nring_buffer: 1G\n"),
                  0, "%s", msg);
     cr_expect_not(cfg.ring);
     cr_expect_eq(cfg.ring_size, 200ull << 30);
     cr_expect_eq(cfg.segment_size, 64ull << 20);
     cr_expect_eq(cfg.ring_keep_free, 25);
     cr_expect_eq(cfg.snaplen, 128);
+    cr_expect_eq(cfg.ring_buffer, 1ull << 30);
     cr_assert_eq(load_text(&cfg, "ring_keep_free: 5\n"), 0, "%s", msg);
     cr_expect_eq(cfg.ring_keep_free, 5, "the % sign is optional");
     expect_bad("ring_keep_free: 95%\n", 1, "ring_keep_free");
     expect_bad("ring_keep_free: ten\n", 1, "ring_keep_free");
     expect_bad("segment_size: 2M\n", 1, "segment_size");
     expect_bad("snaplen: 10\n", 1, "snaplen");
+    expect_bad("ring_buffer: 1M\n", 1, "ring_buffer");
 
     /* a bound that cannot hold two segments is refused at finish */
     char why[512];

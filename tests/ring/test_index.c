@@ -62,8 +62,8 @@ struct bench {
  * IPv6 ones too. Payloads of 900 bytes spread them over three parts. */
 static void build_block(struct bench *b)
 {
-    struct fx_pkt base = {.ver = 4, .proto = 17, .sp = 1000, .dp = 53, .vlan = PT_VLAN_NONE,
-                          .payload = 900};
+    struct fx_pkt base = {
+        .ver = 4, .proto = 17, .sp = 1000, .dp = 53, .vlan = PT_VLAN_NONE, .payload = 900};
     struct fx_pkt v[10];
     static const uint8_t order[] = {0, 0, 1, 0, 1, 2, 2, 0, 3, 3, 0, 4, 4, 0, 5, 6, 5, 6, 0, 7,
                                     7, 0, 8, 8, 9, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 5, 0, 6,
@@ -74,17 +74,17 @@ static void build_block(struct bench *b)
     fx_v4(base.dst, 10, 0, 0, 2);
     for (int i = 0; i < 10; i++)
         v[i] = base;
-    v[1].dp = 54;                  /* destination port */
-    v[2].sp = 1001;                /* source port */
-    fx_v4(v[3].dst, 10, 0, 0, 3);  /* destination host */
-    fx_v4(v[4].src, 10, 0, 0, 4);  /* source host */
-    v[5].vlan = 7;                 /* a tag */
-    v[6].vlan = 8;                 /* another tag */
-    v[7].proto = 6;                /* TCP, same ports */
-    v[8].ver = 6;                  /* IPv6 */
+    v[1].dp = 54;                 /* destination port */
+    v[2].sp = 1001;               /* source port */
+    fx_v4(v[3].dst, 10, 0, 0, 3); /* destination host */
+    fx_v4(v[4].src, 10, 0, 0, 4); /* source host */
+    v[5].vlan = 7;                /* a tag */
+    v[6].vlan = 8;                /* another tag */
+    v[7].proto = 6;               /* TCP, same ports */
+    v[8].ver = 6;                 /* IPv6 */
     fx_v6(v[8].src, 1);
     fx_v6(v[8].dst, 2);
-    v[9].proto = 1;                /* ICMP echo: no signature */
+    v[9].proto = 1; /* ICMP echo: no signature */
     v[9].sp = 8;
     v[9].dp = 77;
     b->len = 0;
@@ -220,8 +220,8 @@ Test(ring_index, keys_of_every_packet_in_every_part)
  * only in @field (0 dport, 1 sport, 2 dst, 3 src, 4 VLAN). */
 static void build_variants(struct bench *b, int field, unsigned n)
 {
-    struct fx_pkt k = {.ver = 4, .proto = 17, .sp = 1000, .dp = 53, .vlan = PT_VLAN_NONE,
-                       .payload = 1};
+    struct fx_pkt k = {
+        .ver = 4, .proto = 17, .sp = 1000, .dp = 53, .vlan = PT_VLAN_NONE, .payload = 1};
     uint8_t frame[256];
 
     b->len = 0;
