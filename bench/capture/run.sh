@@ -28,7 +28,8 @@
 #     tool's own PACKET_STATISTICS figures: passed to its socket, dropped), frames it processed,
 #     CPU ns per packet seen net of an idle run of the same tool, and ratios to the ceiling.
 #  5. Zero-drop search (SEARCH=1, default): per tool, mode and size, the highest rate with no kernel
-#     drop and every frame delivered to veth0 passed to the tool's socket. A run at RATE first; if clean, the answer is ">= RATE"
+#     drop, every frame delivered to veth0 passed to the tool's socket and (packettracer with its
+#     ring) no packet lost by the ring. A run at RATE first; if clean, the answer is ">= RATE"
 #     (the generator is the limit); else STEPS (default 5) bisection steps between 0 and RATE.
 # Environment: SIZES, FLOWS, DURATION (2 s per run), RATE, SEARCH (1), STEPS (5), TOOLS (pt netsniff
 # tcpdump ceiling), WRITES (null disk), DISKDIR (/var/tmp). Every step is bounded (gen --seconds,

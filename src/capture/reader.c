@@ -180,8 +180,10 @@ static int next_map(struct pt_reader *r, struct pt_reader_rec *rec, char *msg, s
     /* The next record's header and first bytes: fetched while this one is
      * processed (the hardware prefetcher stops at page boundaries, and the
      * header load was most of this function's time). */
-    __builtin_prefetch(r->map + r->off);
-    __builtin_prefetch(r->map + r->off + 64);
+    if (r->off + 128 <= r->map_len) { /* not past the mapping (the last record: no need) */
+        __builtin_prefetch(r->map + r->off);
+        __builtin_prefetch(r->map + r->off + 64);
+    }
     if (r->off - r->dropped >= 2 * DROP_STEP) { /* keep the previous step: @data may be there */
         size_t upto = (r->off - DROP_STEP) & ~(size_t)(DROP_STEP - 1);
         madvise((void *)(r->map + r->dropped), upto - r->dropped, MADV_DONTNEED);

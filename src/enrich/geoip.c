@@ -28,8 +28,8 @@
  *    level beside it; slot = hash of both & mask. A lookup probes the three
  *    levels; since an address's networks are fixed for one pt_geo, at most
  *    one level can hold it. So one miss answers a whole /24 of a provider
- *    and the 4,096 slots cover far more than 4,096 addresses. Level 0 marks
- *    an empty slot.
+ *    and the slots cover far more addresses than there are slots. Level 0
+ *    marks an empty slot.
  *    Each cache remembers the id of the pt_geo it last served and empties
  *    itself when used with another one, so a reload cannot serve stale
  *    answers. Failed (corrupt) answers are not cached. */
@@ -60,8 +60,9 @@ struct pt_geo {
 
 struct cache_ent {
     uint8_t addr[16]; /* the address cut to @bits */
+    uint8_t bits;     /* the level, in bits of the 128-bit form (IPv4: 96 + n); 0 = empty;
+                       * beside addr: a probe reads the entry's first bytes only */
     struct pt_geo_info info;
-    uint8_t bits; /* the level, in bits of the 128-bit form (IPv4: 96 + n); 0 = empty */
 };
 
 _Static_assert(sizeof(struct cache_ent) == 196, "cache entry size is documented in enrich.h");
