@@ -393,6 +393,32 @@ Test(geoip, cache_hits_collisions_and_reload)
     pt_geo_destroy(g);
 }
 
+/* An address, the ASN it must get, and whether the cache must answer. */
+struct lookup {
+    const char *addr;
+    uint32_t asn;
+    bool hit;
+};
+
+/* Look @seq up in order through @c: each answer's ASN, and the cache's
+ * hits and misses after each. */
+static void check_lookups(const struct pt_geo *g, struct pt_geo_cache *c, const struct lookup *seq,
+                          size_t n)
+{
+    uint64_t hits = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct pt_geo_info in;
+        uint8_t a[16];
+        addr_of(seq[i].addr, a);
+        cr_assert_eq(pt_geo_lookup(g, c, a, &in), 0);
+        cr_assert_eq(in.asn, seq[i].asn, "%s: %u", seq[i].addr, in.asn);
+        hits += seq[i].hit;
+        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_HIT), hits, "%s", seq[i].addr);
+        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_MISS), i + 1 - hits, "%s", seq[i].addr);
+    }
+}
+
 /* One miss answers the network it found, cut to /16 or /24 (IPv4), /32 or
  * /48 (IPv6): ASN-Test has 1.128.0.0/11, 71.134.76.0/23 (AS7018) beside
  * 71.134.78.0/23 (AS7132), and 2001:1700::/27. */
@@ -400,11 +426,7 @@ Test(geoip, cache_answers_whole_networks)
 {
     struct pt_geo *g = open_ok(NULL, MMDB("GeoLite2-ASN-Test.mmdb"));
     struct pt_geo_cache *c = pt_geo_cache_create(4096, NULL);
-    static const struct {
-        const char *addr;
-        uint32_t asn;
-        bool hit;
-    } seq[] = {
+    static const struct lookup seq[] = {
         {"1.130.0.1", 1221, false},     {"1.130.200.7", 1221, true},   /* same /16 */
         {"1.140.0.1", 1221, false},     {"1.140.9.9", 1221, true},     /* next /16 */
         {"71.134.78.1", 7132, false},   {"71.134.78.200", 7132, true}, /* /23: kept per /24 */
@@ -413,18 +435,7 @@ Test(geoip, cache_answers_whole_networks)
         {"2001:1700::1", 6730, false},  {"2001:1700:ffff::1", 6730, true}, /* same /32 */
         {"2001:1710::1", 6730, false},  {"2001:1710:0:1::", 6730, true},
     };
-    uint64_t hits = 0;
-
-    for (size_t i = 0; i < PT_ARRAY_LEN(seq); i++) {
-        struct pt_geo_info in;
-        uint8_t a[16];
-        addr_of(seq[i].addr, a);
-        cr_assert_eq(pt_geo_lookup(g, c, a, &in), 0);
-        cr_assert_eq(in.asn, seq[i].asn, "%s", seq[i].addr);
-        hits += seq[i].hit;
-        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_HIT), hits, "%s", seq[i].addr);
-        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_MISS), i + 1 - hits, "%s", seq[i].addr);
-    }
+    check_lookups(g, c, seq, PT_ARRAY_LEN(seq));
     pt_geo_cache_destroy(c);
     pt_geo_destroy(g);
 }
@@ -806,25 +817,11 @@ Test(geoip, cache_levels_in_an_ipv4_tree, .init = tmp_init, .fini = tmp_fini)
 
     struct pt_geo *g = open_ok(NULL, path);
     struct pt_geo_cache *c = pt_geo_cache_create(4096, NULL);
-    static const struct {
-        const char *addr;
-        uint32_t asn;
-        bool hit;
-    } seq[] = {
+    static const struct lookup seq[] = {
         {"11.0.0.5", 64501, false}, {"11.0.1.5", 64502, false}, {"11.0.0.200", 64501, true},
         {"11.0.1.9", 64502, true},  {"11.0.2.1", 0, false},     {"11.1.0.1", 0, false},
     };
-    uint64_t hits = 0;
-
-    for (size_t i = 0; i < PT_ARRAY_LEN(seq); i++) {
-        struct pt_geo_info in;
-        uint8_t a[16];
-        addr_of(seq[i].addr, a);
-        cr_assert_eq(pt_geo_lookup(g, c, a, &in), 0);
-        cr_assert_eq(in.asn, seq[i].asn, "%s: %u", seq[i].addr, in.asn);
-        hits += seq[i].hit;
-        cr_assert_eq(stat_of(c, PT_GEO_ST_CACHE_HIT), hits, "%s", seq[i].addr);
-    }
+    check_lookups(g, c, seq, PT_ARRAY_LEN(seq));
     pt_geo_cache_destroy(c);
     pt_geo_destroy(g);
 }

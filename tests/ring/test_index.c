@@ -176,17 +176,32 @@ static void check_map(struct bench *b, struct ring_keymap *m)
     free(got);
 }
 
-Test(ring_index, keys_of_every_packet_in_every_part)
+static struct bench *bench_new(void)
 {
     struct bench *b = calloc(1, sizeof *b);
-    struct ring_keymap *m = calloc(1, sizeof *m);
-    struct pt_decode_stats st;
 
-    cr_assert(b && m);
+    cr_assert_not_null(b);
     b->want = calloc(MAXKP, sizeof *b->want);
     b->seg = calloc(1, sizeof *b->seg);
     cr_assert(b->want && b->seg);
     b->seg->linktype = PT_LINK_ETHERNET;
+    return b;
+}
+
+static void bench_free(struct bench *b)
+{
+    free(b->seg);
+    free(b->want);
+    free(b);
+}
+
+Test(ring_index, keys_of_every_packet_in_every_part)
+{
+    struct bench *b = bench_new();
+    struct ring_keymap *m = calloc(1, sizeof *m);
+    struct pt_decode_stats st;
+
+    cr_assert_not_null(m);
     memset(&st, 0, sizeof st);
     build_block(b);
 
@@ -210,10 +225,8 @@ Test(ring_index, keys_of_every_packet_in_every_part)
     cr_assert_eq(m->oom, 0);
 
     ring_keys_fini(m);
-    free(b->seg);
-    free(b->want);
-    free(b);
     free(m);
+    bench_free(b);
 }
 
 /* One part's worth of records: @n conversations that differ from a base
@@ -258,15 +271,11 @@ static void build_variants(struct bench *b, int field, unsigned n)
 
 Test(ring_index, signature_fields_each_tell_packets_apart)
 {
-    struct bench *b = calloc(1, sizeof *b);
+    struct bench *b = bench_new();
     struct ring_keymap *m = calloc(1, sizeof *m);
     struct pt_decode_stats st;
 
-    cr_assert(b && m);
-    b->want = calloc(MAXKP, sizeof *b->want);
-    b->seg = calloc(1, sizeof *b->seg);
-    cr_assert(b->want && b->seg);
-    b->seg->linktype = PT_LINK_ETHERNET;
+    cr_assert_not_null(m);
     memset(&st, 0, sizeof st);
     for (int field = 0; field < 5; field++) {
         uint32_t bno = (uint32_t)field;
@@ -288,8 +297,6 @@ Test(ring_index, signature_fields_each_tell_packets_apart)
     }
     cr_assert_eq(m->oom, 0);
     ring_keys_fini(m);
-    free(b->seg);
-    free(b->want);
-    free(b);
     free(m);
+    bench_free(b);
 }
