@@ -5,12 +5,14 @@
  * 4 KiB block carried into the next write). Both write chunks of 1 MiB - 137
  * bytes (records never end on a block boundary) into 256 MiB segment files
  * preallocated with FALLOC_FL_KEEP_SIZE; a second thread fdatasyncs the
- * current segment every second (a commit) and, with a fourth argument, also
- * rewrites and fdatasyncs 128 KiB of a small file (the index's own sync);
- * each segment is fdatasynced and cut at its close.
+ * current segment every SYNC_MS milliseconds (a commit; 0: never, only the
+ * closes) and, with "index", also rewrites and fdatasyncs 128 KiB of a small
+ * file (the index's own sync); each segment is fdatasynced and cut at its
+ * close.
  *
- * usage: writemodes DIRECT(0|1) GIB DIR [index]   (DIR is filled and not
- * emptied: the caller removes the seg* files). Prints MB/s.
+ * usage: writemodes DIRECT(0|1) GIB DIR [index] [SYNC_MS, default 1000]
+ * (DIR is filled and not emptied: the caller removes the seg* and index
+ * files). Prints MB/s.
  * Build: cc -O2 -o build/writemodes bench/ring/writemodes.c -lpthread */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -28,7 +30,7 @@
 #define LAG   (8ull << 20)
 
 static atomic_int cur_fd = -1, stop;
-static int with_index;
+static int with_index, sync_ms = 1000;
 static char dir[4096];
 
 static double now(void)
@@ -48,8 +50,8 @@ static void *syncer(void *arg)
     (void)arg;
     snprintf(path, sizeof path, "%s/index", dir);
     ix = open(path, O_RDWR | O_CREAT, 0644);
-    while (!stop) {
-        usleep(1000000);
+    while (!stop && sync_ms > 0) {
+        usleep((useconds_t)sync_ms * 1000);
         int fd = cur_fd;
         if (fd >= 0)
             fdatasync(fd);
@@ -77,7 +79,9 @@ int main(int argc, char **argv)
     pthread_t th;
     int seg = 0;
 
-    with_index = argc > 4;
+    with_index = argc > 4 && !strcmp(argv[4], "index");
+    if (argc > 4 + with_index)
+        sync_ms = atoi(argv[4 + with_index]);
     snprintf(dir, sizeof dir, "%s", argv[3]);
     if (!src || posix_memalign((void **)&bounce, 4096, 2u << 20))
         return 1;
@@ -138,8 +142,8 @@ int main(int argc, char **argv)
     double t = now() - t0;
     stop = 1;
     pthread_join(th, NULL);
-    printf("%s%s %.0f MB/s (%.2f s)\n", direct ? "direct  " : "buffered",
-           with_index ? " +index sync" : "", (double)done / t / 1e6, t);
+    printf("%s%s, sync every %d ms: %.0f MB/s (%.2f s)\n", direct ? "direct  " : "buffered",
+           with_index ? " +index sync" : "", sync_ms, (double)done / t / 1e6, t);
     free(src);
     free(bounce);
     return 0;
