@@ -56,22 +56,30 @@ void pt_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
             pt_log_write((level), __VA_ARGS__);                                                    \
     } while (0)
 
-/* 64-bit hash of a 16-byte address (IPv4 as ::ffff:a.b.c.d): one 64x64->128
- * multiply, folded, then a final mix, so every input bit reaches every
- * output bit, the low ones included (tables mask them). Thread: any. */
-static inline uint64_t pt_addr_hash(const uint8_t a[16])
+/* 64-bit hash of two words: one 64x64->128 multiply, folded, then a final
+ * mix, so every input bit reaches every output bit, the low ones included
+ * (tables mask them). Thread: any. */
+static inline uint64_t pt_hash_words(uint64_t lo, uint64_t hi)
 {
-    uint64_t lo, hi, x;
-
-    memcpy(&lo, a, 8);
-    memcpy(&hi, a + 8, 8);
     unsigned __int128 m =
         (unsigned __int128)(lo ^ 0xa0761d6478bd642full) * (hi ^ 0xe7037ed1a0b428dbull);
-    x = (uint64_t)(m >> 64) ^ (uint64_t)m;
+    uint64_t x = (uint64_t)(m >> 64) ^ (uint64_t)m;
+
     x ^= x >> 32;
     x *= 0xd6e8feb86659fd93ull;
     x ^= x >> 32;
     return x;
+}
+
+/* 64-bit hash of a 16-byte address (IPv4 as ::ffff:a.b.c.d): its two words
+ * through pt_hash_words(). Thread: any. */
+static inline uint64_t pt_addr_hash(const uint8_t a[16])
+{
+    uint64_t lo, hi;
+
+    memcpy(&lo, a, 8);
+    memcpy(&hi, a + 8, 8);
+    return pt_hash_words(lo, hi);
 }
 
 /* Monotonic clock in nanoseconds. Thread: any. Not for the per-packet path. */

@@ -263,6 +263,14 @@ static void txt_fmt_u(struct txt *t, unsigned v)
     txt_put(t, tmp, n < sizeof tmp ? n : sizeof tmp); /* n <= 10: the bound is for gcc */
 }
 
+/* @n bytes of @in into @out with ASCII upper case lowered (names are kept
+ * lower-cased). */
+static void lower_copy(char *out, const uint8_t *in, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        out[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+}
+
 /* Read the name at @off. The first run of labels must end before @limit
  * (the RDATA end, or the message end); runs reached through pointers may use
  * the whole message. Writes the text form into @out (PT_DNS_NAME_MAX bytes,
@@ -338,17 +346,13 @@ static size_t read_name(struct rd *r, size_t off, size_t limit, char *out, uint1
 
             if (t.n)
                 *o++ = '.';
-            for (unsigned i = 0; i < c; i++)
-                o[i] = (char)(in[i] >= 'A' && in[i] <= 'Z' ? in[i] + 32 : in[i]);
+            lower_copy(o, in, c);
             o[c] = 0;
             t.n = (size_t)(o + c - t.b);
         } else if (!*cut) {
             char lab[63];
 
-            for (unsigned i = 0; i < c; i++) {
-                uint8_t ch = r->b[pos + 1 + i];
-                lab[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-            }
+            lower_copy(lab, r->b + pos + 1, c);
             if (t.n)
                 txt_put(&t, ".", 1);
             txt_put(&t, lab, c);

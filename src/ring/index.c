@@ -161,14 +161,9 @@ static uint64_t key_hash(uint8_t kind, const uint8_t *val, uint8_t vlen)
         memcpy(&t, b + 8, 8);
         hi ^= t;
     }
-    unsigned __int128 m =
-        (unsigned __int128)(lo ^ 0xa0761d6478bd642full) * (hi ^ 0xe7037ed1a0b428dbull);
-    uint64_t x = (uint64_t)(m >> 64) ^ (uint64_t)m;
-    /* avalanche: the fold alone leaves close values close (linear probing
-     * then runs long on sequential ports) */
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ull;
-    return x ^ (x >> 32);
+    /* the final mix matters: the fold alone leaves close values close
+     * (linear probing then runs long on sequential ports) */
+    return pt_hash_words(lo, hi);
 }
 
 static int km_rehash(struct ring_keymap *m, uint32_t nslot)

@@ -666,33 +666,30 @@ static int drops_flush(struct pt_ring *r)
     return rc;
 }
 
-/* Remove the oldest segment (never the open one): its index entries in one
- * txn, then its file. @now: before returning (the space is wanted at once);
- * otherwise the next batch does it on the closer thread, and the bound
- * counts it gone already. 0, -ENOENT (nothing to remove) or the index
- * error. */
-static int recycle_oldest(struct pt_ring *r, bool early, bool now)
+/* The oldest segment's seq into *@seq, once no batch in flight holds it
+ * (waiting for the answer, which may free or forget it). -ENOENT: none, or
+ * it is the open one (never recycled). */
+static int oldest_settled(struct pt_ring *r, uint64_t *seq)
 {
-    struct ring_seg **pp, *s = NULL;
-    uint64_t seq;
-    int rc;
+    struct ring_seg *s;
 
-    if (now && r->n_drops) /* queued drops free space first */
-        return drops_flush(r);
     for (;;) {
         if (!r->n_segs || (r->open && r->segs[0].seq == r->open->seq))
             return -ENOENT;
-        seq = r->segs[0].seq;
-        for (s = r->done; s && s->seq != seq; s = s->next)
+        *seq = r->segs[0].seq;
+        for (s = r->done; s && s->seq != *seq; s = s->next)
             ;
         if (!s || !s->in_flight)
-            break;
-        flight_wait(r); /* the answer may free or forget it: look again */
+            return 0;
+        flight_wait(r);
     }
-    if (now || drops_push(r, seq) < 0) {
-        if ((rc = drop_now(r, seq)) < 0)
-            return rc;
-    }
+}
+
+/* Recycled segment @seq leaves the ring's list and the done list; counted. */
+static void recycled(struct pt_ring *r, uint64_t seq)
+{
+    struct ring_seg **pp, *s;
+
     segs_remove(r, seq);
     for (pp = &r->done; *pp; pp = &(*pp)->next) {
         if ((*pp)->seq == seq) {
@@ -703,6 +700,27 @@ static int recycle_oldest(struct pt_ring *r, bool early, bool now)
         }
     }
     PT_CNT_INC(r->run.segments_recycled);
+}
+
+/* Remove the oldest segment (never the open one): its index entries in one
+ * txn, then its file. @now: before returning (the space is wanted at once);
+ * otherwise the next batch does it on the closer thread, and the bound
+ * counts it gone already. 0, -ENOENT (nothing to remove) or the index
+ * error. */
+static int recycle_oldest(struct pt_ring *r, bool early, bool now)
+{
+    uint64_t seq;
+    int rc;
+
+    if (now && r->n_drops) /* queued drops free space first */
+        return drops_flush(r);
+    if ((rc = oldest_settled(r, &seq)) < 0)
+        return rc;
+    if (now || drops_push(r, seq) < 0) {
+        if ((rc = drop_now(r, seq)) < 0)
+            return rc;
+    }
+    recycled(r, seq);
     if (early)
         PT_CNT_INC(r->run.segments_early);
     return 0;
@@ -720,38 +738,21 @@ static int recycle_oldest(struct pt_ring *r, bool early, bool now)
 static int recycle_reuse(struct pt_ring *r, uint64_t seq)
 {
     char from[RING_PATH_MAX], to[RING_PATH_MAX];
-    struct ring_seg **pp, *s;
     uint64_t old;
+    int rc;
 
-    for (;;) {
-        if (!r->n_segs || (r->open && r->segs[0].seq == r->open->seq))
-            return -ENOENT;
-        old = r->segs[0].seq;
-        for (s = r->done; s && s->seq != old; s = s->next)
-            ;
-        if (!s || !s->in_flight)
-            break;
-        flight_wait(r); /* the answer may free or forget it: look again */
-    }
+    if ((rc = oldest_settled(r, &old)) < 0)
+        return rc;
     if (drops_push(r, old) < 0)
         return -ENOMEM;
     ring_seg_path(from, sizeof from, r->cfg.dir, old);
     ring_seg_path(to, sizeof to, r->cfg.dir, seq);
     if (rename(from, to) < 0) {
-        int rc = -errno;
+        rc = -errno;
         r->n_drops--;
         return rc;
     }
-    segs_remove(r, old);
-    for (pp = &r->done; *pp; pp = &(*pp)->next) {
-        if ((*pp)->seq == old) {
-            s = *pp;
-            *pp = s->next;
-            seg_free(s);
-            break;
-        }
-    }
-    PT_CNT_INC(r->run.segments_recycled);
+    recycled(r, old);
     return 0;
 }
 
