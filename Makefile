@@ -83,7 +83,7 @@ asan:
 # pipeline ('*concurrent*'). Criterion cannot start under TSan (upstream
 # Snaipe/Criterion#274), so the same sources build against the shim in
 # tests/tsan/ and run as one plain program.
-TSAN_SRC = $(shell grep -lE '^Test.[a-z_]*concurrent,' tests/*/test_*.c) tests/support/support.c tests/support/pcapgen.c \
+TSAN_SRC = $(shell grep -lE '^Test.[a-z_]*concurrent,' tests/*/test_*.c) tests/support/support.c tests/support/pcapgen.c tests/support/netns.c \
 	   tests/tsan/shim_main.c
 TSAN_BIN := build/tsan/tsan-tests
 tsan:

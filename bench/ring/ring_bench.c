@@ -46,7 +46,8 @@
  *    capacity). MB/s = committed segment record bytes (pt_ring_stats.bytes)
  *    / wall time from open to the end of close. Writer CPU = the process's
  *    getrusage (user + sys) over the run minus the producer threads' and the
- *    main thread's own CPU clocks. The ring of round 1 is kept for 2 and 3.
+ *    main thread's own CPU clocks: the ring's writer, keyer and closer
+ *    threads together. The ring of round 1 is kept for 2 and 3.
  * 2. live: producers that never block (wait_when_full = false, as capture
  *    workers), paced to 1.0, 0.5 and 0.25 x the median dd rate, for about
  *    6 s each, into a 2 GiB ring: committed MB/s and lost_full packets.

@@ -5,7 +5,8 @@
  * DESIGN
  * 1. Key map. Each segment the writer has open maps (kind, value) to the
  *    ascending list of the parts of its blocks (format.h "Parts") that hold
- *    a packet with that key. A block is indexed when it is written: every
+ *    a packet with that key. A block is keyed once it is written (by the
+ *    keyer thread, keyer.c, which the writer syncs with first): every
  *    record is decoded (pt_decode, zero-copy over the chunk) and each host,
  *    TCP/UDP/SCTP port, VLAN id and flow-key hash of every IP layer adds the
  *    record's part number to its key. Part numbers only grow within a

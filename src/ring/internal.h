@@ -1,4 +1,5 @@
-/* internal.h - private to the ring's write side (writer.c, index.c): the
+/* internal.h - private to the ring's write side (writer.c, index.c,
+ * closer.c, keyer.c): the
  * staging chunks and their queues, the open segment and its in-memory key
  * map, and the index environment as the writer has it. Nothing here is part
  * of the public contract; include/pt/ring.h is. The read side (extract.c,
@@ -45,6 +46,17 @@ struct ring_chunk {
                                  * it holding packets; 0 = none yet */
     int linktype;
     uint16_t iface;
+    /* set by the writer for the keyer (keyer.c), read by it */
+    struct ring_keymap *k_map;  /* the segment whose blocks these are; NULL: none */
+    struct ring_chunk_blk *blk; /* k_n of the chunk's blocks (room for writer.c blocks_max()) */
+    uint32_t k_n;
+    struct ring_spsc *home; /* its producer's free queue: the keyer gives it back */
+};
+
+/* One block of a chunk for the keyer: records [off, off + len) of the
+ * chunk, block @no of the segment. */
+struct ring_chunk_blk {
+    uint32_t off, len, no;
 };
 
 /* Single-producer single-consumer queue of chunk pointers, at most cap
@@ -87,7 +99,8 @@ static inline struct ring_chunk *ring_spsc_pop(struct ring_spsc *q)
     return c;
 }
 
-/* ---- the open segment's key map (writer thread only) ---- */
+/* ---- a segment's key map (the writer's; the keyer's between a submit and
+ * the writer's next ring_keyer_sync(), keyer.c DESIGN 3) ---- */
 
 /* One key of a segment: the parts of blocks holding a packet with it
  * (part numbers, format.h: block * RING_PARTS + part). */
@@ -234,6 +247,33 @@ struct ring_batch {
     uint64_t txn_ns; /* out: time in ring_index_commit() */
     uint64_t put;    /* out: keys it wrote */
 };
+
+/* The keyer thread (keyer.c): keys the blocks of written chunks into their
+ * segments' key maps, then gives each chunk back to its producer. */
+struct ring_keyer {
+    struct ring_spsc q; /* written chunks: writer -> keyer, room for every chunk */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;                  /* under mu */
+    bool sleeping;              /* atomic: the keyer waits on cv */
+    uint64_t submitted;         /* atomic, written by the writer: chunks handed over */
+    uint64_t done;              /* atomic, written by the keyer: chunks keyed and given back */
+    uint64_t lost_keys;         /* atomic, written by the keyer: keys not recorded (no memory) */
+    struct pt_decode_stats dst; /* the keyer's */
+};
+
+/* keyer.c. Thread: the writer for all but the keyer's own loop. */
+int ring_keyer_start(struct ring_keyer *k, uint32_t chunks);
+/* Hand chunk @c over: c->k_map and c->blk name what to key (k_n may be 0:
+ * only give it back). The queue has room for every chunk: never fails. */
+void ring_keyer_submit(struct ring_keyer *k, struct ring_chunk *c);
+/* Wait until every chunk handed over is keyed and given back: after it,
+ * the writer may read and change any key map until its next submit. */
+void ring_keyer_sync(struct ring_keyer *k);
+/* After the last sync: stop and join the thread, free the queue. */
+void ring_keyer_stop(struct ring_keyer *k);
 
 /* The closer thread and its hand-over: at most one batch at a time, under
  * mu (a few times a second, never per packet). */

@@ -1,11 +1,12 @@
 /* writer.c - the ring's write side: producers' staging chunks, the writer
  * thread, segment files, the bound, faults and counters. index.c keeps the
- * key map and the LMDB side; docs/RING.md has the design.
+ * key map and the LMDB side, keyer.c fills the key maps on its own thread;
+ * docs/RING.md has the design.
  *
  * DESIGN
  * 1. Staging. Each producer owns `chunks` chunks of `chunk_size` bytes (one
  *    slab) and two SPSC queues of chunk pointers: full (producer -> writer)
- *    and free (writer -> producer), each able to hold every chunk, so a push
+ *    and free (the keyer gives chunks back: keyer.c), each able to hold every chunk, so a push
  *    never fails. pt_ring_put() appends one pcap record to the current chunk
  *    (a memcpy; no lock, no syscall, no allocation); a packet of another
  *    interface or link type, or one that does not fit, hands the chunk over
@@ -30,14 +31,16 @@
  *       of it (sync_file_range WRITE), and wait for the ranges more than
  *       PUSH_LAG (8 MiB) behind it and drop them from the page cache
  *       (WAIT_BEFORE|WRITE|WAIT_AFTER, then POSIX_FADV_DONTNEED), so the
- *       disk has several MiB in flight while the writer indexes, and a big
+ *       disk has several MiB in flight while the writer goes on, and a big
  *       ring does not evict everything else. Idle, or at a close, the
  *       writer waits for the rest;
  *    d. index it: the chunk is cut at record boundaries into blocks of at
  *       most BLOCK_MAX (256 KiB), each in parts of 16 KiB (format.h:
  *       extraction reads the parts a key names); their blocks records wait
- *       for a commit, their packets' keys go into the segment's key map
- *       (index.c) by part.
+ *       for a commit; the chunk, with its blocks' offsets and numbers, goes
+ *       to the keyer thread, which adds its packets' keys to the segment's
+ *       key map (index.c) by part and gives the chunk back to its producer
+ *       (keyer.c; the writer syncs with it before it touches a key map).
  *    Closing a segment (the writer's side) ends its writes and puts it on
  *    the done list; the cut (ftruncate, the rest of the preallocation
  *    punched out), the fdatasync and the commit that records it closed go
@@ -127,8 +130,9 @@ struct pt_ring_prod {
     uint64_t cut_mask, cut_idle_ns;
     /* set at open */
     uint16_t id;
-    struct ring_chunk *chunk; /* every chunk; owned */
-    uint8_t *slab;            /* their buffers; owned */
+    struct ring_chunk *chunk;   /* every chunk; owned */
+    struct ring_chunk_blk *blk; /* their block lists for the keyer; owned */
+    uint8_t *slab;              /* their buffers; owned */
     struct ring_spsc full, free;
     /* written by the producer (relaxed), read by pt_ring_stats() */
     alignas(PT_CACHELINE) uint64_t lost_full_pkts, lost_full_bytes;
@@ -182,8 +186,9 @@ struct pt_ring {
     int answer_rc;             /* the last answer: its txn's error, else a part's sync error */
     uint64_t *drops;           /* recycled seqs for the next batch to drop */
     unsigned n_drops, cap_drops;
-    struct pt_decode_stats *dst;
+    uint64_t lost_keys_seen; /* keyer.lost_keys already in run.index_lost_keys */
 
+    struct ring_keyer keyer;   /* keys written chunks (keyer.c) */
     struct ring_closer closer; /* syncs, closes and commits (closer.c) */
 };
 
@@ -237,6 +242,8 @@ static int config_check(const struct pt_ring_config *c, unsigned producers, char
         why = "index_map_max must be at least 1 MiB";
     else if (producers < 1 || producers > UINT16_MAX)
         why = "producers must be 1 .. 65535";
+    else if ((uint64_t)producers * c->chunks > (1u << 24))
+        why = "producers x chunks must be at most 16777216";
     if (!why)
         return 0;
     snprintf(msg, msglen, "ring: %s", why);
@@ -385,6 +392,14 @@ static uint32_t pow2_at_least(uint32_t n)
     return v;
 }
 
+/* Blocks of a chunk of @len bytes at most: block_add() cuts a block before
+ * a record that would take it past BLOCK_MAX, so two blocks together hold
+ * more than BLOCK_MAX. */
+static uint32_t blocks_max(uint32_t len)
+{
+    return 2 * (len / BLOCK_MAX) + 1;
+}
+
 static void prod_destroy(struct pt_ring_prod *p)
 {
     if (!p)
@@ -392,6 +407,7 @@ static void prod_destroy(struct pt_ring_prod *p)
     free(p->full.slot);
     free(p->free.slot);
     free(p->chunk);
+    free(p->blk);
     free(p->slab);
     free(p->cut);
     free(p);
@@ -423,10 +439,11 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
     }
     p->age_ns = (uint64_t)c->commit_ms * 1000000ull / 4;
     p->chunk = calloc(c->chunks, sizeof *p->chunk);
+    p->blk = calloc((size_t)c->chunks * blocks_max(c->chunk_size), sizeof *p->blk);
     p->slab = malloc((size_t)c->chunks * (c->chunk_size + RING_CHUNK_SLACK));
     p->full.slot = calloc(slots, sizeof *p->full.slot);
     p->free.slot = calloc(slots, sizeof *p->free.slot);
-    if (!p->chunk || !p->slab || !p->full.slot || !p->free.slot) {
+    if (!p->chunk || !p->blk || !p->slab || !p->full.slot || !p->free.slot) {
         prod_destroy(p);
         return NULL;
     }
@@ -434,6 +451,8 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
     p->full.mask = p->free.mask = slots - 1;
     for (unsigned i = 0; i < c->chunks; i++) {
         p->chunk[i].buf = p->slab + (size_t)i * (c->chunk_size + RING_CHUNK_SLACK);
+        p->chunk[i].blk = p->blk + (size_t)i * blocks_max(c->chunk_size);
+        p->chunk[i].home = &p->free;
         (void)ring_spsc_push(&p->free, &p->chunk[i]);
     }
     return p;
@@ -614,6 +633,19 @@ static void index_failed(struct pt_ring *r, int rc, const char *what)
     r->idx_quiet = 0;
 }
 
+/* keyer.c DESIGN 3: before the writer reads or changes a key map. Keys
+ * the keyer could not record (no memory) are counted and logged here. */
+static void keyer_sync(struct pt_ring *r)
+{
+    ring_keyer_sync(&r->keyer);
+    uint64_t lost = __atomic_load_n(&r->keyer.lost_keys, __ATOMIC_RELAXED);
+    if (unlikely(lost != r->lost_keys_seen)) {
+        PT_CNT_ADD(r->run.index_lost_keys, lost - r->lost_keys_seen);
+        r->lost_keys_seen = lost;
+        index_failed(r, -ENOMEM, "indexing a block's keys");
+    }
+}
+
 static void flight_wait(struct pt_ring *r);
 
 static int drops_push(struct pt_ring *r, uint64_t seq)
@@ -691,6 +723,7 @@ static void recycled(struct pt_ring *r, uint64_t seq)
     struct ring_seg **pp, *s;
 
     segs_remove(r, seq);
+    keyer_sync(r); /* no chunk of it is being keyed */
     for (pp = &r->done; *pp; pp = &(*pp)->next) {
         if ((*pp)->seq == seq) {
             s = *pp;
@@ -945,6 +978,7 @@ static struct ring_batch *batch_build(struct pt_ring *r, bool force)
     unsigned n = 0, n_if = 0;
     struct ring_ifname *ifn;
 
+    keyer_sync(r);
     for (struct ring_seg *s = r->done; s; s = s->next)
         n += seg_pending(s);
     n += open_committable(r);
@@ -1062,6 +1096,7 @@ static void commit_retry(struct pt_ring *r, struct ring_batch *b)
 /* The closer's answer to @b (closer.c DESIGN 2, 3). */
 static void batch_answer(struct pt_ring *r, struct ring_batch *b)
 {
+    keyer_sync(r); /* part_committed() and part_failed() change the key maps */
     r->flight = NULL;
     for (unsigned i = 0; i < b->n_drops; i++) {
         if (b->drop_rc[i] < 0) {
@@ -1337,6 +1372,7 @@ static void seg_forget(struct pt_ring *r, struct ring_seg *s)
         r->open = NULL;
     ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
     segs_remove(r, s->seq);
+    keyer_sync(r);
     seg_free(s);
     unlink(path);
 }
@@ -1417,6 +1453,7 @@ static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const ch
 
     if (s->in_flight)
         flight_wait(r);
+    keyer_sync(r);
     ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
     write_failed(r, rc, what, path);
     degrade(r, rc);
@@ -1458,20 +1495,12 @@ static int pend_reserve(struct ring_seg *s, uint32_t n)
     return 0;
 }
 
-/* At most the blocks a chunk becomes: two neighbours always hold more
- * than BLOCK_MAX bytes (else they would be one). */
-static uint32_t chunk_blocks(const struct ring_chunk *c)
-{
-    return 2 * (c->len / BLOCK_MAX) + 1;
-}
-
 /* Records [@off, @off + @len) of chunk @c, written at @foff: block
- * s->blocks of @s, indexed. */
-static void block_one(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
-                      uint32_t off, uint32_t len, uint64_t foff, uint16_t producer)
+ * s->blocks of @s, listed in @c for the keyer. */
+static void block_one(struct ring_seg *s, struct ring_chunk *c, uint32_t off, uint32_t len,
+                      uint64_t foff, uint16_t producer)
 {
     struct ring_blk_pend *b = &s->pend[s->n_pend++];
-    uint64_t oom = s->keys.oom;
 
     memset(b, 0, sizeof *b);
     b->no = s->blocks++;
@@ -1494,18 +1523,13 @@ static void block_one(struct pt_ring *r, struct ring_seg *s, const struct ring_c
         b->wire += h[3];
         o += RING_REC_HDR + h[2];
     }
-    ring_keys_add_block(&s->keys, r->dst, c->buf + off, len, c->linktype, c->iface, b->no);
-    if (unlikely(s->keys.oom != oom)) {
-        PT_CNT_ADD(r->run.index_lost_keys, s->keys.oom - oom);
-        index_failed(r, -ENOMEM, "indexing a block's keys");
-    }
+    c->blk[c->k_n++] = (struct ring_chunk_blk){.off = off, .len = len, .no = b->no};
 }
 
 /* Chunk @c, just written at the segment's end, becomes blocks of at most
  * BLOCK_MAX bytes cut at record boundaries: extraction reads a block
  * whole, so finer blocks read fewer bytes for a rare host or flow. */
-static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_chunk *c,
-                      uint16_t producer)
+static void block_add(struct ring_seg *s, struct ring_chunk *c, uint16_t producer)
 {
     uint32_t start = 0, o = 0;
 
@@ -1514,13 +1538,14 @@ static void block_add(struct pt_ring *r, struct ring_seg *s, const struct ring_c
         memcpy(&caplen, c->buf + o + 8, sizeof caplen);
         uint32_t next = o + RING_REC_HDR + caplen;
         if (next - start > BLOCK_MAX && o > start) { /* the record does not fit: cut before it */
-            block_one(r, s, c, start, o - start, s->len + start, producer);
+            block_one(s, c, start, o - start, s->len + start, producer);
             start = o;
         }
         o = next;
     }
     if (o > start)
-        block_one(r, s, c, start, o - start, s->len + start, producer);
+        block_one(s, c, start, o - start, s->len + start, producer);
+    c->k_map = &s->keys;
     s->len += c->len;
     s->packets += c->packets;
     s->bytes += c->len;
@@ -1549,13 +1574,15 @@ static void chunk_lost(struct pt_ring *r, const struct ring_chunk *c, int rc)
 }
 
 /* One chunk becomes one block of the open segment (DESIGN 2, 4). */
-static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const struct ring_chunk *c)
+static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, struct ring_chunk *c)
 {
     char path[RING_PATH_MAX];
     struct ring_seg *s = r->open;
     uint32_t len;
     int rc;
 
+    c->k_map = NULL; /* nothing for the keyer unless written */
+    c->k_n = 0;
     if (!c->packets)
         return;
     if (r->run.degraded && pt_now_ns() - r->fail_ns < RETRY_NS) {
@@ -1573,7 +1600,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
         }
         s = r->open;
     }
-    if ((rc = pend_reserve(s, chunk_blocks(c))) < 0) {
+    if ((rc = pend_reserve(s, blocks_max(c->len))) < 0) {
         chunk_lost(r, c, rc);
         return;
     }
@@ -1597,9 +1624,10 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, const s
         seg_close(r); /* cut to what is good; writing resumes in a new one */
         return;
     }
-    block_add(r, s, c, p->id);
+    block_add(s, c, p->id);
     if ((rc = push_out(s, s->len - c->len, c->len)) < 0) {
         seg_rollback(r, s, rc, "writeback of");
+        c->k_n = 0; /* its blocks are given up: nothing to key */
         return;
     }
     if (r->run.degraded) {
@@ -1631,7 +1659,7 @@ static unsigned drain(struct pt_ring *r)
 
         for (unsigned k = 0; k < p->full.cap && (c = ring_spsc_pop(&p->full)) != NULL; k++) {
             chunk_write(r, p, c);
-            (void)ring_spsc_push(&p->free, c);
+            ring_keyer_submit(&r->keyer, c); /* it gives the chunk back */
             n++;
             commit_tick(r);
         }
@@ -1728,6 +1756,7 @@ static int lock_take(struct pt_ring *r, char *msg, size_t msglen)
 
 static void ring_free(struct pt_ring *r)
 {
+    ring_keyer_stop(&r->keyer); /* it gives chunks back: before they go */
     if (r->prod)
         for (unsigned i = 0; i < r->nprod; i++)
             prod_destroy(r->prod[i]);
@@ -1745,7 +1774,6 @@ static void ring_free(struct pt_ring *r)
     free(r->segs);
     free(r->drops);
     free(r->ifn);
-    free(r->dst);
     pthread_mutex_destroy(&r->iflock);
     pthread_cond_destroy(&r->ccv);
     pthread_mutex_destroy(&r->cmu);
@@ -1789,13 +1817,16 @@ struct pt_ring *pt_ring_open(const struct pt_ring_config *c, unsigned producers,
         r->total += r->segs[i].size;
     r->run.reconciled_bytes = cut;
     rc = -ENOMEM;
-    if (!(r->dst = malloc(sizeof *r->dst)) || !(r->prod = calloc(producers, sizeof *r->prod)))
+    if (!(r->prod = calloc(producers, sizeof *r->prod)))
         goto err_free;
-    pt_decode_stats_init(r->dst);
     r->nprod = producers;
     for (unsigned i = 0; i < producers; i++)
         if (!(r->prod[i] = prod_create(c, (uint16_t)i)))
             goto err_free;
+    if ((rc = ring_keyer_start(&r->keyer, producers * c->chunks)) < 0) {
+        snprintf(msg, msglen, "ring: starting the keyer thread: %s", strerror(-rc));
+        goto err_free;
+    }
     if ((rc = ring_closer_start(&r->closer, &r->ix, r->cfg.dir)) < 0) {
         snprintf(msg, msglen, "ring: starting the closer thread: %s", strerror(-rc));
         goto err_free;
