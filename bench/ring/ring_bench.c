@@ -14,8 +14,9 @@
  * 0.25. -F replaces the mix with a flood (below) in every ring run.
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
- * the defaults it takes about 3 minutes and at most about 11 GB of disk
- * (the ring of round 1, plus the dd file or the ring of a later round).
+ * the defaults it takes about 4 minutes and at most about 16 GB of disk
+ * (the ring of round 1 and the steady ring, plus the dd file or the ring
+ * of a later round).
  *
  * Traffic (deterministic for a seed; generated in the producer threads).
  *   50,000 IPv4 hosts, Zipf popularity (s = 1): 40,000 in 10/8 (six in ten
@@ -47,10 +48,19 @@
  *    / wall time from open to the end of close. Writer CPU = the process's
  *    getrusage (user + sys) over the run minus the producer threads' and the
  *    main thread's own CPU clocks: the ring's writer, keyer and closer
- *    threads together. The ring of round 1 is kept for 2 and 3.
+ *    threads together. The ring of round 1 is kept for 3 and 4. Each round
+ *    then also writes the same bytes into a steady ring of the same size,
+ *    filled once before round 1: every segment it writes is a recycled
+ *    file rewritten in place, as in a sensor's ring after its first fill
+ *    (the first rounds' rings mostly allocate new files, as dd does). Its
+ *    like-for-like peer is each round's dd run again over its own file
+ *    (conv=notrunc) before the file is removed. The verdicts use the
+ *    medians.
  * 2. live: producers that never block (wait_when_full = false, as capture
  *    workers), paced to 1.0, 0.5 and 0.25 x the median dd rate, for about
- *    6 s each, into a 2 GiB ring: committed MB/s and lost_full packets.
+ *    6 s each, into a new 2 GiB ring, then the same again into the ring
+ *    that run left (at 1.0 x it is full: every segment a recycled file):
+ *    committed MB/s and lost_full packets.
  * 3. index: data.mdb size / committed bytes (pt_ring_status_read), the
  *    pages the databases use (the rest is LMDB free pages), and, for the
  *    ring of round 1, the keys by kind.
@@ -610,6 +620,22 @@ struct run {
     uint64_t packets, bytes_offered, large, flows;
 };
 
+/* @st less what @st0 (taken at open) held: this run's share of the
+ * counters the index sums over every run of a ring. */
+static void stats_since(struct pt_ring_stats *st, const struct pt_ring_stats *st0)
+{
+    st->packets -= st0->packets;
+    st->bytes -= st0->bytes;
+    st->wire_bytes -= st0->wire_bytes;
+    st->lost_full_pkts -= st0->lost_full_pkts;
+    st->lost_full_bytes -= st0->lost_full_bytes;
+    st->lost_io_pkts -= st0->lost_io_pkts;
+    st->lost_io_bytes -= st0->lost_io_bytes;
+    st->segments_created -= st0->segments_created;
+    st->segments_recycled -= st0->segments_recycled;
+    st->index_commits -= st0->index_commits;
+}
+
 static int ring_run(const struct opts *o, struct run *rn)
 {
     struct pt_ring_config c;
@@ -634,6 +660,8 @@ static int ring_run(const struct opts *o, struct run *rn)
                 msg[0] ? msg : pt_strerror(err));
         return -1;
     }
+    struct pt_ring_stats st0;
+    pt_ring_stats(r, &st0); /* a reopened ring's counters include its earlier runs */
     pt_ring_iface_name(r, 0, "bench0");
     for (unsigned i = 0; i < o->producers; i++) {
         memset(&pr[i], 0, sizeof pr[i]);
@@ -664,6 +692,7 @@ static int ring_run(const struct opts *o, struct run *rn)
     }
     pt_ring_close(r, &rn->st);
     rn->wall = now_s() - t0;
+    stats_since(&rn->st, &st0);
     rn->writer_cpu = proc_cpu_s() - cpu0 - rn->prod_cpu - (thread_cpu_s() - main0);
     for (unsigned i = 0; i < o->producers; i++) {
         if (rn->host_pkts && counts[i])
@@ -684,15 +713,23 @@ static int ring_run(const struct opts *o, struct run *rn)
 
 /* ---- dd ---- */
 
-static int dd_run(const struct opts *o, double *wall, double *cpu)
+/* dd into a new file; with @over_wall, the same dd again over that file
+ * (conv=notrunc: the blocks it wrote, as a ring rewrites a recycled file). */
+static int dd_run(const struct opts *o, double *wall, double *cpu, double *over_wall)
 {
     char of[4200], count[64];
-    char *argv[] = {"dd", "if=/dev/zero", of, "bs=1M", count, "oflag=direct", NULL};
+    char *argv[] = {"dd", "if=/dev/zero", of, "bs=1M", count, "oflag=direct", NULL, NULL};
+    double ocpu;
     int rc;
 
     snprintf(of, sizeof of, "of=%s/dd.bin", o->dir);
     snprintf(count, sizeof count, "count=%llu", (unsigned long long)(o->write_bytes / MIB));
     rc = run_cmd(argv, wall, cpu);
+    if (rc == 0 && over_wall) {
+        fs_sync(o->dir);
+        argv[6] = "conv=notrunc";
+        rc = run_cmd(argv, over_wall, &ocpu);
+    }
     unlink(of + 3);
     fs_sync(o->dir);
     if (rc != 0)
@@ -1070,8 +1107,22 @@ static void commit_line(const struct run *rn)
            (double)s->index_keys_put / rn->wall, (double)s->index_key_bytes / 1e6 / rn->wall);
 }
 
+static void live_line(const char *what, const struct run *rn, double fr)
+{
+    printf("live     %s offered %.0f MB/s (%.2f x dd median) for %.1f s, producers never block: "
+           "committed %.0f MB/s, lost_full %llu of %llu packets (%.3f%%) (target 0: %s), "
+           "writer CPU %.2f s/GB, segments recycled %llu\n",
+           what, rn->rate / 1e6, fr, rn->wall, (double)rn->st.bytes / rn->wall / 1e6,
+           (unsigned long long)rn->st.lost_full_pkts, (unsigned long long)rn->packets,
+           100.0 * (double)rn->st.lost_full_pkts / (double)rn->packets,
+           rn->st.lost_full_pkts ? "NOT met" : "met", rn->writer_cpu / ((double)rn->st.bytes / 1e9),
+           (unsigned long long)rn->st.segments_recycled);
+}
+
 /* 2. live: producers that never block (as capture workers), paced at 1.0,
- * 0.5 and 0.25 x @dd_mbps: lost_full and the live rings' index. */
+ * 0.5 and 0.25 x @dd_mbps, into a new ring, then the same traffic again
+ * into the ring the first run left (once that ring is full, its segments
+ * are recycled files rewritten in place): lost_full and the index. */
 static int bench_live(const struct opts *o, double dd_mbps)
 {
     static const double all[] = {1.0, 0.5, 0.25};
@@ -1089,20 +1140,17 @@ static int bench_live(const struct opts *o, double dd_mbps)
         rn.wait = false;
         if (ring_run(o, &rn) < 0)
             return -1;
-        printf("live     offered %.0f MB/s (%.2f x dd median) for %.1f s, producers never block: "
-               "committed %.0f MB/s, lost_full %llu of %llu packets (%.3f%%) (target 0: %s), "
-               "writer CPU %.2f s/GB\n",
-               rn.rate / 1e6, fr[i], rn.wall, (double)rn.st.bytes / rn.wall / 1e6,
-               (unsigned long long)rn.st.lost_full_pkts, (unsigned long long)rn.packets,
-               100.0 * (double)rn.st.lost_full_pkts / (double)rn.packets,
-               rn.st.lost_full_pkts ? "NOT met" : "met",
-               rn.writer_cpu / ((double)rn.st.bytes / 1e9));
+        live_line("new ring   ", &rn, fr[i]);
         commit_line(&rn);
+        struct run again = rn; /* the same traffic into the ring it filled */
+        if (ring_run(o, &again) < 0)
+            return -1;
+        live_line("same ring  ", &again, fr[i]);
         loadavg(la, sizeof la);
         printf("live     load average %s after the run\n", la);
         char what[64];
-        snprintf(what, sizeof what, "live ring at %.2f x dd", fr[i]);
-        index_line(what, &rn);
+        snprintf(what, sizeof what, "live ring at %.2f x dd, after both runs", fr[i]);
+        index_line(what, &again); /* its status: the index as both runs left it */
         rm_tree(rn.datadir);
         fs_sync(o->dir);
     }
@@ -1128,6 +1176,7 @@ int main(int argc, char **argv)
                      .chunks = 256, /* run's ring_buffer default */
                      .live_s = LIVE_S};
     double dd_w[MAX_ROUNDS], dd_c[MAX_ROUNDS], rg_w[MAX_ROUNDS], rg_c[MAX_ROUNDS];
+    double sd_w[MAX_ROUNDS], sd_c[MAX_ROUNDS], do_w[MAX_ROUNDS];
     static uint32_t host_pkts[NHOSTS];
     struct run keep;
     uint64_t keep_pkts = 0;
@@ -1195,7 +1244,7 @@ int main(int argc, char **argv)
         double dd_med = o.dd_rate;
         if (!dd_med) {
             for (unsigned i = 0; i < o.rounds; i++) {
-                if (dd_run(&o, &dd_w[i], &dd_c[i]) != 0)
+                if (dd_run(&o, &dd_w[i], &dd_c[i], NULL) != 0)
                     return 1;
                 dd_w[i] = (double)o.write_bytes / dd_w[i] / 1e6;
                 printf("write    dd round %u: %.0f MB/s\n", i + 1, dd_w[i]);
@@ -1211,7 +1260,20 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    /* 1. write: dd, then the ring, round by round */
+    /* 1. write: dd, then a new ring (fill), then the steady ring, round by
+     * round. The steady ring is filled once first, so that every segment
+     * its rounds write is a recycled file rewritten in place. */
+    struct run sr;
+    memset(&sr, 0, sizeof sr);
+    snprintf(sr.datadir, sizeof sr.datadir, "%s/steady", o.dir);
+    sr.ring_size = o.write_bytes - GIB / 2;
+    sr.bytes = o.write_bytes;
+    sr.wait = true;
+    if (ring_run(&o, &sr) < 0)
+        return 1;
+    printf("write    steady ring filled first (not compared): %.2f GB in %.2f s, %llu segments\n",
+           (double)sr.st.bytes / 1e9, sr.wall, (unsigned long long)sr.status.segments);
+    fs_sync(o.dir);
     for (unsigned i = 0; i < o.rounds; i++) {
         struct run rn;
         memset(&rn, 0, sizeof rn);
@@ -1220,13 +1282,14 @@ int main(int argc, char **argv)
         rn.bytes = o.write_bytes;
         rn.wait = true;
         rn.host_pkts = i == 0 ? host_pkts : NULL;
-        if (dd_run(&o, &dd_w[i], &dd_c[i]) != 0 || ring_run(&o, &rn) < 0)
+        if (dd_run(&o, &dd_w[i], &dd_c[i], &do_w[i]) != 0 || ring_run(&o, &rn) < 0)
             return 1;
         double gb = (double)rn.st.bytes / 1e9;
         rg_w[i] = (double)rn.st.bytes / rn.wall / 1e6;
         rg_c[i] = rn.writer_cpu / gb;
         dd_c[i] /= (double)o.write_bytes / 1e9;
         dd_w[i] = (double)o.write_bytes / dd_w[i] / 1e6;
+        do_w[i] = (double)o.write_bytes / do_w[i] / 1e6;
         if (i == 0) {
             printf("traffic  %llu packets, %llu flows, mean %.0f B per record, %.1f%% of "
                    "packets >= 1400 B\n",
@@ -1247,6 +1310,18 @@ int main(int argc, char **argv)
             rm_tree(rn.datadir);
             fs_sync(o.dir);
         }
+        if (ring_run(&o, &sr) < 0)
+            return 1;
+        sd_w[i] = (double)sr.st.bytes / sr.wall / 1e6;
+        sd_c[i] = sr.writer_cpu / ((double)sr.st.bytes / 1e9);
+        printf("write    round %u steady: ring %.0f MB/s (%.2f x this round's dd, %.2f x its dd "
+               "overwrite at %.0f MB/s): %.2f GB committed in %.2f s, writer CPU %.2f s/GB, "
+               "lost_full %llu, segments created %llu, recycled %llu\n",
+               i + 1, sd_w[i], sd_w[i] / dd_w[i], sd_w[i] / do_w[i], do_w[i],
+               (double)sr.st.bytes / 1e9, sr.wall, sd_c[i],
+               (unsigned long long)sr.st.lost_full_pkts, (unsigned long long)sr.st.segments_created,
+               (unsigned long long)sr.st.segments_recycled);
+        fs_sync(o.dir);
     }
     double dd_med = median(dd_w, o.rounds), rg_med = median(rg_w, o.rounds);
     double dd_best = 0, rg_best = 0;
@@ -1257,10 +1332,23 @@ int main(int argc, char **argv)
     printf("write    ring / dd: best %.0f / %.0f MB/s = %.2f, median %.0f / %.0f = %.2f "
            "(target >= 0.95: %s)\n",
            rg_best, dd_best, rg_best / dd_best, rg_med, dd_med, rg_med / dd_med,
-           rg_best / dd_best >= 0.95 ? "met" : "NOT met");
+           rg_med / dd_med >= 0.95 ? "met" : "NOT met");
     printf("write    writer CPU per GB committed: %.2f s (median; process getrusage minus the "
            "producer and main threads' CPU clocks); dd: %.2f s\n",
            median(rg_c, o.rounds), median(dd_c, o.rounds));
+    double sd_best = 0, sd_med = median(sd_w, o.rounds);
+    for (unsigned i = 0; i < o.rounds; i++)
+        sd_best = sd_w[i] > sd_best ? sd_w[i] : sd_best;
+    printf("write    steady ring / dd: best %.0f / %.0f MB/s = %.2f, median %.0f / %.0f = %.2f "
+           "(target >= 0.95: %s); writer CPU %.2f s/GB (median)\n",
+           sd_best, dd_best, sd_best / dd_best, sd_med, dd_med, sd_med / dd_med,
+           sd_med / dd_med >= 0.95 ? "met" : "NOT met", median(sd_c, o.rounds));
+    double do_med = median(do_w, o.rounds);
+    printf("write    steady ring / dd overwriting its file (conv=notrunc), like for like: median "
+           "%.0f / %.0f = %.2f (%s 0.95)\n",
+           sd_med, do_med, sd_med / do_med, sd_med / do_med >= 0.95 ? ">=" : "<");
+    rm_tree(sr.datadir);
+    fs_sync(o.dir);
 
     /* 2. live: producers that never block, paced */
     if (bench_live(&o, dd_med) < 0)

@@ -12,12 +12,17 @@
  *
  * usage: writemodes DIRECT(0|1) GIB DIR [index] [SYNC_MS, default 1000]
  * (DIR is filled and not emptied: the caller removes the seg* and index
- * files). Prints MB/s.
+ * files). Prints MB/s. Environment: WM_REUSE=1 opens the segment files
+ * without truncating them and does not cut them at the close, so a second
+ * run overwrites the blocks the first one wrote (a ring after its first
+ * fill rewrites recycled files in place); WM_NOPREALLOC=1 skips the
+ * fallocate.
  * Build: cc -O2 -o build/writemodes bench/ring/writemodes.c -lpthread */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +78,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int direct = atoi(argv[1]);
+    bool reuse = getenv("WM_REUSE") != NULL, prealloc = getenv("WM_NOPREALLOC") == NULL;
     uint64_t total = (uint64_t)atoi(argv[2]) << 30, done = 0;
     char *src = malloc(CHUNK);
     uint8_t *bounce = NULL;
@@ -91,14 +97,16 @@ int main(int argc, char **argv)
     while (done < total) {
         char path[4200];
         snprintf(path, sizeof path, "%s/seg%d", dir, seg++);
-        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
+        int fd =
+            open(path, O_RDWR | O_CREAT | (reuse ? 0 : O_TRUNC) | (direct ? O_DIRECT : 0), 0644);
         int sfd = open(path, O_RDWR);
         uint64_t off = 0, pushed = 0, carry = 0;
         if (fd < 0 || sfd < 0) {
             perror(path);
             return 1;
         }
-        fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SEG);
+        if (prealloc)
+            fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SEG);
         cur_fd = sfd;
         while (off + CHUNK <= SEG - 4096 && done < total) {
             ssize_t w;
@@ -134,7 +142,7 @@ int main(int argc, char **argv)
         }
         cur_fd = -1;
         fdatasync(sfd);
-        if (ftruncate(sfd, (off_t)off) < 0)
+        if (!reuse && ftruncate(sfd, (off_t)off) < 0)
             perror("ftruncate");
         close(sfd);
         close(fd);
@@ -142,8 +150,9 @@ int main(int argc, char **argv)
     double t = now() - t0;
     stop = 1;
     pthread_join(th, NULL);
-    printf("%s%s, sync every %d ms: %.0f MB/s (%.2f s)\n", direct ? "direct  " : "buffered",
-           with_index ? " +index sync" : "", sync_ms, (double)done / t / 1e6, t);
+    printf("%s%s%s%s, sync every %d ms: %.0f MB/s (%.2f s)\n", direct ? "direct  " : "buffered",
+           with_index ? " +index sync" : "", reuse ? " reuse" : "", prealloc ? "" : " noprealloc",
+           sync_ms, (double)done / t / 1e6, t);
     free(src);
     free(bounce);
     return 0;

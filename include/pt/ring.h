@@ -65,7 +65,9 @@ struct pt_ring_config {
 
 void pt_ring_config_default(struct pt_ring_config *c);
 
-/* Counters, cumulative since open. Producers' counters are summed. */
+/* Counters, summed over every run of the ring (the index keeps the sum at
+ * each commit; a reopened ring starts from it), but for the commit costs
+ * marked "this run only". Producers' counters are summed. */
 struct pt_ring_stats {
     uint64_t packets, bytes; /* records committed to segments, their file bytes */
     uint64_t wire_bytes;     /* the wire length of those packets */
