@@ -14,7 +14,7 @@
  * 0.25. -F replaces the mix with a flood (below) in every ring run.
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
- * the defaults it takes about 4 minutes and at most about 16 GB of disk
+ * the defaults it takes about 5.5 minutes and at most about 16 GB of disk
  * (the ring of round 1 and the steady ring, plus the dd file or the ring
  * of a later round).
  *
