@@ -79,8 +79,8 @@ test: $(TESTBIN)
 asan:
 	$(MAKE) BUILD=asan test
 
-# TSan: the suites that run several threads against one flow table or
-# pipeline ('*concurrent*'). Criterion cannot start under TSan (upstream
+# TSan: the suites that run several threads against one flow table,
+# pipeline or pcap ring ('*concurrent*'). Criterion cannot start under TSan (upstream
 # Snaipe/Criterion#274), so the same sources build against the shim in
 # tests/tsan/ and run as one plain program.
 TSAN_SRC = $(shell grep -lE '^Test.[a-z_]*concurrent,' tests/*/test_*.c) tests/support/support.c tests/support/pcapgen.c tests/support/netns.c \

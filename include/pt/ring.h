@@ -10,9 +10,12 @@
  * through pt_ring_flush(), partial ones) go to the writer over a
  * single-producer single-consumer queue; a producer without a free chunk
  * drops the packet from the ring and counts it (the packet still goes to the
- * flow table and series: only its pcap copy is lost). The writer thread owns
- * the segment files and the index environment; it is the only writer of
- * both. Readers open the index read-only (LMDB MVCC) and never block it.
+ * flow table and series: only its pcap copy is lost). The ring runs three
+ * threads of its own: the writer writes the segment files, a keyer adds
+ * each written chunk's keys to the index's key maps and gives the chunk
+ * back to its producer, and a closer syncs, closes and commits the index
+ * (the only writer of the index environment). Readers open the index
+ * read-only (LMDB MVCC) and never block it.
  *
  * On disk (DATADIR/ring/):
  *   seg-<seq as 16 hex digits>.pcap  pcap, magic a1b23c4d (ns), version 2.4,
@@ -49,7 +52,7 @@ struct pt_ring_config {
     unsigned keep_free_pct;  /* keep this share of the filesystem free (0 = off) */
     uint32_t snaplen;        /* bytes kept of each packet, 1 .. PT_RING_SNAPLEN */
     uint32_t chunk_size;     /* staging chunk bytes, >= snaplen + 16 */
-    unsigned chunks;         /* chunks per producer, >= 2 */
+    unsigned chunks;         /* chunks per producer, >= 2; producers x chunks <= 2^24 */
     uint64_t flow_cutoff;    /* 0 = off; else keep only the first N bytes of each flow:
                               * see pt_ring_put() */
     uint32_t cutoff_flows;   /* flows each producer's cutoff table tracks (rounded up to a
@@ -58,8 +61,8 @@ struct pt_ring_config {
                               * connection on the same ports; default 60 s) */
     unsigned commit_ms;      /* index commit interval (default 1000) */
     bool sync;               /* fdatasync data and index at each commit (run: true) */
-    bool wait_when_full;     /* a producer without a free chunk waits for the writer instead of
-                              * dropping (offline: nothing there has a deadline) */
+    bool wait_when_full;     /* a producer without a free chunk waits for one to come back
+                              * instead of dropping (offline: nothing there has a deadline) */
     uint64_t index_map_max;  /* LMDB map limit of the index (default 4 GiB) */
 };
 
@@ -166,7 +169,7 @@ void pt_ring_stats(const struct pt_ring *r, struct pt_ring_stats *st);
 
 /* After every producer has stopped and flushed: write what is queued,
  * commit, close the open segment (cut to its valid length), stop the
- * writer, give the final counters (when @st is not NULL), free. */
+ * ring's threads, give the final counters (when @st is not NULL), free. */
 void pt_ring_close(struct pt_ring *r, struct pt_ring_stats *st);
 
 /* ---- read side (any process; opens the index read-only) ---- */

@@ -29,7 +29,8 @@
 /* A staging chunk: complete pcap records (16-byte header, then the bytes)
  * of one interface and one link type. Owned by its producer while it is
  * the producer's current chunk or in the free queue, by the writer while it
- * is in the full queue or being written. */
+ * is in the full queue or being written, by the keyer (keyer.c) from the
+ * writer's ring_keyer_submit() until it pushes it onto the free queue. */
 /* Bytes after each chunk's buffer: the writer appends RING_STALE_MARK
  * there when it writes the chunk into a reused file (format.h), so that one
  * pwrite() carries both. A cache line, so buffers stay aligned. */
@@ -143,7 +144,9 @@ struct ring_blk_pend {
 };
 
 /* A segment the writer has open, or has closed but not yet committed.
- * Writer thread only; the closer sees copies of its fields (ring_part). */
+ * Writer thread only, but for its keys, which the keyer fills between a
+ * submit and the writer's next ring_keyer_sync() (keyer.c DESIGN 3); the
+ * closer sees copies of its fields (ring_part). */
 struct ring_seg {
     struct ring_seg *next; /* the writer's list of closed, uncommitted segments */
     uint64_t seq;
@@ -341,7 +344,8 @@ int ring_index_drop(struct ring_index *ix, uint64_t seq);
 
 /* Decode each record of @buf (a block: whole records) and add its part of
  * block @bno (format.h: by the record's offset in @buf) to the key of every
- * host, port, VLAN and flow hash it carries. */
+ * host, port, VLAN and flow hash it carries. Thread: the keyer (keyer.c),
+ * or whoever owns @m when no keyer runs (tests). */
 void ring_keys_add_block(struct ring_keymap *m, struct pt_decode_stats *st, const uint8_t *buf,
                          uint32_t len, int linktype, uint16_t iface, uint32_t bno);
 

@@ -339,8 +339,9 @@ void pt_ring_put(struct pt_ring_prod *p, const struct pt_ring_pkt *pkt)
                 PT_CNT_ADD(p->lost_full_bytes, need);
                 return;
             }
-            /* offline: wait for the writer, which always hands chunks back
-             * (it drops and counts what it cannot write) */
+            /* offline: wait for a chunk back; the writer passes every
+             * one on to the keyer, which gives it back (what the writer
+             * cannot write it drops and counts) */
             struct timespec ts = {0, 200000};
             nanosleep(&ts, NULL);
         }
@@ -1428,7 +1429,7 @@ static int push_wait(struct ring_seg *s, uint64_t upto)
 
 /* Start writeback of [off, off + len), and wait for what lies more than
  * PUSH_LAG behind it: the disk has several MiB in flight while the writer
- * indexes and copies the next chunks. */
+ * writes the next chunks. */
 static int push_out(struct ring_seg *s, uint64_t off, uint64_t len)
 {
     uint64_t end = off + len;
