@@ -83,7 +83,7 @@ static void *keyer_main(void *arg)
                 break;
             }
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until); /* the cv's clock (ring_keyer_start) */
             until.tv_nsec += SLEEP_MAX_NS;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
@@ -115,7 +115,14 @@ int ring_keyer_start(struct ring_keyer *k, uint32_t chunks)
     pt_decode_stats_init(&k->dst);
     if ((rc = pthread_mutex_init(&k->mu, NULL)) != 0)
         goto err_q;
-    if ((rc = pthread_cond_init(&k->cv, NULL)) != 0)
+    pthread_condattr_t ca;
+    if ((rc = pthread_condattr_init(&ca)) != 0)
+        goto err_mu;
+    rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a clock step does not stretch a wait */
+    if (rc == 0)
+        rc = pthread_cond_init(&k->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0)
         goto err_mu;
     if ((rc = pthread_create(&k->thread, NULL, keyer_main, k)) != 0)
         goto err_cv;
