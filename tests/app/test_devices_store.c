@@ -11,7 +11,6 @@
  * record thread (DNS names, app) and not the table's bare copies. */
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +19,6 @@
 #include "support/support.h"
 
 static char dir[64];
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static void setup(void)
 {
@@ -38,7 +29,7 @@ static void setup(void)
 static void teardown(void)
 {
     if (dir[0])
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        pt_test_rm_tree(dir);
 }
 
 TestSuite(app_devices, .init = setup, .fini = teardown, .timeout = 120);

@@ -8,7 +8,6 @@
  * header and row count, the table's cells, and a missing store. */
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +22,10 @@
 static char dir[64];
 static uint32_t n_entries, n_macs;
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void teardown(void)
 {
     if (dir[0])
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        pt_test_rm_tree(dir);
 }
 
 struct dg {

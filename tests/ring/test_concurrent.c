@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "../../src/ring/internal.h"
 #include "pt/ring.h"
 #include "support/netns.h"
+#include "support/support.h"
 
 #define CC_T0      1700000000000000000ull
 #define CC_MIB     (1024ull * 1024ull)
@@ -156,20 +156,12 @@ static char *cc_extract(const char *dir, const struct pt_ring_query *q, size_t *
 
 static char cc_base[64];
 
-static int cc_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 /* After the test, passed or not (Criterion: .fini; the TSan shim, whose
  * failed assertion exits: atexit). */
 static void cc_cleanup(void)
 {
     if (cc_base[0])
-        nftw(cc_base, cc_rm, 16, FTW_DEPTH | FTW_PHYS);
+        pt_test_rm_tree(cc_base);
     cc_base[0] = '\0';
 }
 

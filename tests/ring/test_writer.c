@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
@@ -43,14 +42,6 @@
 static char rw_base[64];
 static char rw_dir[128]; /* rw_base/ring */
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void rw_setup(void)
 {
     strcpy(rw_base, "/tmp/pt-ringw-XXXXXX");
@@ -62,7 +53,7 @@ static void rw_teardown(void)
 {
     if (rw_base[0]) {
         umount2(rw_dir, MNT_DETACH); /* the disk-full tests' tmpfs (own namespace anyway) */
-        nftw(rw_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        pt_test_rm_tree(rw_base);
     }
 }
 
@@ -949,7 +940,7 @@ Test(ring_writer, flow_cutoff)
 
     /* one slot: two flows take it over from each other, and the cutoff then
      * keeps more than its bytes, never fewer */
-    nftw(rw_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    pt_test_rm_tree(rw_base);
     cr_assert_eq(mkdir(rw_base, 0700), 0);
     c.cutoff_flows = 1;
     r = rw_open(&c, 1);

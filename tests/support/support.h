@@ -19,6 +19,10 @@ const char *pt_test_bin(void);
  * opened. */
 char *pt_test_slurp(const char *path, size_t *len);
 
+/* Remove @path and everything under it (no symlink followed); a missing
+ * @path is not an error. For a test's scratch directory. */
+void pt_test_rm_tree(const char *path);
+
 /* Run @cmd with /bin/sh, capture stdout into a malloc'd NUL-terminated buffer
  * (*out, caller frees) and return the exit status (-1 if it did not exit). */
 int pt_test_run(const char *cmd, char **out, size_t *outlen);
