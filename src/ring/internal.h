@@ -73,6 +73,10 @@ struct ring_spsc {
     alignas(PT_CACHELINE) uint32_t tail; /* written by the producer only */
 };
 
+/* writer.c: an empty queue of at most @cap entries (slots allocated; the
+ * owner frees q->slot). 0 or -ENOMEM. */
+int ring_spsc_init(struct ring_spsc *q, uint32_t cap);
+
 /* Producer side. False when the queue is full. */
 static inline bool ring_spsc_push(struct ring_spsc *q, struct ring_chunk *c)
 {

@@ -99,17 +99,10 @@ static void *keyer_main(void *arg)
 
 int ring_keyer_start(struct ring_keyer *k, uint32_t chunks)
 {
-    uint32_t slots = 1;
     int rc;
 
-    while (slots < chunks)
-        slots <<= 1;
-    k->q.slot = calloc(slots, sizeof *k->q.slot);
-    if (!k->q.slot)
-        return -ENOMEM;
-    k->q.cap = chunks;
-    k->q.mask = slots - 1;
-    k->q.head = k->q.tail = 0;
+    if ((rc = ring_spsc_init(&k->q, chunks)) < 0)
+        return rc;
     k->stop = k->sleeping = false;
     k->submitted = k->done = k->lost_keys = 0;
     pt_decode_stats_init(&k->dst);

@@ -401,6 +401,19 @@ static uint32_t blocks_max(uint32_t len)
     return 2 * (len / BLOCK_MAX) + 1;
 }
 
+int ring_spsc_init(struct ring_spsc *q, uint32_t cap)
+{
+    uint32_t slots = pow2_at_least(cap);
+
+    q->slot = calloc(slots, sizeof *q->slot);
+    if (!q->slot)
+        return -ENOMEM;
+    q->cap = cap;
+    q->mask = slots - 1;
+    q->head = q->tail = 0;
+    return 0;
+}
+
 static void prod_destroy(struct pt_ring_prod *p)
 {
     if (!p)
@@ -418,7 +431,6 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
 {
     size_t sz = (sizeof(struct pt_ring_prod) + PT_CACHELINE - 1) & ~(size_t)(PT_CACHELINE - 1);
     struct pt_ring_prod *p = aligned_alloc(PT_CACHELINE, sz);
-    uint32_t slots = pow2_at_least(c->chunks);
 
     if (!p)
         return NULL;
@@ -442,14 +454,11 @@ static struct pt_ring_prod *prod_create(const struct pt_ring_config *c, uint16_t
     p->chunk = calloc(c->chunks, sizeof *p->chunk);
     p->blk = calloc((size_t)c->chunks * blocks_max(c->chunk_size), sizeof *p->blk);
     p->slab = malloc((size_t)c->chunks * (c->chunk_size + RING_CHUNK_SLACK));
-    p->full.slot = calloc(slots, sizeof *p->full.slot);
-    p->free.slot = calloc(slots, sizeof *p->free.slot);
-    if (!p->chunk || !p->blk || !p->slab || !p->full.slot || !p->free.slot) {
+    if (!p->chunk || !p->blk || !p->slab || ring_spsc_init(&p->full, c->chunks) < 0 ||
+        ring_spsc_init(&p->free, c->chunks) < 0) {
         prod_destroy(p);
         return NULL;
     }
-    p->full.cap = p->free.cap = c->chunks;
-    p->full.mask = p->free.mask = slots - 1;
     for (unsigned i = 0; i < c->chunks; i++) {
         p->chunk[i].buf = p->slab + (size_t)i * (c->chunk_size + RING_CHUNK_SLACK);
         p->chunk[i].blk = p->blk + (size_t)i * blocks_max(c->chunk_size);
