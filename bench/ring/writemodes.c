@@ -1,7 +1,7 @@
 /* writemodes.c - the ring writer's I/O choice, measured without the ring:
- * buffered pwrite with writeback started at once and waited for 8 MiB
- * behind (sync_file_range, then POSIX_FADV_DONTNEED), as src/ring/writer.c
- * does, against O_DIRECT through an aligned bounce buffer (the partial last
+ * buffered pwrite with writeback started in runs of 8 MiB and waited for
+ * 16 MiB behind (sync_file_range, then POSIX_FADV_DONTNEED), as
+ * src/ring/writer.c does, against O_DIRECT through an aligned bounce buffer (the partial last
  * 4 KiB block carried into the next write). Both write chunks of 1 MiB - 137
  * bytes (records never end on a block boundary) into 256 MiB segment files
  * preallocated with FALLOC_FL_KEEP_SIZE; a second thread fdatasyncs the
@@ -16,7 +16,9 @@
  * without truncating them and does not cut them at the close, so a second
  * run overwrites the blocks the first one wrote (a ring after its first
  * fill rewrites recycled files in place); WM_NOPREALLOC=1 skips the
- * fallocate.
+ * fallocate; WM_SUBMIT_MB=N starts writeback once N MiB are written since
+ * the last start (0: chunk by chunk, as the ring did before), WM_LAG_MB=N
+ * waits N MiB behind the write position.
  * Build: cc -O2 -o build/writemodes bench/ring/writemodes.c -lpthread */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -32,7 +34,8 @@
 
 #define SEG   (256ull << 20)
 #define CHUNK ((1u << 20) - 137)
-#define LAG   (8ull << 20)
+
+static uint64_t submit_run = 8ull << 20, lag = 16ull << 20;
 
 static atomic_int cur_fd = -1, stop;
 static int with_index, sync_ms = 1000;
@@ -80,11 +83,16 @@ int main(int argc, char **argv)
     int direct = atoi(argv[1]);
     bool reuse = getenv("WM_REUSE") != NULL, prealloc = getenv("WM_NOPREALLOC") == NULL;
     uint64_t total = (uint64_t)atoi(argv[2]) << 30, done = 0;
+    const char *env;
     char *src = malloc(CHUNK);
     uint8_t *bounce = NULL;
     pthread_t th;
     int seg = 0;
 
+    if ((env = getenv("WM_SUBMIT_MB")) != NULL && atoi(env) >= 0)
+        submit_run = (uint64_t)atoi(env) << 20;
+    if ((env = getenv("WM_LAG_MB")) != NULL && atoi(env) > 0)
+        lag = (uint64_t)atoi(env) << 20;
     with_index = argc > 4 && !strcmp(argv[4], "index");
     if (argc > 4 + with_index)
         sync_ms = atoi(argv[4 + with_index]);
@@ -100,7 +108,7 @@ int main(int argc, char **argv)
         int fd =
             open(path, O_RDWR | O_CREAT | (reuse ? 0 : O_TRUNC) | (direct ? O_DIRECT : 0), 0644);
         int sfd = open(path, O_RDWR);
-        uint64_t off = 0, pushed = 0, carry = 0;
+        uint64_t off = 0, pushed = 0, started = 0, carry = 0;
         if (fd < 0 || sfd < 0) {
             perror(path);
             return 1;
@@ -118,7 +126,11 @@ int main(int argc, char **argv)
                 memmove(bounce, bounce + whole, carry);
             } else {
                 w = pwrite(fd, src, CHUNK, (off_t)off);
-                sync_file_range(fd, (off64_t)off, CHUNK, SYNC_FILE_RANGE_WRITE);
+                if (off + CHUNK - started >= submit_run) {
+                    sync_file_range(fd, (off64_t)started, (off64_t)(off + CHUNK - started),
+                                    SYNC_FILE_RANGE_WRITE);
+                    started = off + CHUNK;
+                }
             }
             if (w < 0) {
                 perror("pwrite");
@@ -126,8 +138,8 @@ int main(int argc, char **argv)
             }
             off += CHUNK;
             done += CHUNK;
-            if (!direct && off > LAG && off - LAG > pushed) {
-                uint64_t up = off - LAG;
+            if (!direct && off > lag && off - lag > pushed) {
+                uint64_t up = off - lag;
                 sync_file_range(fd, (off64_t)pushed, (off64_t)(up - pushed),
                                 SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                     SYNC_FILE_RANGE_WAIT_AFTER);
@@ -150,9 +162,12 @@ int main(int argc, char **argv)
     double t = now() - t0;
     stop = 1;
     pthread_join(th, NULL);
-    printf("%s%s%s%s, sync every %d ms: %.0f MB/s (%.2f s)\n", direct ? "direct  " : "buffered",
-           with_index ? " +index sync" : "", reuse ? " reuse" : "", prealloc ? "" : " noprealloc",
-           sync_ms, (double)done / t / 1e6, t);
+    printf("%s%s%s%s, writeback in runs of %llu MiB, %llu MiB behind, sync every %d ms: "
+           "%.0f MB/s (%.2f s)\n",
+           direct ? "direct  " : "buffered", with_index ? " +index sync" : "",
+           reuse ? " reuse" : "", prealloc ? "" : " noprealloc",
+           (unsigned long long)(submit_run >> 20), (unsigned long long)(lag >> 20), sync_ms,
+           (double)done / t / 1e6, t);
     free(src);
     free(bounce);
     return 0;

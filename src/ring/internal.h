@@ -159,13 +159,15 @@ struct ring_seg {
               * writeback errors are its own, whatever the writer's waits consumed;
               * -1 once handed over with the close */
     uint32_t linktype, snaplen;
-    uint64_t len;    /* bytes written, the pcap header included */
-    uint64_t stale;  /* a reused file: its size when taken (the old segment's bytes lie in
-                      * [len, stale)); 0 for a new file */
-    uint64_t pushed; /* bytes whose writeback the writer has waited for (without error) and
-                      * dropped from the page cache: what a commit of the open segment
-                      * may name */
-    uint32_t blocks; /* blocks written (numbered 0 .. blocks - 1) */
+    uint64_t len;     /* bytes written, the pcap header included */
+    uint64_t stale;   /* a reused file: its size when taken (the old segment's bytes lie in
+                       * [len, stale)); 0 for a new file */
+    uint64_t pushed;  /* bytes whose writeback the writer has waited for (without error) and
+                       * dropped from the page cache: what a commit of the open segment
+                       * may name */
+    uint64_t started; /* bytes whose writeback the writer has started (sync_file_range
+                       * WRITE): at least pushed, at most len */
+    uint32_t blocks;  /* blocks written (numbered 0 .. blocks - 1) */
     uint64_t packets, bytes, wire;       /* written: records, their file bytes, wire bytes */
     uint64_t first_ns, last_ns;          /* written span */
     uint64_t c_packets, c_bytes, c_wire; /* of those, committed */

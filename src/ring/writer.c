@@ -28,8 +28,9 @@
  *       the header;
  *    c. pwrite() the chunk at the segment's end (the chunk is the large
  *       buffer: it is written as it is, not copied again), start writeback
- *       of it (sync_file_range WRITE), and wait for the ranges more than
- *       PUSH_LAG (8 MiB) behind it and drop them from the page cache
+ *       of what was written since the last start once that is PUSH_BATCH
+ *       (8 MiB; sync_file_range WRITE), and wait for the ranges more than
+ *       PUSH_LAG (16 MiB) behind it and drop them from the page cache
  *       (WAIT_BEFORE|WRITE|WAIT_AFTER, then POSIX_FADV_DONTNEED), so the
  *       disk has several MiB in flight while the writer goes on, and a big
  *       ring does not evict everything else. Idle, or at a close, the
@@ -107,7 +108,8 @@
 #define IDLE_SLEEP_NS   2000000L /* writer idle poll */
 #define RETRY_NS        NSEC     /* degraded: try the disk again after this */
 #define LOG_INTERVAL_NS (60ull * NSEC)
-#define PUSH_LAG        (8ull << 20) /* writeback in flight behind the write position */
+#define PUSH_BATCH      (8ull << 20)  /* writeback is started in runs of at least this */
+#define PUSH_LAG        (16ull << 20) /* writeback in flight behind the write position */
 #define BLOCK_MAX       (RING_PARTS * RING_PART_SIZE) /* bytes of an index block: 256 KiB */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
@@ -1354,7 +1356,7 @@ static int seg_create(struct pt_ring *r, int linktype)
     }
     if ((rc = segs_append(r, s->seq, r->cfg.segment_size)) < 0)
         goto err;
-    s->len = s->c_len = s->pushed = RING_PCAP_HDR;
+    s->len = s->c_len = s->pushed = s->started = RING_PCAP_HDR;
     s->c_first_ns = UINT64_MAX;
     r->open = s;
     PT_CNT_INC(r->run.segments_created);
@@ -1433,19 +1435,26 @@ static int push_wait(struct ring_seg *s, uint64_t upto)
         return -errno;
     (void)posix_fadvise(s->fd, (off_t)s->pushed, (off_t)(upto - s->pushed), POSIX_FADV_DONTNEED);
     s->pushed = upto;
+    if (s->started < upto)
+        s->started = upto;
     return 0;
 }
 
-/* Start writeback of [off, off + len), and wait for what lies more than
- * PUSH_LAG behind it: the disk has several MiB in flight while the writer
- * writes the next chunks. */
-static int push_out(struct ring_seg *s, uint64_t off, uint64_t len)
+/* @s grew to @end: start writeback of what was written since the last
+ * start once that is PUSH_BATCH, and wait for what lies more than PUSH_LAG
+ * behind: the disk has several MiB in flight while the writer writes the
+ * next chunks. Starting it chunk by chunk (1 MiB) made a new file's
+ * writeback slower: each run of it becomes its own unwritten-extent
+ * conversion when it completes (docs/PERFORMANCE.md, "Writeback in runs"). */
+static int push_out(struct ring_seg *s, uint64_t end)
 {
-    uint64_t end = off + len;
-
-    if (ring_sync_range(s->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE) < 0 &&
-        errno == EIO)
-        return -EIO;
+    if (end - s->started >= PUSH_BATCH) {
+        if (ring_sync_range(s->fd, (off64_t)s->started, (off64_t)(end - s->started),
+                            SYNC_FILE_RANGE_WRITE) < 0 &&
+            errno == EIO)
+            return -EIO;
+        s->started = end;
+    }
     return end > PUSH_LAG ? push_wait(s, end - PUSH_LAG) : 0;
 }
 
@@ -1481,6 +1490,8 @@ static void seg_rollback(struct pt_ring *r, struct ring_seg *s, int rc, const ch
     s->n_pend = 0;
     if (s->pushed > s->len)
         s->pushed = s->len;
+    if (s->started > s->len)
+        s->started = s->len;
     ring_keys_truncate(&s->keys, s->blocks);
     if (s->closed && (e = segs_find(r, s->seq)) != NULL) {
         r->total -= e->size;
@@ -1635,7 +1646,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, struct 
         return;
     }
     block_add(s, c, p->id);
-    if ((rc = push_out(s, s->len - c->len, c->len)) < 0) {
+    if ((rc = push_out(s, s->len)) < 0) {
         seg_rollback(r, s, rc, "writeback of");
         c->k_n = 0; /* its blocks are given up: nothing to key */
         return;
