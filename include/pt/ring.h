@@ -76,7 +76,9 @@ struct pt_ring_stats {
     uint64_t wire_bytes;     /* the wire length of those packets */
     uint64_t lost_full_pkts; /* no free staging chunk (writer behind) */
     uint64_t lost_full_bytes;
-    uint64_t lost_io_pkts; /* a write failed (ENOSPC, EIO) and nothing could be recycled */
+    uint64_t lost_io_pkts; /* a write or writeback failed (ENOSPC, EIO) and nothing could be
+                            * recycled, or the bound recycled them before a failing index
+                            * could record them */
     uint64_t lost_io_bytes;
     uint64_t cutoff_pkts; /* skipped by the per-flow cutoff */
     uint64_t cutoff_bytes;

@@ -464,6 +464,8 @@ static int map_grow(struct ring_index *ix, uint64_t limit)
     return ring_mdb_err(mdb_env_set_mapsize(ix->env, n));
 }
 
+int (*ring_txn_commit)(MDB_txn *txn) = mdb_txn_commit;
+
 /* Run @body in one write txn; on MDB_MAP_FULL grow the map up to @limit and
  * run it again. @body returns an LMDB code or a negative error. */
 static int ix_run(struct ring_index *ix, ix_body_fn body, void *arg, uint64_t limit)
@@ -475,7 +477,7 @@ static int ix_run(struct ring_index *ix, ix_body_fn body, void *arg, uint64_t li
         if (rc)
             return ring_mdb_err(rc);
         if ((rc = body(ix, txn, arg)) == 0)
-            rc = mdb_txn_commit(txn);
+            rc = ring_txn_commit(txn);
         else
             mdb_txn_abort(txn);
         if (rc != MDB_MAP_FULL && rc != PT_E_FULL)

@@ -381,9 +381,12 @@ void ring_keys_fini(struct ring_keymap *m);
 
 /* Writeback calls, through pointers so that the fault tests can make them
  * fail (no device-mapper in a test bed): fdatasync(2) and
- * sync_file_range(2). Set only before a ring opens. */
+ * sync_file_range(2), and the index's mdb_txn_commit() (index.c: a
+ * replacement that fails must free the txn, as mdb_txn_commit() does). Set
+ * only before a ring opens. */
 extern int (*ring_fdatasync)(int fd);
 extern int (*ring_sync_range)(int fd, off64_t off, off64_t len, unsigned int flags);
+extern int (*ring_txn_commit)(MDB_txn *txn);
 
 /* Segment file name of @seq under @dir. */
 void ring_seg_path(char *buf, size_t len, const char *dir, uint64_t seq);

@@ -80,7 +80,9 @@
  *    for (ring_seg.pushed); the closer fdatasyncs (with sync) before its
  *    txn. PT_E_FULL (the map at its limit) or ENOSPC recycles the oldest
  *    segment and the next batch, at once, tries again; any other failure
- *    counts index_errors and leaves everything pending for the next one.
+ *    counts index_errors and leaves everything pending for the next one
+ *    (a closed segment the bound recycles meanwhile takes its unrecorded
+ *    packets with it: lost_io, recycled()).
  *    pt_ring_commit() asks for one more at a known point: after the drain
  *    pass that follows the request, the writer waits for the open
  *    segment's writeback and for the batch in flight, commits, waits for
@@ -729,7 +731,9 @@ static int oldest_settled(struct pt_ring *r, uint64_t *seq)
     }
 }
 
-/* Recycled segment @seq leaves the ring's list and the done list; counted. */
+/* Recycled segment @seq leaves the ring's list and the done list; counted.
+ * A closed segment still on the done list may hold records no commit has
+ * recorded (its txns failed): they go with it, counted as lost_io. */
 static void recycled(struct pt_ring *r, uint64_t seq)
 {
     struct ring_seg **pp, *s;
@@ -740,6 +744,8 @@ static void recycled(struct pt_ring *r, uint64_t seq)
         if ((*pp)->seq == seq) {
             s = *pp;
             *pp = s->next;
+            PT_CNT_ADD(r->run.lost_io_pkts, s->packets - s->c_packets);
+            PT_CNT_ADD(r->run.lost_io_bytes, s->bytes - s->c_bytes);
             seg_free(s);
             break;
         }
