@@ -225,6 +225,14 @@ static double median(const double *v, unsigned n)
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+static double best(const double *v, unsigned n)
+{
+    double b = 0;
+    for (unsigned i = 0; i < n; i++)
+        b = v[i] > b ? v[i] : b;
+    return b;
+}
+
 /* ---- traffic ---- */
 
 static uint32_t host_ip[NHOSTS];
@@ -1324,11 +1332,7 @@ int main(int argc, char **argv)
         fs_sync(o.dir);
     }
     double dd_med = median(dd_w, o.rounds), rg_med = median(rg_w, o.rounds);
-    double dd_best = 0, rg_best = 0;
-    for (unsigned i = 0; i < o.rounds; i++) {
-        dd_best = dd_w[i] > dd_best ? dd_w[i] : dd_best;
-        rg_best = rg_w[i] > rg_best ? rg_w[i] : rg_best;
-    }
+    double dd_best = best(dd_w, o.rounds), rg_best = best(rg_w, o.rounds);
     printf("write    ring / dd: best %.0f / %.0f MB/s = %.2f, median %.0f / %.0f = %.2f "
            "(target >= 0.95: %s)\n",
            rg_best, dd_best, rg_best / dd_best, rg_med, dd_med, rg_med / dd_med,
@@ -1336,9 +1340,7 @@ int main(int argc, char **argv)
     printf("write    writer CPU per GB committed: %.2f s (median; process getrusage minus the "
            "producer and main threads' CPU clocks); dd: %.2f s\n",
            median(rg_c, o.rounds), median(dd_c, o.rounds));
-    double sd_best = 0, sd_med = median(sd_w, o.rounds);
-    for (unsigned i = 0; i < o.rounds; i++)
-        sd_best = sd_w[i] > sd_best ? sd_w[i] : sd_best;
+    double sd_best = best(sd_w, o.rounds), sd_med = median(sd_w, o.rounds);
     printf("write    steady ring / dd: best %.0f / %.0f MB/s = %.2f, median %.0f / %.0f = %.2f "
            "(target >= 0.95: %s); writer CPU %.2f s/GB (median)\n",
            sd_best, dd_best, sd_best / dd_best, sd_med, dd_med, sd_med / dd_med,
