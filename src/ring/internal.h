@@ -1,7 +1,7 @@
 /* internal.h - private to the ring's write side (writer.c, index.c,
- * closer.c, keyer.c): the
- * staging chunks and their queues, the open segment and its in-memory key
- * map, and the index environment as the writer has it. Nothing here is part
+ * closer.c, keyer.c): the staging chunks and their queues, the open
+ * segment and its in-memory key map, and the index environment as the
+ * writer has it. Nothing here is part
  * of the public contract; include/pt/ring.h is. The read side (extract.c,
  * status.c) has its own read_internal.h and shares only format.h. */
 #ifndef PT_RING_INTERNAL_H
