@@ -10,10 +10,11 @@
  *    every chunk, so a push never fails. pt_ring_put() appends one pcap
  *    record to the current chunk (a memcpy; no lock, no syscall, no
  *    allocation); a packet of another interface or link type, or one that
- *    does not fit, hands the chunk over first. Without a free chunk the packet is dropped from the
- * ring and counted (lost_full). pt_ring_flush() reads the monotonic clock: the first flush that
- * sees a chunk with packets stamps it, a later one hands it over once it is commit_ms / 4 old
- * (force: at once).
+ *    does not fit, hands the chunk over first. Without a free chunk the
+ *    packet is dropped from the ring and counted (lost_full).
+ *    pt_ring_flush() reads the monotonic clock: the first flush that sees
+ *    a chunk with packets stamps it, a later one hands it over once it is
+ *    commit_ms / 4 old (force: at once).
  * 2. The writer thread takes full chunks from every producer in turn; idle,
  *    it sleeps 2 ms. Each chunk is written to the open segment and becomes
  *    one or more blocks of it:
