@@ -14,9 +14,9 @@
  * 0.25. -F replaces the mix with a flood (below) in every ring run.
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
- * the defaults it takes about 5.5 minutes and at most about 16 GB of disk
- * (the ring of round 1 and the steady ring, plus the dd file or the ring
- * of a later round).
+ * the defaults it takes about 6.5 minutes and at most about 16 GB of disk
+ * (the ring of round 1 and the steady ring, plus the dd file or one more
+ * ring).
  *
  * Traffic (deterministic for a seed; generated in the producer threads).
  *   50,000 IPv4 hosts, Zipf popularity (s = 1): 40,000 in 10/8 (six in ten
@@ -54,8 +54,15 @@
  *    file rewritten in place, as in a sensor's ring after its first fill
  *    (the first rounds' rings mostly allocate new files, as dd does). Its
  *    like-for-like peer is each round's dd run again over its own file
- *    (conv=notrunc) before the file is removed. The verdicts use the
- *    medians.
+ *    (conv=notrunc) before the file is removed. Two more runs per round
+ *    split the ring's cost from the flushes its durability asks of the disk:
+ *    dd with a flush of the device every second (a 4 KiB pwrite and
+ *    fdatasync of another file in DIR, from a thread: durable as often as
+ *    the ring's commits), and the same ring traffic without fdatasync (sync
+ *    off, as `read` writes; the index's LMDB then does not sync either).
+ *    The verdicts use the medians. Each run also prints what the block
+ *    device under DIR did (/sys/dev/block/MAJ:MIN/stat): bytes and
+ *    requests written, flushes and the milliseconds they took, busy time.
  * 2. live: producers that never block (wait_when_full = false, as capture
  *    workers), paced to 1.0, 0.5 and 0.25 x the median dd rate, for about
  *    6 s each, into a new 2 GiB ring, then the same again into the ring
@@ -89,6 +96,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +217,67 @@ static void fs_sync(const char *dir)
         syncfs(fd);
         close(fd);
     }
+}
+
+/* ---- the device under DIR (/sys/dev/block/MAJ:MIN/stat) ---- */
+
+/* What the block device did over a run: a virtual disk's flush is where
+ * a ring that syncs and a dd that does not part ways. */
+struct disk {
+    uint64_t writes, sectors, write_ms, flushes, flush_ms, busy_ms;
+};
+
+static char disk_path[128]; /* empty: not found, nothing printed */
+
+static void disk_init(const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0)
+        snprintf(disk_path, sizeof disk_path, "/sys/dev/block/%u:%u/stat", major(sb.st_dev),
+                 minor(sb.st_dev));
+    if (access(disk_path, R_OK) != 0)
+        disk_path[0] = '\0';
+}
+
+static void disk_read(struct disk *d)
+{
+    unsigned long long v[17] = {0};
+    FILE *f = disk_path[0] ? fopen(disk_path, "r") : NULL;
+
+    memset(d, 0, sizeof *d);
+    if (!f)
+        return;
+    for (int i = 0; i < 17 && fscanf(f, "%llu", &v[i]) == 1; i++)
+        ;
+    fclose(f);
+    /* fields: 4 writes, 6 sectors written, 7 ms writing, 9 ms busy, 15
+     * flushes, 16 ms flushing (Documentation/admin-guide/iostats.rst) */
+    *d = (struct disk){v[4], v[6], v[7], v[15], v[16], v[9]};
+}
+
+/* @d becomes what happened since @d0. */
+static void disk_since(struct disk *d, const struct disk *d0)
+{
+    d->writes -= d0->writes;
+    d->sectors -= d0->sectors;
+    d->write_ms -= d0->write_ms;
+    d->flushes -= d0->flushes;
+    d->flush_ms -= d0->flush_ms;
+    d->busy_ms -= d0->busy_ms;
+}
+
+static void disk_line(const char *what, const struct disk *d, double wall)
+{
+    if (!disk_path[0])
+        return;
+    printf("disk     %s: %.2f GB in %llu writes (%.0f KiB each), %llu flushes (%.1f per second, "
+           "%llu ms in them, %.0f ms each), busy %.0f%%\n",
+           what, (double)d->sectors * 512 / 1e9, (unsigned long long)d->writes,
+           d->writes ? (double)d->sectors / 2 / (double)d->writes : 0.0,
+           (unsigned long long)d->flushes, (double)d->flushes / wall,
+           (unsigned long long)d->flush_ms,
+           d->flushes ? (double)d->flush_ms / (double)d->flushes : 0.0,
+           100.0 * (double)d->busy_ms / 1e3 / wall);
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -619,10 +688,11 @@ struct run {
     char datadir[2048];
     uint64_t ring_size, bytes;
     double rate;
-    bool wait;
+    bool wait, nosync;
     uint32_t *host_pkts; /* NHOSTS counters, or NULL */
     /* out */
     double wall, writer_cpu, prod_cpu;
+    struct disk io;
     struct pt_ring_stats st;
     struct pt_ring_status status;
     uint64_t packets, bytes_offered, large, flows;
@@ -656,11 +726,12 @@ static int ring_run(const struct opts *o, struct run *rn)
     snprintf(c.dir, sizeof c.dir, "%s/ring", rn->datadir);
     c.ring_size = rn->ring_size;
     c.segment_size = SEGMENT;
-    c.sync = true; /* as `run` has it */
+    c.sync = !rn->nosync; /* as `run` has it, unless told */
     c.wait_when_full = rn->wait;
     if (o->chunks)
         c.chunks = o->chunks;
 
+    disk_read(&rn->io);
     double cpu0 = proc_cpu_s(), main0 = thread_cpu_s(), t0 = now_s();
     struct pt_ring *r = pt_ring_open(&c, o->producers, &err, msg, sizeof msg);
     if (!r) {
@@ -700,6 +771,9 @@ static int ring_run(const struct opts *o, struct run *rn)
     }
     pt_ring_close(r, &rn->st);
     rn->wall = now_s() - t0;
+    struct disk io0 = rn->io;
+    disk_read(&rn->io);
+    disk_since(&rn->io, &io0);
     stats_since(&rn->st, &st0);
     rn->writer_cpu = proc_cpu_s() - cpu0 - rn->prod_cpu - (thread_cpu_s() - main0);
     for (unsigned i = 0; i < o->producers; i++) {
@@ -721,28 +795,78 @@ static int ring_run(const struct opts *o, struct run *rn)
 
 /* ---- dd ---- */
 
-/* dd into a new file; with @over_wall, the same dd again over that file
- * (conv=notrunc: the blocks it wrote, as a ring rewrites a recycled file). */
-static int dd_run(const struct opts *o, double *wall, double *cpu, double *over_wall)
+/* A flush of the device every @ms while dd runs: pwrite + fdatasync of a
+ * 4 KiB file in DIR, so that dd pays what the ring's per-second durability
+ * costs the disk (a flush writes out whatever the device caches, whoever
+ * wrote it). */
+struct flusher {
+    pthread_t th;
+    int fd;
+    unsigned ms;
+    bool stop; /* atomic */
+};
+
+static void *flusher_main(void *arg)
 {
-    char of[4200], count[64];
+    struct flusher *f = arg;
+    static const uint8_t page[4096];
+
+    while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+        for (unsigned t = 0; t < f->ms && !__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE); t += 10)
+            nanosleep(&(struct timespec){0, 10000000L}, NULL);
+        if (pwrite(f->fd, page, sizeof page, 0) < 0 || fdatasync(f->fd) < 0) {
+            fprintf(stderr, "ring_bench: flusher: %s\n", strerror(errno));
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* One dd of the run's bytes into DIR/dd.bin (@notrunc: over the file the
+ * last one left, as a ring rewrites a recycled file), with a flush every
+ * @flush_ms (0: none). Its wall and CPU seconds, and what the device did. */
+static int dd_once(const struct opts *o, bool notrunc, unsigned flush_ms, double *wall, double *cpu,
+                   struct disk *io)
+{
+    char of[4200], count[64], fl[4200];
     char *argv[] = {"dd", "if=/dev/zero", of, "bs=1M", count, "oflag=direct", NULL, NULL};
-    double ocpu;
+    struct flusher f = {.fd = -1, .ms = flush_ms};
+    struct disk d0;
     int rc;
 
     snprintf(of, sizeof of, "of=%s/dd.bin", o->dir);
     snprintf(count, sizeof count, "count=%llu", (unsigned long long)(o->write_bytes / MIB));
-    rc = run_cmd(argv, wall, cpu);
-    if (rc == 0 && over_wall) {
-        fs_sync(o->dir);
+    if (notrunc)
         argv[6] = "conv=notrunc";
-        rc = run_cmd(argv, over_wall, &ocpu);
+    if (flush_ms) {
+        snprintf(fl, sizeof fl, "%s/flush.bin", o->dir);
+        if ((f.fd = open(fl, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
+            pthread_create(&f.th, NULL, flusher_main, &f) != 0) {
+            fprintf(stderr, "ring_bench: %s: cannot start the flusher\n", fl);
+            exit(1);
+        }
     }
-    unlink(of + 3);
-    fs_sync(o->dir);
+    disk_read(&d0);
+    rc = run_cmd(argv, wall, cpu);
+    disk_read(io);
+    disk_since(io, &d0);
+    if (flush_ms) {
+        __atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
+        pthread_join(f.th, NULL);
+        close(f.fd);
+        unlink(fl);
+    }
     if (rc != 0)
         fprintf(stderr, "ring_bench: dd exited with %d\n", rc);
     return rc;
+}
+
+static void dd_remove(const struct opts *o)
+{
+    char of[4200];
+    snprintf(of, sizeof of, "%s/dd.bin", o->dir);
+    unlink(of);
+    fs_sync(o->dir);
 }
 
 /* ---- index ---- */
@@ -1150,10 +1274,12 @@ static int bench_live(const struct opts *o, double dd_mbps)
             return -1;
         live_line("new ring   ", &rn, fr[i]);
         commit_line(&rn);
+        disk_line("new ring", &rn.io, rn.wall);
         struct run again = rn; /* the same traffic into the ring it filled */
         if (ring_run(o, &again) < 0)
             return -1;
         live_line("same ring  ", &again, fr[i]);
+        disk_line("same ring", &again.io, again.wall);
         loadavg(la, sizeof la);
         printf("live     load average %s after the run\n", la);
         char what[64];
@@ -1184,7 +1310,8 @@ int main(int argc, char **argv)
                      .chunks = 256, /* run's ring_buffer default */
                      .live_s = LIVE_S};
     double dd_w[MAX_ROUNDS], dd_c[MAX_ROUNDS], rg_w[MAX_ROUNDS], rg_c[MAX_ROUNDS];
-    double sd_w[MAX_ROUNDS], sd_c[MAX_ROUNDS], do_w[MAX_ROUNDS];
+    double sd_w[MAX_ROUNDS], sd_c[MAX_ROUNDS], do_w[MAX_ROUNDS], df_w[MAX_ROUNDS];
+    double ns_w[MAX_ROUNDS];
     static uint32_t host_pkts[NHOSTS];
     struct run keep;
     uint64_t keep_pkts = 0;
@@ -1237,6 +1364,7 @@ int main(int argc, char **argv)
     o.dir = argv[optind];
     o.ptbin = argv[optind + 1];
     pt_log_level = PT_LOG_WARN;
+    disk_init(o.dir);
     hosts_init();
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -1252,7 +1380,10 @@ int main(int argc, char **argv)
         double dd_med = o.dd_rate;
         if (!dd_med) {
             for (unsigned i = 0; i < o.rounds; i++) {
-                if (dd_run(&o, &dd_w[i], &dd_c[i], NULL) != 0)
+                struct disk io;
+                int rc = dd_once(&o, false, 0, &dd_w[i], &dd_c[i], &io);
+                dd_remove(&o);
+                if (rc != 0)
                     return 1;
                 dd_w[i] = (double)o.write_bytes / dd_w[i] / 1e6;
                 printf("write    dd round %u: %.0f MB/s\n", i + 1, dd_w[i]);
@@ -1290,8 +1421,31 @@ int main(int argc, char **argv)
         rn.bytes = o.write_bytes;
         rn.wait = true;
         rn.host_pkts = i == 0 ? host_pkts : NULL;
-        if (dd_run(&o, &dd_w[i], &dd_c[i], &do_w[i]) != 0 || ring_run(&o, &rn) < 0)
+        struct disk dd_io, do_io, df_io;
+        double ocpu;
+        int rc = dd_once(&o, false, 0, &dd_w[i], &dd_c[i], &dd_io);
+        if (rc == 0) {
+            fs_sync(o.dir);
+            rc = dd_once(&o, true, 0, &do_w[i], &ocpu, &do_io);
+        }
+        dd_remove(&o);
+        if (rc == 0) {
+            rc = dd_once(&o, false, 1000, &df_w[i], &ocpu, &df_io);
+            dd_remove(&o);
+        }
+        if (rc != 0 || ring_run(&o, &rn) < 0)
             return 1;
+        struct run ns = rn; /* the same traffic, as `read` writes it: no fdatasync */
+        snprintf(ns.datadir, sizeof ns.datadir, "%s/nosync", o.dir);
+        ns.nosync = true;
+        ns.host_pkts = NULL;
+        if (ring_run(&o, &ns) < 0)
+            return 1;
+        rm_tree(ns.datadir);
+        fs_sync(o.dir);
+        double dd_wall = dd_w[i], do_wall = do_w[i], df_wall = df_w[i];
+        ns_w[i] = (double)ns.st.bytes / ns.wall / 1e6;
+        df_w[i] = (double)o.write_bytes / df_w[i] / 1e6;
         double gb = (double)rn.st.bytes / 1e9;
         rg_w[i] = (double)rn.st.bytes / rn.wall / 1e6;
         rg_c[i] = rn.writer_cpu / gb;
@@ -1314,6 +1468,14 @@ int main(int argc, char **argv)
                (unsigned long long)rn.st.lost_full_pkts, (unsigned long long)rn.st.segments_created,
                (unsigned long long)rn.st.segments_recycled);
         commit_line(&rn);
+        printf("write    round %u peers: dd with a flush every second %.0f MB/s (ring %.2f x); "
+               "ring without fdatasync (as `read` writes) %.0f MB/s (%.2f x dd)\n",
+               i + 1, df_w[i], rg_w[i] / df_w[i], ns_w[i], ns_w[i] / dd_w[i]);
+        disk_line("dd new file", &dd_io, dd_wall);
+        disk_line("dd overwrite", &do_io, do_wall);
+        disk_line("dd, flush each s", &df_io, df_wall);
+        disk_line("ring", &rn.io, rn.wall);
+        disk_line("ring, no sync", &ns.io, ns.wall);
         if (i > 0) {
             rm_tree(rn.datadir);
             fs_sync(o.dir);
@@ -1329,6 +1491,7 @@ int main(int argc, char **argv)
                (double)sr.st.bytes / 1e9, sr.wall, sd_c[i],
                (unsigned long long)sr.st.lost_full_pkts, (unsigned long long)sr.st.segments_created,
                (unsigned long long)sr.st.segments_recycled);
+        disk_line("steady ring", &sr.io, sr.wall);
         fs_sync(o.dir);
     }
     double dd_med = median(dd_w, o.rounds), rg_med = median(rg_w, o.rounds);
@@ -1345,6 +1508,13 @@ int main(int argc, char **argv)
            "(target >= 0.95: %s); writer CPU %.2f s/GB (median)\n",
            sd_best, dd_best, sd_best / dd_best, sd_med, dd_med, sd_med / dd_med,
            sd_med / dd_med >= 0.95 ? "met" : "NOT met", median(sd_c, o.rounds));
+    double df_med = median(df_w, o.rounds), ns_med = median(ns_w, o.rounds);
+    printf("write    ring / dd with a flush every second (durable as often as the ring's commits): "
+           "median %.0f / %.0f = %.2f\n",
+           rg_med, df_med, rg_med / df_med);
+    printf("write    ring without fdatasync (as `read` writes it) / dd: median %.0f / %.0f = %.2f "
+           "(%s 0.95)\n",
+           ns_med, dd_med, ns_med / dd_med, ns_med / dd_med >= 0.95 ? ">=" : "<");
     double do_med = median(do_w, o.rounds);
     printf("write    steady ring / dd overwriting its file (conv=notrunc), like for like: median "
            "%.0f / %.0f = %.2f (%s 0.95)\n",
