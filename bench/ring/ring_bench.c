@@ -57,8 +57,8 @@
  *    (conv=notrunc) before the file is removed. Two more runs per round
  *    split the ring's cost from the flushes its durability asks of the disk:
  *    dd with a flush of the device every second (a 4 KiB pwrite and
- *    fdatasync of another file in DIR, from a thread: durable as often as
- *    the ring's commits), and the same ring traffic without fdatasync (sync
+ *    fdatasync of another file in DIR, from a thread: durable at the ring's
+ *    commit interval), and the same ring traffic without fdatasync (sync
  *    off, as `read` writes; the index's LMDB then does not sync either).
  *    The verdicts use the medians. Each run also prints what the block
  *    device under DIR did (/sys/dev/block/MAJ:MIN/stat): bytes and
@@ -1509,7 +1509,7 @@ int main(int argc, char **argv)
            sd_best, dd_best, sd_best / dd_best, sd_med, dd_med, sd_med / dd_med,
            sd_med / dd_med >= 0.95 ? "met" : "NOT met", median(sd_c, o.rounds));
     double df_med = median(df_w, o.rounds), ns_med = median(ns_w, o.rounds);
-    printf("write    ring / dd with a flush every second (durable as often as the ring's commits): "
+    printf("write    ring / dd with a flush every second (durable at the ring's commit interval): "
            "median %.0f / %.0f = %.2f\n",
            rg_med, df_med, rg_med / df_med);
     printf("write    ring without fdatasync (as `read` writes it) / dd: median %.0f / %.0f = %.2f "
