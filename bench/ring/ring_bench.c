@@ -3,7 +3,7 @@
  * index size, and extraction of one host against tcpdump.
  *
  * usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED]
- *                   [-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] DIR PACKETTRACER
+ *                   [-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] [-n] DIR PACKETTRACER
  * Defaults: -w 5 (GiB per ring run), -r 5, -p 2, -f 2048, -c 256 (the
  * staging chunks of 1 MiB per producer, as `run` has them: ring_buffer
  * 256M), -s 1, -t 6.
@@ -11,7 +11,8 @@
  * gives it (no dd at all), so that two builds can be compared at the same
  * offered rate on a machine whose disk speed varies. -t sets the seconds
  * of each live run, -x one rate (a fraction of dd) instead of 1.0, 0.5 and
- * 0.25. -F replaces the mix with a flood (below) in every ring run.
+ * 0.25. -F replaces the mix with a flood (below) in every ring run. -n
+ * turns sync off in every ring run (no fdatasync, as `read` writes).
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
  * the defaults it takes about 6.5 minutes and at most about 16 GB of disk
@@ -129,6 +130,7 @@ struct opts {
     double dd_rate, live_s; /* -D (MB/s; 0: measure), -t */
     double fraction;        /* -x: the one live rate (x dd), 0: 1.0, 0.5 and 0.25 */
     bool flood;             /* -F */
+    bool nosync;            /* -n */
 };
 
 /* ---- clocks and processes ---- */
@@ -726,7 +728,7 @@ static int ring_run(const struct opts *o, struct run *rn)
     snprintf(c.dir, sizeof c.dir, "%s/ring", rn->datadir);
     c.ring_size = rn->ring_size;
     c.segment_size = SEGMENT;
-    c.sync = !rn->nosync; /* as `run` has it, unless told */
+    c.sync = !rn->nosync && !o->nosync; /* as `run` has it, unless told */
     c.wait_when_full = rn->wait;
     if (o->chunks)
         c.chunks = o->chunks;
@@ -1296,7 +1298,7 @@ static int usage(void)
     fprintf(
         stderr,
         "usage: ring_bench [-w GIB] [-r ROUNDS] [-p PRODUCERS] [-f FLOWS] [-c CHUNKS] [-s SEED] "
-        "[-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] DIR PACKETTRACER\n");
+        "[-L] [-D MBPS] [-t SECONDS] [-x FRACTION] [-F] [-n] DIR PACKETTRACER\n");
     return 2;
 }
 
@@ -1318,7 +1320,7 @@ int main(int argc, char **argv)
     char la[128];
     int c;
 
-    while ((c = getopt(argc, argv, "w:r:p:f:c:s:LD:t:x:F")) != -1) {
+    while ((c = getopt(argc, argv, "w:r:p:f:c:s:LD:t:x:Fn")) != -1) {
         switch (c) {
         case 'w':
             o.write_bytes = (uint64_t)(atof(optarg) * (double)GIB) / MIB * MIB;
@@ -1353,6 +1355,9 @@ int main(int argc, char **argv)
         case 'F':
             o.flood = true;
             break;
+        case 'n':
+            o.nosync = true;
+            break;
         default:
             return usage();
         }
@@ -1371,9 +1376,9 @@ int main(int argc, char **argv)
     loadavg(la, sizeof la);
     printf("setup    %ld cores, load average %s at start; %u producers x %u concurrent flows, "
            "50000 hosts (Zipf s=1), seed %llu; segment 256 MiB, %u staging chunks of 1 MiB per "
-           "producer, sync, commit 1000 ms%s\n",
+           "producer, %s, commit 1000 ms%s\n",
            sysconf(_SC_NPROCESSORS_ONLN), la, o.producers, o.flows, (unsigned long long)o.seed,
-           o.chunks ? o.chunks : PT_RING_CHUNKS,
+           o.chunks ? o.chunks : PT_RING_CHUNKS, o.nosync ? "NO SYNC (-n)" : "sync",
            o.flood ? "; FLOOD (-F): every packet a new flow from a random source" : "");
 
     if (o.live_only) {

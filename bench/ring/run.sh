@@ -4,7 +4,7 @@
 # `extract`. See ring_bench.c for what it measures. Extra arguments go to ring_bench
 # (-w GIB written per ring run, -r rounds, -p producers, -f concurrent flows, -s seed; -L the
 # live part only, at the -D MB/s rate or that of -r dd runs, -t seconds, -x one rate; -F a flood
-# of one-packet flows from random sources instead of the mix).
+# of one-packet flows from random sources instead of the mix; -n sync off in every ring run).
 # Needs dd, tcpdump, about 16 GB free on /var/tmp, and about 6.5 minutes.
 set -eu
 if [ $# -lt 1 ]; then
