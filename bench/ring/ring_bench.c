@@ -226,7 +226,7 @@ static void fs_sync(const char *dir)
 /* What the block device did over a run: a virtual disk's flush is where
  * a ring that syncs and a dd that does not part ways. */
 struct disk {
-    uint64_t writes, sectors, write_ms, flushes, flush_ms, busy_ms;
+    uint64_t writes, sectors, write_ms, flushes, flush_ms, busy_ms, reads, rsectors;
 };
 
 static char disk_path[128]; /* empty: not found, nothing printed */
@@ -252,9 +252,10 @@ static void disk_read(struct disk *d)
     for (int i = 0; i < 17 && fscanf(f, "%llu", &v[i]) == 1; i++)
         ;
     fclose(f);
-    /* fields: 4 writes, 6 sectors written, 7 ms writing, 9 ms busy, 15
-     * flushes, 16 ms flushing (Documentation/admin-guide/iostats.rst) */
-    *d = (struct disk){v[4], v[6], v[7], v[15], v[16], v[9]};
+    /* fields: 0 reads, 2 sectors read, 4 writes, 6 sectors written, 7 ms
+     * writing, 9 ms busy, 15 flushes, 16 ms flushing
+     * (Documentation/admin-guide/iostats.rst) */
+    *d = (struct disk){v[4], v[6], v[7], v[15], v[16], v[9], v[0], v[2]};
 }
 
 /* @d becomes what happened since @d0. */
@@ -266,20 +267,22 @@ static void disk_since(struct disk *d, const struct disk *d0)
     d->flushes -= d0->flushes;
     d->flush_ms -= d0->flush_ms;
     d->busy_ms -= d0->busy_ms;
+    d->reads -= d0->reads;
+    d->rsectors -= d0->rsectors;
 }
 
 static void disk_line(const char *what, const struct disk *d, double wall)
 {
     if (!disk_path[0])
         return;
-    printf("disk     %s: %.2f GB in %llu writes (%.0f KiB each), %llu flushes (%.1f per second, "
-           "%llu ms in them, %.0f ms each), busy %.0f%%\n",
-           what, (double)d->sectors * 512 / 1e9, (unsigned long long)d->writes,
-           d->writes ? (double)d->sectors / 2 / (double)d->writes : 0.0,
-           (unsigned long long)d->flushes, (double)d->flushes / wall,
-           (unsigned long long)d->flush_ms,
-           d->flushes ? (double)d->flush_ms / (double)d->flushes : 0.0,
-           100.0 * (double)d->busy_ms / 1e3 / wall);
+    printf(
+        "disk     %s: %.2f GB in %llu writes (%.0f KiB each), %llu flushes (%.1f per second, "
+        "%llu ms in them, %.0f ms each), %llu reads (%.1f MB), busy %.0f%%\n",
+        what, (double)d->sectors * 512 / 1e9, (unsigned long long)d->writes,
+        d->writes ? (double)d->sectors / 2 / (double)d->writes : 0.0,
+        (unsigned long long)d->flushes, (double)d->flushes / wall, (unsigned long long)d->flush_ms,
+        d->flushes ? (double)d->flush_ms / (double)d->flushes : 0.0, (unsigned long long)d->reads,
+        (double)d->rsectors * 512 / 1e6, 100.0 * (double)d->busy_ms / 1e3 / wall);
 }
 
 static int cmp_d(const void *a, const void *b)

@@ -23,7 +23,8 @@
  *    b. no open segment: make room (3), which usually hands over the
  *       recycled segment's file renamed to seg-<seq>.pcap (rewritten in
  *       place: the old bytes past what was written stay until the close
- *       cuts the file, behind RING_STALE_MARK, format.h), else create it;
+ *       cuts the file, behind RING_STALE_MARK, format.h; each write there
+ *       ends on a page boundary, stale_pad), else create it;
  *       preallocate segment_size (FALLOC_FL_KEEP_SIZE: the file stays a
  *       plain pcap of what was written; EOPNOTSUPP: go on without), write
  *       the header;
@@ -101,6 +102,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +118,7 @@
 #define BLOCK_MAX       (RING_PARTS * RING_PART_SIZE) /* bytes of an index block: 256 KiB */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
+#define RING_PAGE       4096u /* a reused file's writes end on this boundary (stale_pad) */
 
 /* One flow of a producer's cutoff table: 24 bytes. */
 struct cut_slot {
@@ -1257,10 +1260,16 @@ static void write_failed(struct pt_ring *r, int rc, const char *what, const char
     r->log_quiet = 0;
 }
 
-static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+/* Write @len bytes of @buf at @off, then @pad zero bytes (at most
+ * RING_PAGE); short writes are resumed. */
+static int pwrite_pad(int fd, const uint8_t *buf, size_t len, size_t pad, uint64_t off)
 {
-    while (len) {
-        ssize_t w = pwrite(fd, buf, len, (off_t)off);
+    static const uint8_t zeros[RING_PAGE];
+    struct iovec iov[2] = {{(void *)buf, len}, {(void *)zeros, pad}};
+    int n = pad ? 2 : 1, i = 0;
+
+    while (i < n) {
+        ssize_t w = pwritev(fd, iov + i, n - i, (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -1268,11 +1277,27 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
         }
         if (w == 0)
             return -EIO;
-        buf += w;
-        len -= (size_t)w;
         off += (uint64_t)w;
+        for (; i < n && (size_t)w >= iov[i].iov_len; i++)
+            w -= (ssize_t)iov[i].iov_len;
+        if (i < n) {
+            iov[i].iov_base = (uint8_t *)iov[i].iov_base + w;
+            iov[i].iov_len -= (size_t)w;
+        }
     }
     return 0;
+}
+
+/* Zero bytes that take a write into a reused file ending at @end on to the
+ * next page boundary, within the old bytes (@s->stale): a page written in
+ * part, of a file that holds it, is read from the disk first, and that
+ * read, once per chunk, cost a rewritten segment a fifth of its rate
+ * (docs/PERFORMANCE.md). Past the stale mark the bytes are nobody's. */
+static size_t stale_pad(const struct ring_seg *s, uint64_t end)
+{
+    uint64_t to = (end + RING_PAGE - 1) & ~(uint64_t)(RING_PAGE - 1);
+
+    return to <= s->stale ? (size_t)(to - end) : 0;
 }
 
 /* Preallocate; on a full disk recycle the oldest segment and try once
@@ -1300,7 +1325,7 @@ static int seg_header(struct ring_seg *s)
 
     for (unsigned i = 6; i < PT_ARRAY_LEN(h); i++)
         h[i] = RING_STALE_MARK;
-    return pwrite_all(s->fd, (const uint8_t *)h, n, 0);
+    return pwrite_pad(s->fd, (const uint8_t *)h, n, n > RING_PCAP_HDR ? stale_pad(s, n) : 0, 0);
 }
 
 /* The file of a new segment: the recycled one renamed to it (*@stale: its
@@ -1607,6 +1632,7 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, struct 
     char path[RING_PATH_MAX];
     struct ring_seg *s = r->open;
     uint32_t len;
+    size_t pad;
     int rc;
 
     c->k_map = NULL; /* nothing for the keyer unless written */
@@ -1633,18 +1659,20 @@ static void chunk_write(struct pt_ring *r, const struct pt_ring_prod *p, struct 
         return;
     }
     len = c->len;
+    pad = 0;
     if (s->len + len < s->stale) { /* a reused file: the old bytes follow (format.h) */
         static const uint32_t mark[RING_REC_HDR / 4] = {RING_STALE_MARK, RING_STALE_MARK,
                                                         RING_STALE_MARK, RING_STALE_MARK};
         memcpy(c->buf + len, mark, sizeof mark);
         len += RING_REC_HDR;
+        pad = stale_pad(s, s->len + len);
     }
-    rc = pwrite_all(s->fd, c->buf, len, s->len);
+    rc = pwrite_pad(s->fd, c->buf, len, pad, s->len);
     if (rc < 0) {
         ring_seg_path(path, sizeof path, r->cfg.dir, s->seq);
         write_failed(r, rc, "writing", path);
         if (space_err(rc) && recycle_oldest(r, true, true) == 0 &&
-            (rc = pwrite_all(s->fd, c->buf, len, s->len)) < 0)
+            (rc = pwrite_pad(s->fd, c->buf, len, pad, s->len)) < 0)
             write_failed(r, rc, "writing", path);
     }
     if (rc < 0) {
