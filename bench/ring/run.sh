@@ -5,7 +5,7 @@
 # (-w GIB written per ring run, -r rounds, -p producers, -f concurrent flows, -s seed; -L the
 # live part only, at the -D MB/s rate or that of -r dd runs, -t seconds, -x one rate; -F a flood
 # of one-packet flows from random sources instead of the mix; -n sync off in every ring run).
-# Needs dd, tcpdump, about 16 GB free on /var/tmp, and about 6.5 minutes.
+# Needs dd, tcpdump, about 16 GB free on /var/tmp, and 3 to 7 minutes (the disk decides).
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: $0 BUILD_DIR [ring_bench options]" >&2
