@@ -3,20 +3,30 @@
 
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+/* @path made absolute in @out when it is relative and exists, so that a
+ * command that changes directory first still finds it (make test passes
+ * absolute paths; test-all run by hand from the checkout may not). */
+static const char *absolute(const char *path, char out[PATH_MAX])
+{
+    return path[0] != '/' && realpath(path, out) ? out : path;
+}
+
 static const char *join(const char *env, const char *fallback, const char *rel)
 {
-    static __thread char buf[4096];
+    static __thread char buf[2 * PATH_MAX];
+    char abs[PATH_MAX];
     const char *base = getenv(env);
 
     if (!base || !*base)
         base = fallback;
-    snprintf(buf, sizeof buf, "%s/%s", base, rel);
+    snprintf(buf, sizeof buf, "%s/%s", absolute(base, abs), rel);
     return buf;
 }
 
@@ -32,8 +42,10 @@ const char *pt_test_src(const char *rel)
 
 const char *pt_test_bin(void)
 {
+    static __thread char abs[PATH_MAX];
     const char *b = getenv("PT_BIN");
-    return b && *b ? b : "build/release/packettracer";
+
+    return absolute(b && *b ? b : "build/release/packettracer", abs);
 }
 
 /* Everything @f yields, NUL-terminated, in a malloc'd buffer. */
