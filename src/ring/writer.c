@@ -23,12 +23,13 @@
  *    b. no open segment: make room (3), which usually hands over the
  *       recycled segment's file renamed to seg-<seq>.pcap (rewritten in
  *       place: the old bytes past what was written stay until the close
- *       cuts the file, behind RING_STALE_MARK, format.h; each write there
- *       ends on a page boundary, stale_pad), else create it;
+ *       cuts the file, behind RING_STALE_MARK, format.h; a write there
+ *       that ends within the old length ends on a page boundary,
+ *       stale_pad), else create it;
  *       preallocate segment_size (FALLOC_FL_KEEP_SIZE: the file stays a
  *       plain pcap of what was written; EOPNOTSUPP: go on without), write
  *       the header;
- *    c. pwrite() the chunk at the segment's end (the chunk is the large
+ *    c. pwritev() the chunk at the segment's end (the chunk is the large
  *       buffer: it is written as it is, not copied again), start writeback
  *       of what was written since the last start once that is PUSH_BATCH
  *       (8 MiB; sync_file_range WRITE), and wait for the ranges more than
@@ -118,7 +119,9 @@
 #define BLOCK_MAX       (RING_PARTS * RING_PART_SIZE) /* bytes of an index block: 256 KiB */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
-#define RING_PAGE       4096u /* a reused file's writes end on this boundary (stale_pad) */
+#define RING_PAGE                                                                                  \
+    4096u /* a page, and an ext4 block: writes within a reused file's old                          \
+           * length end on this boundary (stale_pad) */
 
 /* One flow of a producer's cutoff table: 24 bytes. */
 struct cut_slot {
@@ -1292,12 +1295,15 @@ static int pwrite_pad(int fd, const uint8_t *buf, size_t len, size_t pad, uint64
  * next page boundary, within the old bytes (@s->stale): a page written in
  * part, of a file that holds it, is read from the disk first, and that
  * read, once per chunk, cost a rewritten segment a fifth of its rate
- * (docs/PERFORMANCE.md). Past the stale mark the bytes are nobody's. */
+ * (docs/PERFORMANCE.md). Past the stale mark the bytes are nobody's. None
+ * where the old length is unknown (UINT64_MAX): the zeros could then go
+ * past the preallocation. The old length's own last page, when it ends
+ * inside one, is read once per segment. */
 static size_t stale_pad(const struct ring_seg *s, uint64_t end)
 {
     uint64_t to = (end + RING_PAGE - 1) & ~(uint64_t)(RING_PAGE - 1);
 
-    return to <= s->stale ? (size_t)(to - end) : 0;
+    return s->stale != UINT64_MAX && to <= s->stale ? (size_t)(to - end) : 0;
 }
 
 /* Preallocate; on a full disk recycle the oldest segment and try once

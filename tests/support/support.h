@@ -4,14 +4,19 @@
 
 #include <stddef.h>
 
-/* Absolute path of @rel under the shared test data (env PT_TESTDATA, set by
- * `make test`). Returns a static buffer overwritten by the next call. */
+/* Path of @rel under the shared test data (env PT_TESTDATA, set by `make
+ * test`, else ../shared/testdata), absolute when that directory exists.
+ * Returns a thread-local buffer overwritten by the next call of this or
+ * pt_test_src() in the same thread. */
 const char *pt_test_data(const char *rel);
 
-/* Absolute path of @rel under the project checkout (env PT_SRCDIR). */
+/* Path of @rel under the project checkout (env PT_SRCDIR, else the current
+ * directory), absolute as pt_test_data()'s, in the same buffer. */
 const char *pt_test_src(const char *rel);
 
-/* Path of the packettracer binary under test (env PT_BIN). */
+/* Path of the packettracer binary under test (env PT_BIN, else
+ * build/release/packettracer), absolute when it exists (a thread-local
+ * buffer). */
 const char *pt_test_bin(void);
 
 /* The contents of file @path, NUL-terminated, in a malloc'd buffer (caller
