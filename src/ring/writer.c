@@ -119,9 +119,9 @@
 #define BLOCK_MAX       (RING_PARTS * RING_PART_SIZE) /* bytes of an index block: 256 KiB */
 #define ETH_MACS        12u
 #define VLAN_TAG_LEN    4u
-#define RING_PAGE                                                                                  \
-    4096u /* a page, and an ext4 block: writes within a reused file's old                          \
-           * length end on this boundary (stale_pad) */
+/* a page, and an ext4 block: writes within a reused file's old length end
+ * on this boundary (stale_pad) */
+#define RING_PAGE 4096u
 
 /* One flow of a producer's cutoff table: 24 bytes. */
 struct cut_slot {
