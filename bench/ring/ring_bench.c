@@ -15,9 +15,9 @@
  * turns sync off in every ring run (no fdatasync, as `read` writes).
  *
  * Everything runs in DIR (one filesystem), which the caller removes. With
- * the defaults it takes about 6.5 minutes and at most about 16 GB of disk
- * (the ring of round 1 and the steady ring, plus the dd file or one more
- * ring).
+ * the defaults it takes 3 to 7 minutes (the disk decides) and at most
+ * about 16 GB of disk (the ring of round 1 and the steady ring, plus the
+ * dd file or one more ring).
  *
  * Traffic (deterministic for a seed; generated in the producer threads).
  *   50,000 IPv4 hosts, Zipf popularity (s = 1): 40,000 in 10/8 (six in ten
@@ -63,7 +63,8 @@
  *    off, as `read` writes; the index's LMDB then does not sync either).
  *    The verdicts use the medians. Each run also prints what the block
  *    device under DIR did (/sys/dev/block/MAJ:MIN/stat): bytes and
- *    requests written, flushes and the milliseconds they took, busy time.
+ *    requests written, flushes and the milliseconds they took, reads,
+ *    busy time.
  * 2. live: producers that never block (wait_when_full = false, as capture
  *    workers), paced to 1.0, 0.5 and 0.25 x the median dd rate, for about
  *    6 s each, into a new 2 GiB ring, then the same again into the ring
